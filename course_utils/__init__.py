@@ -1,0 +1,18 @@
+"""Companion package of the course "Neural networks, from the perceptron to transfer learning".
+
+Importing it is cheap: it loads neither PyTorch nor TensorFlow. Sub-modules:
+
+- :mod:`course_utils.profile`  - the run profile (``COURSE_PROFILE``: smoke, full, gpu)
+- :mod:`course_utils.data`     - seeded synthetic data and offline dataset loaders
+- :mod:`course_utils.plotting` - figures used across chapters
+- :mod:`course_utils.checks`   - exercise checks and their registry
+- :mod:`course_utils.links`    - "Open in Colab" links
+- :mod:`course_utils.exercises` - writes exercises/ from solutions/
+- :mod:`course_utils.metrics`  - named results a notebook records for the benchmark report
+- :mod:`course_utils.grading`  - batch grading of submitted notebooks
+"""
+
+from course_utils.profile import Profile, get_profile
+
+__version__ = "0.1.0"
+__all__ = ["Profile", "get_profile", "__version__"]

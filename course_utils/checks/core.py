@@ -1,0 +1,307 @@
+"""The check framework: ``CheckFailed``, the registry, and safe ways to try a learner's answer.
+
+A check takes what the learner wrote, tries it on fixed and random inputs against an
+independent reference, and either prints one success line or raises :class:`CheckFailed`
+with a hint that names the likely mistake. It never crashes on a bad answer.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import signal
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+DEFAULT_TIME_LIMIT = 10.0
+
+
+class CheckFailed(AssertionError):
+    """An answer is wrong; the message says what is wrong and how to look for the mistake."""
+
+
+class _TimeUp(BaseException):
+    """Raised inside learner code when its time is up (a BaseException, so ``except
+    Exception`` in learner code cannot swallow it)."""
+
+
+@dataclass
+class Check:
+    """One registered check: ``Check(answer)`` prints a success line or raises CheckFailed."""
+
+    exercise_id: str
+    func: object
+    target: str
+    description: str = ""
+    mistakes: tuple = field(default_factory=tuple)
+
+    @property
+    def chapter(self) -> str:
+        return self.exercise_id.split(".", 1)[0]
+
+    def __call__(self, answer):
+        try:
+            detail = self.func(answer)
+        except CheckFailed as err:
+            raise CheckFailed(f"{self.exercise_id}: {err}") from None
+        except _TimeUp:
+            raise CheckFailed(f"{self.exercise_id}: your code ran out of time.") from None
+        except Exception as err:  # a bug in the check itself must still read as a failure
+            raise CheckFailed(f"{self.exercise_id}: the check could not use your answer "
+                              f"({type(err).__name__}: {err}).") from None
+        print(f"\u2714 {self.exercise_id} passed" + (f": {detail}" if detail else "."))
+        return True
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def register(exercise_id: str, target: str, mistakes=(), description: str = ""):
+    """Decorator that adds a check function to :data:`REGISTRY` under ``exercise_id``.
+
+    ``target`` is the name the notebook gives the learner's answer (used by the grader);
+    ``mistakes`` lists the mistakes the check diagnoses.
+    """
+
+    def decorate(func):
+        if exercise_id in REGISTRY:
+            raise ValueError(f"duplicate exercise id {exercise_id!r}")
+        REGISTRY[exercise_id] = Check(exercise_id, func, target,
+                                      description or (func.__doc__ or "").strip().split("\n")[0],
+                                      tuple(mistakes))
+        return func
+
+    return decorate
+
+
+def check(exercise_id: str, answer) -> bool:
+    """Run the registered check ``exercise_id`` on ``answer``."""
+    if exercise_id not in REGISTRY:
+        chapter = exercise_id.split(".", 1)[0]
+        known = sorted(k for k in REGISTRY if k.startswith(chapter + "."))
+        raise CheckFailed(f"no exercise {exercise_id!r}; this chapter has: {', '.join(known) or 'none'}")
+    return REGISTRY[exercise_id](answer)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def is_placeholder(value) -> bool:
+    """True for an untouched stub: ``None`` or ``...``."""
+    return value is None or value is Ellipsis
+
+
+def require_answer(value, name: str):
+    """Fail clearly when ``value`` is still a stub."""
+    if value is Ellipsis:
+        raise CheckFailed(f"`{name}` is still the placeholder `...`: replace it with your answer.")
+    if value is None:
+        raise CheckFailed(f"`{name}` is None: did your code forget a `return`, or did you not "
+                          "run the cell that defines it?")
+    return value
+
+
+def require_callable(func, name: str):
+    """Fail clearly unless ``func`` is a function (or class)."""
+    require_answer(func, name)
+    if not callable(func):
+        raise CheckFailed(f"`{name}` should be a function, but it is a {type(func).__name__}.")
+    return func
+
+
+def _learner_line(tb) -> str:
+    frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(PACKAGE_DIR)]
+    if not frames:
+        return ""
+    last = frames[-1]
+    where = "your cell" if ("ipykernel" in last.filename or last.filename.startswith("<")) \
+        else os.path.basename(last.filename)
+    return f" at line {last.lineno} of {where}" + (f": `{last.line}`" if last.line else "")
+
+
+def _run_limited(func, args, kwargs, seconds):
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        def on_alarm(signum, frame):
+            raise _TimeUp()
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = func(*args, **kwargs)
+        except BaseException as err:  # handed back to the caller's thread
+            outcome["error"] = err
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise _TimeUp()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def _same(a, b) -> bool:
+    try:
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+        return bool(a == b)
+    except Exception:
+        return True
+
+
+def call(func, *args, name: str | None = None, time_limit: float = DEFAULT_TIME_LIMIT, **kwargs):
+    """Call learner code safely: stubs, exceptions, time-outs and in-place changes of the
+    inputs all become :class:`CheckFailed` with a message that says what happened."""
+    name = name or getattr(func, "__name__", "your function")
+    require_callable(func, name)
+    originals = [copy.deepcopy(a) for a in args]
+    try:
+        with np.errstate(all="ignore"):
+            result = _run_limited(func, args, kwargs, time_limit)
+    except _TimeUp:
+        raise CheckFailed(f"`{name}` did not finish within {time_limit:g} s: is there a loop "
+                          "that never ends?") from None
+    except NotImplementedError:
+        raise CheckFailed(f"`{name}` is not written yet: replace `raise NotImplementedError` "
+                          "with your code.") from None
+    except RecursionError:
+        raise CheckFailed(f"`{name}` recursed too deeply.") from None
+    except MemoryError:
+        raise CheckFailed(f"`{name}` ran out of memory: is an array much larger than needed?") from None
+    except Exception as err:
+        raise CheckFailed(f"`{name}` raised {type(err).__name__}: {err}"
+                          f"{_learner_line(err.__traceback__)}") from None
+    for i, (before, after) in enumerate(zip(originals, args, strict=True)):
+        if not _same(before, after):
+            raise CheckFailed(f"`{name}` changed its argument number {i + 1} in place: work on a "
+                              "copy (for example `w = w + ...` rather than `w += ...`).")
+    if result is Ellipsis:
+        raise CheckFailed(f"`{name}` returned `...`: it is still the placeholder.")
+    return result
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def to_array(value, name: str = "the result") -> np.ndarray:
+    """Convert lists, scalars and PyTorch / TensorFlow tensors to a NumPy array, or fail clearly."""
+    require_answer(value, name)
+    if hasattr(value, "detach"):  # torch.Tensor
+        value = value.detach().cpu().numpy()
+    elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):  # tf.Tensor, jax
+        value = value.numpy()
+    try:
+        array = np.asarray(value)
+    except Exception as err:
+        raise CheckFailed(f"{name} cannot be read as an array: {err}") from None
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
+                                     or array.dtype == bool):
+        raise CheckFailed(f"{name} should hold numbers, but it holds {array.dtype} values "
+                          f"(type {type(value).__name__}).")
+    return array
+
+
+def _tolerance(array: np.ndarray, rtol, atol):
+    if array.dtype in (np.float16,):
+        return rtol or 1e-2, atol or 1e-3
+    if array.dtype == np.float32:
+        return rtol or 1e-4, atol or 1e-5
+    return rtol or 1e-6, atol or 1e-8
+
+
+def expect_close(got, expected, name: str = "the result", *, case: str = "", rtol=None,
+                 atol=None, mistakes: dict | None = None) -> np.ndarray:
+    """Compare an answer with the reference; on a mismatch, name the mistake it matches.
+
+    ``mistakes`` maps a hint to the value a typical mistake would give on the same case.
+    Tolerances suit float64 and are loosened for float32 answers. The reference is never
+    printed.
+    """
+    where = f" for {case}" if case else ""
+    array = to_array(got, name)
+    expected = np.asarray(expected, dtype=float)
+    if array.shape != expected.shape:
+        if array.size == expected.size:
+            hint = " (same number of values: a reshape or a transposed axis?)"
+        elif array.ndim == 0 and expected.ndim > 0:
+            hint = " (a single number: did you sum over the whole array instead of along an axis?)"
+        else:
+            hint = ""
+        for text, wrong in (mistakes or {}).items():
+            if np.shape(wrong) == array.shape and np.allclose(array, wrong, rtol=1e-4, atol=1e-6):
+                hint = f": {text}"
+                break
+        raise CheckFailed(f"{name}{where} has shape {array.shape}, expected {expected.shape}{hint}")
+    if array.dtype != bool and not np.all(np.isfinite(array)) and np.all(np.isfinite(expected)):
+        raise CheckFailed(f"{name}{where} contains NaN or inf: an overflow for large inputs? "
+                          "(for example exp of a large number).")
+    rtol, atol = _tolerance(array, rtol, atol)
+    if np.allclose(array.astype(float), expected, rtol=rtol, atol=atol):
+        return array
+    for text, wrong in (mistakes or {}).items():
+        wrong = np.asarray(wrong, dtype=float)
+        if wrong.shape == array.shape and np.allclose(array.astype(float), wrong, rtol=max(rtol, 1e-4),
+                                                      atol=max(atol, 1e-6), equal_nan=True):
+            raise CheckFailed(f"{name}{where} is wrong: {text}")
+    diff = np.abs(array.astype(float) - expected)
+    worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
+    at = f" at index {tuple(int(i) for i in worst)}" if diff.ndim else ""
+    raise CheckFailed(f"{name}{where} is wrong{at}: your value is "
+                      f"{float(array.astype(float)[worst]):.6g}, off by {float(diff[worst]):.3g}.")
+
+
+def expect_equal(got, expected, name: str = "the result", *, case: str = "", mistakes=None):
+    """Exact comparison for integers, labels and booleans (with the same hints as expect_close)."""
+    where = f" for {case}" if case else ""
+    array = to_array(got, name)
+    expected = np.asarray(expected)
+    if array.shape != expected.shape:
+        raise CheckFailed(f"{name}{where} has shape {array.shape}, expected {expected.shape}")
+    if np.array_equal(array, expected):
+        return array
+    for text, wrong in (mistakes or {}).items():
+        if np.shape(wrong) == array.shape and np.array_equal(array, np.asarray(wrong)):
+            raise CheckFailed(f"{name}{where} is wrong: {text}")
+    wrong_count = int(np.sum(array != expected))
+    raise CheckFailed(f"{name}{where} is wrong in {wrong_count} of {expected.size} places.")
+
+
+def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central-difference gradient of a scalar function ``f`` at ``x`` (the reference behind
+    every derivative check)."""
+    x = np.asarray(x, dtype=float)
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[idx] = eps
+        grad[idx] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad
+
+
+def numerical_derivative(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Element-wise central difference of an element-wise function ``f``."""
+    x = np.asarray(x, dtype=float)
+    return (f(x + eps) - f(x - eps)) / (2 * eps)
+
+
+def finite(value: float) -> bool:
+    """True when ``value`` is a finite number."""
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

