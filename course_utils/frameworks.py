@@ -1,0 +1,120 @@
+"""Small shared helpers for the PyTorch and Keras chapters (chapters 03 and 06-14).
+
+Nothing here imports torch, tensorflow or keras at module import time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import numpy as np
+
+KERAS_BACKENDS = ("tensorflow", "torch", "jax")
+
+
+def has_module(name: str) -> bool:
+    """True when a module can be imported (without importing it)."""
+    return importlib.util.find_spec(name) is not None
+
+
+def has_tensorflow() -> bool:
+    """True when TensorFlow is installed; TensorFlow-only cells check this and say so."""
+    return has_module("tensorflow")
+
+
+def select_keras_backend() -> str:
+    """Choose Keras' backend before Keras is imported: ``$KERAS_BACKEND`` if set, else
+    TensorFlow, PyTorch or JAX, whichever is installed first. Returns its name."""
+    import sys
+
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    chosen = os.environ.get("KERAS_BACKEND")
+    if not chosen:
+        chosen = next((b for b in KERAS_BACKENDS if has_module(b)), "tensorflow")
+        os.environ["KERAS_BACKEND"] = chosen
+    return chosen
+
+
+def images_to_float(images: np.ndarray, flatten: bool = False, channels_last: bool | None = None) -> np.ndarray:
+    """Scale uint8 images to float32 in [0, 1]; ``flatten`` gives (N, 784); ``channels_last``
+    True gives (N, 28, 28, 1) (Keras), False gives (N, 1, 28, 28) (PyTorch)."""
+    x = np.asarray(images, dtype=np.float32) / 255.0
+    if flatten:
+        return x.reshape(len(x), -1)
+    if channels_last is True:
+        return x[..., None]
+    if channels_last is False:
+        return x[:, None]
+    return x
+
+
+def torch_loader(X, y, batch_size: int = 64, shuffle: bool = True, seed: int = 0):
+    """A ``torch.utils.data.DataLoader`` over NumPy arrays (float32 inputs, int64 labels or
+    float32 targets), shuffled with its own seeded generator."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    y = np.asarray(y)
+    y = torch.as_tensor(y.astype(np.int64) if np.issubdtype(y.dtype, np.integer) else y.astype(np.float32))
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+def torch_accuracy(model, loader, device=None) -> float:
+    """Classification accuracy of a PyTorch model over a loader (evaluation mode, no grad)."""
+    import torch
+
+    device = device or next(model.parameters()).device
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for xb, yb in loader:
+            pred = model(xb.to(device)).argmax(dim=1).cpu()
+            correct += int((pred == yb).sum())
+            total += len(yb)
+    return correct / max(total, 1)
+
+
+def torch_fit(model, train_loader, optimizer, loss_fn, epochs: int, val_loader=None, device=None,
+              progress: bool = True, metric=None) -> dict:
+    """A plain PyTorch training loop with a tqdm progress bar; returns a history dict with
+    ``loss`` (mean training loss per epoch) and, given ``val_loader``, ``val_loss`` and, for
+    classifiers (``metric="accuracy"``), ``val_accuracy``."""
+    import torch
+    from tqdm.auto import tqdm
+
+    device = device or next(model.parameters()).device
+    history = {"loss": []}
+    if val_loader is not None:
+        history["val_loss"] = []
+        if metric == "accuracy":
+            history["val_accuracy"] = []
+    bar = tqdm(range(epochs), desc="epochs", disable=not progress, leave=False)
+    for _ in bar:
+        model.train()
+        total, count = 0.0, 0
+        for xb, yb in train_loader:
+            xb, yb = xb.to(device), yb.to(device)
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            total += float(loss) * len(xb)
+            count += len(xb)
+        history["loss"].append(total / count)
+        if val_loader is not None:
+            model.eval()
+            v_total, v_count = 0.0, 0
+            with torch.no_grad():
+                for xb, yb in val_loader:
+                    xb, yb = xb.to(device), yb.to(device)
+                    v_total += float(loss_fn(model(xb), yb)) * len(xb)
+                    v_count += len(xb)
+            history["val_loss"].append(v_total / v_count)
+            if metric == "accuracy":
+                history["val_accuracy"].append(torch_accuracy(model, val_loader, device))
+        bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
+    return history
