@@ -1,0 +1,67 @@
+"""Sphinx extension of the book: adjacent code cells tagged ``framework-pytorch`` and
+``framework-keras`` (any ``framework-NAME``) become one set of synced sphinx-design tabs,
+outputs included (chapters 03 and 06-14).
+
+MyST-NB cannot nest executed code cells inside a ``tab-set`` directive, so the notebooks keep
+the cells side by side at the top level and this transform groups them after execution.
+"""
+
+from __future__ import annotations
+
+LABELS = {"pytorch": "PyTorch", "keras": "Keras", "tensorflow": "TensorFlow", "numpy": "NumPy", "jax": "JAX"}
+TAG_PREFIX = "framework-"
+
+
+def _framework(node) -> str | None:
+    if node.get("nb_element") != "cell_code":
+        return None
+    for tag in node.get("cell_metadata", {}).get("tags", []):
+        if tag.startswith(TAG_PREFIX):
+            return tag[len(TAG_PREFIX):]
+    return None
+
+
+def _tab_set(cells):
+    from docutils import nodes
+    from sphinx_design.shared import create_component
+
+    tab_set = create_component("tab-set", classes=["sd-tab-set", "framework-tabs"])
+    for name, cell in cells:
+        label = nodes.rubric(name, LABELS.get(name, name), classes=["sd-tab-label"])
+        label["sync_id"] = name
+        label["sync_group"] = "framework"
+        content = create_component("tab-content", classes=["sd-tab-content"], children=[cell])
+        tab_set += create_component("tab-item", classes=["sd-tab-item"], selected=False,
+                                    children=[label, content])
+    return tab_set
+
+
+def group_framework_cells(app, doctree) -> None:
+    """Replace each run of adjacent framework-tagged cells by one tab set."""
+    from docutils import nodes
+
+    for parent in list(doctree.findall(nodes.Element)):
+        children = list(parent.children)
+        if not any(_framework(c) for c in children if isinstance(c, nodes.Element)):
+            continue
+        rebuilt, run = [], []
+        for child in children + [None]:
+            name = _framework(child) if isinstance(child, nodes.Element) else None
+            if name is not None and name not in {n for n, _ in run}:
+                run.append((name, child))
+                continue
+            if run:
+                rebuilt.append(_tab_set(run) if len(run) > 1 else run[0][1])
+                run = []
+            if name is not None:  # a second cell of the same framework starts a new run
+                run.append((name, child))
+            elif child is not None:
+                rebuilt.append(child)
+        parent.children = []
+        parent.extend(rebuilt)
+
+
+def setup(app):
+    app.setup_extension("sphinx_design")
+    app.connect("doctree-read", group_framework_cells)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
