@@ -8,7 +8,6 @@ from pathlib import PurePosixPath
 REPOSITORY = "open-nn-course/nn-course"
 BRANCH = "main"
 REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
-COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 #: The first code cell of every notebook: makes it run in Colab or on a fresh machine.
 SETUP_CELL = f'''# Colab or a fresh machine: install the course package when it is missing.
@@ -32,12 +31,26 @@ def chapter_paths(chapter: str) -> dict:
     return {kind: f"{folder}/{chapter}.ipynb" for kind, folder in KINDS.items()}
 
 
+def badge_svg(label: str, text: str = "Open in Colab") -> str:
+    """A small two-part badge as a ``data:`` URI: it renders offline, in the book, Jupyter and Colab."""
+    import base64
+
+    left, right = 7 * len(label) + 12, 7 * len(text) + 12
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + right}" height="20" role="img" '
+           f'aria-label="{label}: {text}"><rect width="{left}" height="20" rx="3" fill="#555"/>'
+           f'<rect x="{left}" width="{right}" height="20" rx="3" fill="#e37400"/>'
+           f'<g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11" text-anchor="middle">'
+           f'<text x="{left / 2}" y="14">{label}</text><text x="{left + right / 2}" y="14">{text}</text></g></svg>')
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
 def chapter_links_markdown(chapter: str) -> str:
-    """Markdown with three "Open in Colab" badges: lecture, exercise, solution."""
+    """HTML/Markdown with three "Open in Colab" badges: lecture, exercise, solution."""
     parts = []
     for kind, path in chapter_paths(chapter).items():
-        parts.append(f"**{kind.capitalize()}** [![Open the {kind} in Colab]({COLAB_BADGE})]"
-                     f"({colab_url(path)})")
+        alt = f"Open the {kind} notebook in Colab"
+        parts.append(f'<a href="{colab_url(path)}" target="_blank" rel="noopener">'
+                     f'<img src="{badge_svg(kind.capitalize())}" alt="{alt}" title="{alt}"></a>')
     return " &nbsp; ".join(parts)
 
 

@@ -61,7 +61,49 @@ def group_framework_cells(app, doctree) -> None:
         parent.extend(rebuilt)
 
 
+def local_mathjax_dir():
+    """MathJax 3's ``es5`` folder from the ``django-static-mathjax`` wheel, or None."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
+    return folder if (folder / "tex-chtml.js").exists() else None
+
+
+def use_local_mathjax(app, config) -> None:
+    """Serve MathJax from the book itself, so equations render offline too."""
+    if local_mathjax_dir() is not None:
+        config.mathjax_path = "mathjax/tex-chtml.js"
+
+
+def copy_local_mathjax(app, exception) -> None:
+    import shutil
+    from pathlib import Path
+
+    folder = local_mathjax_dir()
+    if exception is None and folder is not None and app.builder.format == "html":
+        shutil.copytree(folder, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
+
+
+def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Keep one copy of each inline script: sphinx-thebe can add its configuration twice,
+    which makes the browser report "Identifier 'THEBE_JS_URL' has already been declared"."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        key = (getattr(script, "filename", str(script)) or "", getattr(script, "attributes", {}).get("body", ""))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"][:] = unique  # in place: later handlers add to this same list
+
+
 def setup(app):
     app.setup_extension("sphinx_design")
     app.connect("doctree-read", group_framework_cells)
+    app.connect("config-inited", use_local_mathjax)
+    app.connect("build-finished", copy_local_mathjax)
+    app.connect("html-page-context", drop_duplicate_scripts, priority=100)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -16,7 +16,7 @@ PY_VERSION="${GPU_PYTHON_VERSION:-3.12}"
 PACKAGES=(keras namex optree nbclient nbformat fastjsonschema jsonschema jsonschema-specifications referencing
   rpds-py jupyter-client jupyter-core traitlets pyzmq tornado ipykernel ipython ipython-pygments-lexers comm
   debugpy matplotlib-inline nest-asyncio jedi parso prompt-toolkit wcwidth stack-data executing asttokens
-  pure-eval pexpect ptyprocess platformdirs decorator mlxtend)
+  pure-eval pexpect ptyprocess platformdirs decorator nest-asyncio2 mlxtend)
 
 case "${1:-}" in
   wheels)
