@@ -51,7 +51,7 @@ python_packages() {
 setup() {
   system_packages
   python_packages
-  export PATH="$PWD/$VENV/bin:$PATH" MPLBACKEND=Agg
+  export PATH="$PWD/$VENV/bin:$PATH"
 }
 
 case "${1:-}" in
