@@ -98,7 +98,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     os.environ[PROFILE_ENV] = args.profile
-    os.environ.setdefault("MPLBACKEND", "Agg")
     notebooks = args.notebooks or sorted(Path("book").glob("[0-9][0-9]-*.ipynb"))
     if not notebooks:
         parser.error("no notebooks found (run from the repository root)")
