@@ -1,4 +1,4 @@
-"""Command line: ``python -m course_utils {sync,grade,benchmark,checks}``."""
+"""Command line: ``python -m course_utils {sync,checks,grade,benchmark}``."""
 
 from __future__ import annotations
 
@@ -7,12 +7,22 @@ import sys
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["benchmark"]:
+        from course_utils.benchmark import main as benchmark_main
+
+        return benchmark_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_sync = sub.add_parser("sync", help="regenerate exercises/ and every .ipynb twin from the .md sources")
     p_sync.add_argument("--root", default=".")
     p_sync.add_argument("--check", action="store_true", help="only report; exit 1 if anything is stale")
     sub.add_parser("checks", help="list the registered exercise checks")
+    sub.add_parser("benchmark", help="time the notebooks under a profile (see python -m course_utils benchmark -h)")
+    p_grade = sub.add_parser("grade", help="execute submitted notebooks and grade them (CSV/JSON report)")
+    from course_utils.grading import add_arguments
+
+    add_arguments(p_grade)
     args = parser.parse_args(argv)
 
     if args.command == "sync":
@@ -24,6 +34,10 @@ def main(argv=None) -> int:
             print(f"{key:32s} {chk.target:24s} {len(chk.mistakes)} mistakes  {chk.description}")
         print(f"{len(REGISTRY)} checks")
         return 0
+    if args.command == "grade":
+        from course_utils.grading import main as grade_main
+
+        return grade_main(args)
     return 2
 
 

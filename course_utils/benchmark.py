@@ -1,7 +1,7 @@
 """Benchmark report: execute notebooks under a profile, time each, collect the metrics they
 record, and write ``benchmarks/<profile>-<device>.json`` (the Benchmarks page reads it).
 
-Usage: ``python -m course_utils.benchmark [--profile full] [--out benchmarks] [NOTEBOOK ...]``
+Usage: ``python -m course_utils benchmark [--profile full] [--out benchmarks] [NOTEBOOK ...]``
 (default: every lecture notebook ``book/NN-*.ipynb``).
 """
 
@@ -89,7 +89,7 @@ def run_notebook(path: Path, timeout: int) -> tuple[float, dict, str | None]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.benchmark", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m course_utils benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--profile", default=os.environ.get(PROFILE_ENV, "full"), choices=PROFILES)

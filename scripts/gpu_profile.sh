@@ -30,7 +30,7 @@ case "${1:-}" in
     python3 -m pip install --quiet --no-index --find-links "$WHEELS" "${PACKAGES[@]}" course_utils
     export KERAS_BACKEND=torch COURSE_PROFILE=gpu
     python3 -m ipykernel install --user --name python3 >/dev/null
-    python3 -m course_utils.benchmark --profile gpu --out benchmarks "${@:2}"
+    python3 -m course_utils benchmark --profile gpu --out benchmarks "${@:2}"
     if [ -n "${OUT:-}" ]; then cp benchmarks/gpu-*.json "$OUT"/; fi ;;
   *)
     echo "usage: bash scripts/gpu_profile.sh {wheels|run} [NOTEBOOK ...]" >&2; exit 2 ;;
