@@ -30,6 +30,7 @@ def select_keras_backend() -> str:
 
     if "keras" in sys.modules:
         return sys.modules["keras"].backend.backend()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter on stderr
     chosen = os.environ.get("KERAS_BACKEND")
     if not chosen:
         chosen = next((b for b in KERAS_BACKENDS if has_module(b)), "tensorflow")
