@@ -103,7 +103,7 @@ def torch_fit(model, train_loader, optimizer, loss_fn, epochs: int, val_loader=N
             loss = loss_fn(model(xb), yb)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(xb)
+            total += loss.item() * len(xb)
             count += len(xb)
         history["loss"].append(total / count)
         if val_loader is not None:
