@@ -121,3 +121,13 @@ def make_oscillator(n: int = 1000, seed: int = 0, dt: float = 0.05, damping: flo
         k4 = deriv(ti + dt, state + dt * k3)
         state = state + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
     return t, xs + noise * rng.standard_normal(n)
+
+
+def make_linear_regression(n: int = 100, seed: int = 0, w=(2.0,), b: float = 1.0, noise: float = 0.5,
+                           low: float = -1.0, high: float = 1.0):
+    """Inputs ``X`` (n, d) uniform on [low, high] and targets ``y = X @ w + b + noise`` (n,),
+    with ``d = len(w)`` (chapter 02)."""
+    rng = np.random.default_rng(seed)
+    w = np.atleast_1d(np.asarray(w, dtype=float))
+    X = rng.uniform(low, high, size=(n, w.size))
+    return X, X @ w + b + noise * rng.standard_normal(n)

@@ -1,0 +1,230 @@
+"""Checks for chapter 02, loss functions and gradient descent."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from course_utils.checks.core import CheckFailed, call, expect_close, numerical_gradient, register, to_array
+
+
+@register("02.mse", target="mse",
+          mistakes=("sum instead of mean", "missing square", "root of the mean (RMSE)",
+                    "(n, 1) - (n,) broadcast to an n x n matrix", "not a single number"))
+def check_mse(mse):
+    """mse(y_true, y_pred): mean squared error, also for a column against a vector."""
+    rng = np.random.default_rng(20)
+    y_true, y_pred = np.array([1.0, 3.0]), np.array([1.5, 2.0])
+    expect_close(call(mse, y_true, y_pred, name="mse"), 0.625, "mse", case="y_true = [1, 3], y_pred = [1.5, 2]",
+                 mistakes={"divide by the number of samples: that is the sum, not the mean": 1.25,
+                           "square the differences before averaging": -0.25,
+                           "the mean of absolute differences is the MAE, not the MSE": 0.75,
+                           "that is the root mean squared error; do not take the square root": math.sqrt(0.625)})
+    for n in (5, 12):
+        y_true, y_pred = rng.normal(size=n), rng.normal(size=n)
+        diff = [p - t for p, t in zip(y_pred, y_true, strict=True)]
+        expected = sum(d * d for d in diff) / n
+        expect_close(call(mse, y_true, y_pred, name="mse"), expected, "mse", case=f"random vectors of length {n}",
+                     mistakes={"divide by the number of samples: that is the sum, not the mean": expected * n,
+                               "square the differences before averaging": np.mean(diff),
+                               "the mean of absolute differences is the MAE, not the MSE": np.mean(np.abs(diff)),
+                               "that is the root mean squared error; do not take the square root": math.sqrt(expected)})
+    y_true, y_pred = rng.normal(size=6), rng.normal(size=(6, 1))
+    expected = float(np.mean((y_pred[:, 0] - y_true) ** 2))
+    got = call(mse, y_true, y_pred, name="mse")
+    expect_close(got, expected, "mse", case="y_true of shape (6,) and y_pred of shape (6, 1)",
+                 mistakes={"y_pred (n, 1) minus y_true (n,) broadcasts to an n x n matrix: flatten both first "
+                           "(np.ravel)": np.mean((y_pred - y_true) ** 2),
+                           "return one number (the mean over all samples), not one value per sample":
+                               (y_pred[:, 0] - y_true) ** 2})
+    return "fixed and random cases, a column against a vector"
+
+
+def _bce_reference(y, z):
+    """Mean BCE from logits, sample by sample with math.log1p / math.exp."""
+    total = 0.0
+    for yi, zi in zip(np.ravel(y), np.ravel(z), strict=True):
+        softplus = zi + math.log1p(math.exp(-zi)) if zi > 0 else math.log1p(math.exp(zi))
+        total += softplus - yi * zi
+    return total / np.size(y)
+
+
+@register("02.binary_cross_entropy", target="binary_cross_entropy",
+          mistakes=("missing minus sign", "sum instead of mean", "y and 1 - y swapped", "log(0) for large logits",
+                    "clipping caps the loss", "probabilities passed instead of logits"))
+def check_binary_cross_entropy(binary_cross_entropy):
+    """binary_cross_entropy(y, z): mean BCE from logits, exact for |z| up to 1000."""
+    rng = np.random.default_rng(21)
+    for n in (4, 15):
+        y = rng.integers(0, 2, size=n).astype(float)
+        z = rng.normal(scale=3.0, size=n)
+        expected = _bce_reference(y, z)
+        got = to_array(call(binary_cross_entropy, y, z, name="binary_cross_entropy"), "binary_cross_entropy")
+        if got.size == 1 and not np.all(np.isfinite(got)):
+            raise CheckFailed("binary_cross_entropy is NaN or inf for ordinary logits: z holds logits (any real "
+                              "number), not probabilities, so log(z) or log(1 - z) is undefined. Apply the sigmoid, "
+                              "or better, use the logit form log(1 + e^z) - y z.")
+        expect_close(got, expected, "binary_cross_entropy", case=f"{n} random labels and logits",
+                     mistakes={"the sign is wrong: the loss is MINUS the mean log-likelihood": -expected,
+                               "divide by the number of samples: that is the sum, not the mean": expected * n,
+                               "y and 1 - y are swapped: y multiplies log(sigma(z))": _bce_reference(1 - y, z)})
+    y = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    z = np.array([-1000.0, 1000.0, 1000.0, -1000.0, -40.0, 40.0])
+    got = to_array(call(binary_cross_entropy, y, z, name="binary_cross_entropy"), "binary_cross_entropy")
+    if got.size == 1 and not np.all(np.isfinite(got)):
+        raise CheckFailed("binary_cross_entropy is inf or NaN when a logit is +-1000: sigma(z) rounds to 0 or 1 "
+                          "and log(0) = -inf. Write the loss with the logit, log(1 + e^z) - y z, and compute "
+                          "log(1 + e^z) as max(z, 0) + log1p(exp(-|z|)).")
+    expected = _bce_reference(y, z)
+    if got.size == 1 and float(got.ravel()[0]) < 0.5 * expected:
+        raise CheckFailed("binary_cross_entropy is far too small for confident wrong predictions (logits +-1000): "
+                          "clipping the probabilities to [eps, 1 - eps] caps the loss of a sample at -log(eps), "
+                          "about 1000 is right. Work with the logit: log(1 + e^z) - y z, with a stable "
+                          "log(1 + e^z) = max(z, 0) + log1p(exp(-|z|)).")
+    expect_close(got, expected, "binary_cross_entropy", case="logits of +-40 and +-1000", rtol=1e-6)
+    return "random cases and logits of +-1000"
+
+
+def _logistic_loss(params, X, y):
+    z = X @ params[:-1] + params[-1]
+    return float(np.mean(np.logaddexp(0.0, z) - y * z))
+
+
+@register("02.logistic_gradient", target="logistic_gradient",
+          mistakes=("missing 1/n factor", "wrong sign (target minus prediction)", "sigmoid forgotten",
+                    "bias gradient missing or wrong", "X not transposed / wrong shape"))
+def check_logistic_gradient(logistic_gradient):
+    """logistic_gradient(X, y, w, b) = (X^T (p - y) / n, mean(p - y)), checked numerically."""
+    rng = np.random.default_rng(22)
+    for n, d in [(8, 2), (25, 3), (40, 1)]:
+        X = rng.normal(size=(n, d))
+        y = rng.integers(0, 2, size=n).astype(float)
+        w, b = rng.normal(size=d), float(rng.normal())
+        params = np.append(w, b)
+        grad = numerical_gradient(lambda p_, X=X, y=y: _logistic_loss(p_, X, y), params)
+        out = call(logistic_gradient, X, y, w, b, name="logistic_gradient")
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise CheckFailed("logistic_gradient should return the pair (grad_w, grad_b).")
+        case = f"X of shape {(n, d)}"
+        expect_close(out[0], grad[:-1], "grad_w", case=case, rtol=1e-5, atol=1e-7,
+                     mistakes={"divide by the number of samples n: the loss is a mean": grad[:-1] * n,
+                               "the sign is wrong: use (prediction - target), not (target - prediction)": -grad[:-1],
+                               "apply the sigmoid: the prediction is sigmoid(X @ w + b), not X @ w + b":
+                                   X.T @ (X @ w + b - y) / n,
+                               "the factor 2 belongs to the MSE, not to the cross-entropy": 2 * grad[:-1]})
+        grad_b = to_array(out[1], "grad_b")
+        if grad_b.size != 1:
+            raise CheckFailed("grad_b should be one number (the mean of the errors), not one value per sample.")
+        expect_close(grad_b.reshape(()), grad[-1], "grad_b", case=case, rtol=1e-5, atol=1e-7,
+                     mistakes={"divide the bias gradient by n too (use the mean of the errors)": grad[-1] * n,
+                               "the bias gradient has the wrong sign": -grad[-1],
+                               "the bias gradient is not zero: it is the mean of (prediction - target)": 0.0,
+                               "apply the sigmoid in the bias gradient too": np.mean(X @ w + b - y)})
+    return "matches the numerical gradient on three data sets"
+
+
+def _quartic_grad(x):
+    return 4 * x**3 - 12 * x + 3
+
+
+def _descend(grad, x0, lr, n_steps):
+    """Reference trajectory, written with an explicit array of n_steps + 1 rows."""
+    x0 = np.asarray(x0, dtype=float)
+    out = np.empty((n_steps + 1,) + x0.shape)
+    out[0] = x0
+    for k in range(n_steps):
+        out[k + 1] = out[k] - lr * grad(out[k])
+    return out
+
+
+@register("02.gradient_descent", target="gradient_descent",
+          mistakes=("gradient ascent (wrong sign)", "start point missing", "learning rate ignored",
+                    "only the final point returned", "one step too many or too few", "x0 changed in place",
+                    "the same array appended each step"))
+def check_gradient_descent(gradient_descent):
+    """gradient_descent(grad, x0, lr, n_steps) returns the n_steps + 1 points visited."""
+    A = np.array([[3.0, 1.0], [1.0, 2.0]])
+    x0 = np.array([1.0, -2.0])
+    expected = _descend(lambda v: A @ v, x0, 0.1, 10)
+    got = to_array(call(gradient_descent, lambda v: A @ v, x0, 0.1, 10, name="gradient_descent"), "the trajectory")
+    if got.shape == expected.shape and np.allclose(got, expected[-1]):
+        raise CheckFailed("every point of the trajectory equals the last one: you append the same array and then "
+                          "change it in place (x -= ...). Use x = x - lr * grad(x) or append a copy.")
+    expect_close(got, expected, "the trajectory", case="the quadratic 0.5 x^T A x in 2-D from x0 = [1, -2], lr = 0.1",
+                 mistakes={"the step goes uphill: subtract lr * grad(x), do not add it":
+                               _descend(lambda v: -(A @ v), x0, 0.1, 10),
+                           "the starting point x0 must be the first point of the trajectory": expected[1:],
+                           "the trajectory has one point too many: n_steps steps give n_steps + 1 points":
+                               _descend(lambda v: A @ v, x0, 0.1, 11),
+                           "multiply the gradient by the learning rate lr": _descend(lambda v: A @ v, x0, 1.0, 10),
+                           "return the whole trajectory, not only the last point": expected[-1]})
+    for x0, lr, n_steps in [(-3.0, 0.01, 20), (2.0, 0.02, 15)]:
+        expected = _descend(_quartic_grad, x0, lr, n_steps)
+        got = to_array(call(gradient_descent, _quartic_grad, x0, lr, n_steps, name="gradient_descent"),
+                       "the trajectory")
+        case = f"f(x) = x^4 - 6x^2 + 3x from x0 = {x0} with lr = {lr}, {n_steps} steps"
+        if not np.all(np.isfinite(got)):
+            raise CheckFailed(f"the trajectory diverges (inf or NaN) for {case}: it should converge. Subtract "
+                              "lr * grad(x), and do not forget the learning rate.")
+        expect_close(got, expected, "the trajectory", case=case,
+                     mistakes={"the starting point x0 must be the first point of the trajectory": expected[1:],
+                               "return the whole trajectory, not only the last point": expected[-1]})
+    return "the quartic from two starts and a 2-D quadratic"
+
+
+@register("02.minibatches", target="minibatches",
+          mistakes=("no shuffling", "X and y shuffled separately", "last partial batch dropped",
+                    "samples repeated or missing", "X or y shuffled in place", "same order every epoch",
+                    "rng not used"))
+def check_minibatches(minibatches):
+    """minibatches(X, y, batch_size, rng) yields shuffled, paired batches covering each sample once."""
+    n, d = 23, 3
+    X = np.arange(n * d, dtype=float).reshape(n, d)
+    y = np.arange(n) * 10
+    X_before, y_before = X.copy(), y.copy()
+
+    def one_epoch(batch_size, seed):
+        return call(lambda: list(minibatches(X, y, batch_size, np.random.default_rng(seed))), name="minibatches")
+
+    batches = one_epoch(5, 0)
+    if not np.array_equal(X, X_before) or not np.array_equal(y, y_before):
+        raise CheckFailed("minibatches changed X or y in place (rng.shuffle(X)?): shuffle an array of indices "
+                          "with rng.permutation(n) and index X and y with it.")
+    if not batches:
+        raise CheckFailed("minibatches yielded nothing for 23 samples and batch_size 5.")
+    for i, batch in enumerate(batches):
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise CheckFailed(f"batch {i} is not a pair (X_batch, y_batch).")
+    xs = [to_array(b[0], f"X_batch {i}") for i, b in enumerate(batches)]
+    ys = [to_array(b[1], f"y_batch {i}") for i, b in enumerate(batches)]
+    sizes = [len(yb) for yb in ys]
+    if any(xb.ndim != 2 or xb.shape[1] != d or len(xb) != len(yb) for xb, yb in zip(xs, ys, strict=True)):
+        raise CheckFailed("each X_batch should have shape (batch, 3), with as many rows as y_batch has labels.")
+    if sum(sizes) == 20 and sizes == [5, 5, 5, 5]:
+        raise CheckFailed("with 23 samples and batch_size 5 the last batch (3 samples) is missing: keep the "
+                          "smaller last batch so that every sample is used in the epoch.")
+    if sizes != [5, 5, 5, 5, 3]:
+        raise CheckFailed(f"with 23 samples and batch_size 5 the batch sizes should be [5, 5, 5, 5, 3], not {sizes}.")
+    X_all, y_all = np.concatenate(xs), np.concatenate(ys)
+    if sorted(y_all.tolist()) != sorted(y.tolist()):
+        raise CheckFailed("over one epoch some samples appear twice and others never: draw one permutation per "
+                          "epoch (rng.permutation), not random indices with replacement.")
+    if not np.array_equal(X_all[:, 0] / d * 10, y_all):
+        raise CheckFailed("rows of X_batch no longer match their labels in y_batch: X and y must be indexed "
+                          "with the SAME permutation.")
+    if np.array_equal(y_all, y):
+        raise CheckFailed("the batches come in the original order: shuffle the samples with rng.permutation at "
+                          "the start of the epoch.")
+    second = one_epoch(5, 1)
+    again = one_epoch(5, 0)
+    order = lambda bs: np.concatenate([to_array(b[1]) for b in bs])  # noqa: E731
+    if np.array_equal(order(second), y_all):
+        raise CheckFailed("two different random generators give the same order: use the rng argument to shuffle "
+                          "(rng.permutation), not a fixed seed or np.random.")
+    if not np.array_equal(order(again), y_all):
+        raise CheckFailed("the same rng seed gives different orders: shuffle with the rng argument only.")
+    big = one_epoch(50, 2)
+    if len(big) != 1 or len(to_array(big[0][1])) != n:
+        raise CheckFailed("with batch_size larger than n there should be one batch holding all the samples.")
+    return "paired, shuffled batches covering every sample once"

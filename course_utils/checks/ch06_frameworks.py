@@ -1,0 +1,195 @@
+"""Checks for chapter 06, PyTorch and Keras. Torch and Keras are imported inside the checks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_utils.checks.core import (
+    CheckFailed,
+    call,
+    expect_close,
+    numerical_gradient,
+    register,
+    require_callable,
+    to_array,
+)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise CheckFailed("this exercise needs PyTorch: pip install torch") from None
+    return torch
+
+
+def _keras():
+    from course_utils.frameworks import select_keras_backend
+
+    select_keras_backend()
+    try:
+        import keras
+    except ImportError:
+        raise CheckFailed("this exercise needs Keras: pip install keras") from None
+    return keras
+
+
+def _test_functions(torch):
+    return [
+        ("f(x) = sum(x**2)", lambda t: (t ** 2).sum(), np.array([1.0, -2.0, 0.5])),
+        ("f(x) = sin(x[0]) * sum(exp(x))", lambda t: torch.sin(t[0]) * torch.exp(t).sum(),
+         np.array([0.3, -0.7, 1.1, 0.2])),
+        ("f(X) = logsumexp of a (2, 3) matrix", lambda t: torch.logsumexp(t.reshape(-1), dim=0),
+         np.array([[0.1, 2.0, -1.0], [0.5, 0.0, 1.5]])),
+    ]
+
+
+@register("06.autograd_gradient", target="autograd_gradient",
+          mistakes=("returns the value, not the gradient", "returns the input", "gradient accumulated twice",
+                    "wrong shape", "returns None"))
+def check_autograd_gradient(autograd_gradient):
+    """autograd_gradient(f, x) returns df/dx at the NumPy array x, computed with torch.autograd."""
+    torch = _torch()
+    for case, f, x in _test_functions(torch):
+        def f_numpy(v, f=f):
+            with torch.no_grad():
+                return float(f(torch.tensor(v, dtype=torch.float64)))
+
+        ref = numerical_gradient(f_numpy, x)
+        out = call(autograd_gradient, f, x.copy(), name="autograd_gradient")
+        if out is None:
+            raise CheckFailed(f"autograd_gradient returned None for {case}: `x.grad` stays None unless the "
+                              "tensor was created with requires_grad=True and loss.backward() was called.")
+        got = to_array(out, "the gradient")
+        value = f_numpy(x)
+        expect_close(got, ref, "the gradient", case=case, rtol=1e-4, atol=1e-6,
+                     mistakes={"you returned f(x), not its gradient: call .backward() and return x.grad": value,
+                               "you returned x itself: return x.grad, the gradient stored on x": x,
+                               "the gradient is doubled: .backward() was called twice, and gradients "
+                               "accumulate in .grad": 2 * ref})
+    return "three functions, against numerical gradients"
+
+
+@register("06.numpy_to_linear", target="numpy_to_linear",
+          mistakes=("weight not transposed", "bias not copied", "not an nn.Linear", "weights not trainable",
+                    "wrong layer sizes"))
+def check_numpy_to_linear(numpy_to_linear):
+    """numpy_to_linear(W, b) returns an nn.Linear computing X @ W + b (W of shape (inputs, outputs))."""
+    torch = _torch()
+    rng = np.random.default_rng(3)
+    for n_in, n_out in [(3, 3), (4, 2), (1, 5)]:
+        W, b = rng.normal(size=(n_in, n_out)), rng.normal(size=n_out)
+        case = f"W of shape {(n_in, n_out)}"
+        layer = call(numpy_to_linear, W, b, name="numpy_to_linear")
+        if not isinstance(layer, torch.nn.Linear):
+            raise CheckFailed(f"numpy_to_linear should return a torch.nn.Linear, not a {type(layer).__name__}.")
+        if (layer.in_features, layer.out_features) != (n_in, n_out):
+            raise CheckFailed(f"for {case} the layer should be nn.Linear({n_in}, {n_out}), not "
+                              f"nn.Linear({layer.in_features}, {layer.out_features}).")
+        if tuple(layer.weight.shape) != (n_out, n_in):
+            raise CheckFailed(f"for {case} layer.weight has shape {tuple(layer.weight.shape)}; nn.Linear "
+                              f"stores (outputs, inputs) = {(n_out, n_in)}: copy W.T.")
+        if layer.bias is None:
+            raise CheckFailed("the layer has no bias: create it with nn.Linear(n_in, n_out) (bias=True).")
+        if not (layer.weight.requires_grad and layer.bias.requires_grad):
+            raise CheckFailed("the layer's parameters no longer require gradients, so it cannot be trained: "
+                              "copy the values with `with torch.no_grad(): layer.weight.copy_(...)`.")
+        weight = layer.weight.detach().cpu().numpy().astype(float)
+        if not (np.allclose(weight, W.T, atol=1e-5) or np.allclose(weight, W, atol=1e-5)):
+            raise CheckFailed(f"for {case} layer.weight does not hold the values of W: copy them in, "
+                              "transposed, with `with torch.no_grad(): layer.weight.copy_(...)`.")
+        X = rng.normal(size=(6, n_in))
+        with torch.no_grad():
+            out = layer(torch.as_tensor(X, dtype=layer.weight.dtype)).detach().cpu().numpy()
+        their_bias = layer.bias.detach().cpu().numpy().astype(float)
+        mistakes = {"the bias was not copied: set layer.bias to b": X @ W + their_bias}
+        if n_in == n_out:
+            mistakes["the weight is transposed: nn.Linear computes X @ weight.T, so set weight to W.T"] = X @ W.T + b
+        expect_close(out, X @ W + b, "the layer's output", case=case, rtol=1e-4, atol=1e-5, mistakes=mistakes)
+    return "three weight shapes; the layer computes X @ W + b and stays trainable"
+
+
+def _expected_param_count(n_in, n_hidden, n_out):
+    return n_in * n_hidden + n_hidden + n_hidden * n_out + n_out
+
+
+def _mlp_diagnosis(out, x, W1, b1, W2, b2, name, case):
+    """Compare a model's output with the ReLU network built from its own weights."""
+    z1 = x @ W1 + b1
+    logits = np.maximum(z1, 0) @ W2 + b2
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    sigmoid_hidden = 1 / (1 + np.exp(-z1))
+    expect_close(out, logits, name, case=case, rtol=1e-4, atol=1e-5,
+                 mistakes={"the hidden layer has no activation: apply ReLU between the two layers": z1 @ W2 + b2,
+                           "return the logits: leave the softmax out (the loss applies it)":
+                           e / e.sum(axis=1, keepdims=True),
+                           "use ReLU, not the sigmoid, in the hidden layer": sigmoid_hidden @ W2 + b2,
+                           "the output layer should have no activation (logits)": np.maximum(logits, 0)})
+
+
+@register("06.torch_mlp", target="TorchMLP",
+          mistakes=("missing activation", "wrong layer sizes", "softmax in the model", "not an nn.Module",
+                    "wrong output shape"))
+def check_torch_mlp(TorchMLP):
+    """TorchMLP(n_in, n_hidden, n_out) is an nn.Module: Linear, ReLU, Linear, returning logits."""
+    torch = _torch()
+    require_callable(TorchMLP, "TorchMLP")
+    rng = np.random.default_rng(4)
+    for n_in, n_hidden, n_out in [(10, 7, 3), (4, 16, 2)]:
+        torch.manual_seed(0)
+        model = call(TorchMLP, n_in, n_hidden, n_out, name="TorchMLP")
+        if not isinstance(model, torch.nn.Module):
+            raise CheckFailed(f"TorchMLP(...) should be a torch.nn.Module, not a {type(model).__name__}: "
+                              "write `class TorchMLP(nn.Module)` and call super().__init__().")
+        case = f"TorchMLP({n_in}, {n_hidden}, {n_out})"
+        n_params = sum(p.numel() for p in model.parameters())
+        expected = _expected_param_count(n_in, n_hidden, n_out)
+        linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        if n_params != expected or len(linears) != 2:
+            sizes = ", ".join(f"Linear({m.in_features}, {m.out_features})" for m in linears) or "no nn.Linear"
+            raise CheckFailed(f"{case} has {n_params} parameters in {sizes}; it should have {expected}: "
+                              f"Linear({n_in}, {n_hidden}) then Linear({n_hidden}, {n_out}), both with a bias.")
+        x = rng.normal(size=(5, n_in))
+        model.eval()
+        with torch.no_grad():
+            out = call(model, torch.as_tensor(x, dtype=torch.float32), name="model(x)")
+        got = to_array(out, "the model's output")
+        if got.shape != (5, n_out):
+            raise CheckFailed(f"{case} maps a batch of shape (5, {n_in}) to shape {got.shape}; expected "
+                              f"(5, {n_out}): one row of logits per sample.")
+        first, second = linears
+        W1, b1 = first.weight.detach().numpy().T.astype(float), first.bias.detach().numpy().astype(float)
+        W2, b2 = second.weight.detach().numpy().T.astype(float), second.bias.detach().numpy().astype(float)
+        _mlp_diagnosis(got, x, W1, b1, W2, b2, "the model's output", case)
+    return "two sizes: parameter count, output shape and the ReLU network's values"
+
+
+@register("06.keras_mlp", target="build_keras_mlp",
+          mistakes=("missing activation", "wrong layer sizes", "softmax in the model", "not a keras.Model",
+                    "wrong output shape"))
+def check_keras_mlp(build_keras_mlp):
+    """build_keras_mlp(n_in, n_hidden, n_out) returns a keras.Model: Dense ReLU, Dense logits."""
+    keras = _keras()
+    rng = np.random.default_rng(5)
+    for n_in, n_hidden, n_out in [(10, 7, 3), (4, 16, 2)]:
+        keras.utils.set_random_seed(0)
+        model = call(build_keras_mlp, n_in, n_hidden, n_out, name="build_keras_mlp", time_limit=30)
+        if not isinstance(model, keras.Model):
+            raise CheckFailed(f"build_keras_mlp should return a keras.Model (for example keras.Sequential), "
+                              f"not a {type(model).__name__}.")
+        case = f"build_keras_mlp({n_in}, {n_hidden}, {n_out})"
+        x = rng.normal(size=(5, n_in)).astype("float32")
+        out = call(model, x, name="model(x)", time_limit=30)
+        got = to_array(keras.ops.convert_to_numpy(out), "the model's output")
+        expected = _expected_param_count(n_in, n_hidden, n_out)
+        denses = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+        if model.count_params() != expected or len(denses) != 2:
+            sizes = ", ".join(f"Dense({d.units})" for d in denses) or "no Dense layer"
+            raise CheckFailed(f"{case} has {model.count_params()} parameters in {sizes}; it should have "
+                              f"{expected}: Dense({n_hidden}) then Dense({n_out}) on {n_in} inputs.")
+        if got.shape != (5, n_out):
+            raise CheckFailed(f"{case} maps a batch of shape (5, {n_in}) to shape {got.shape}; expected "
+                              f"(5, {n_out}).")
+        (W1, b1), (W2, b2) = [[np.asarray(w, dtype=float) for w in d.get_weights()] for d in denses]
+        _mlp_diagnosis(got, x.astype(float), W1, b1, W2, b2, "the model's output", case)
+    return "two sizes: parameter count, output shape and the ReLU network's values"

@@ -1,0 +1,198 @@
+"""Chapter 09 checks: wrong answers get the right hint, other correct answers pass."""
+
+import numpy as np
+import pytest
+
+from course_utils.checks import CheckFailed, check
+
+# --------------------------------------------------------------------------- xavier_uniform
+
+
+def xavier_direct(fan_in, fan_out, rng):
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=(fan_in, fan_out))
+
+
+def xavier_from_unit(fan_in, fan_out, rng):
+    """Scale U(0, 1) samples: different code, same distribution, float32."""
+    variance = 2.0 / (fan_in + fan_out)
+    return ((rng.random((fan_in, fan_out)) * 2 - 1) * np.sqrt(3 * variance)).astype(np.float32)
+
+
+@pytest.mark.parametrize("answer", [xavier_direct, xavier_from_unit])
+def test_xavier_uniform_accepts(answer):
+    assert check("09.xavier_uniform", answer)
+
+
+def _uniform_with_limit(limit_of):
+    def init(fan_in, fan_out, rng):
+        limit = limit_of(fan_in, fan_out)
+        return rng.uniform(-limit, limit, size=(fan_in, fan_out))
+    return init
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (_uniform_with_limit(lambda i, o: np.sqrt(2 / (i + o))), "a\\*\\*2 / 3"),
+    (_uniform_with_limit(lambda i, o: np.sqrt(6 / i)), "fan_in only"),
+    (_uniform_with_limit(lambda i, o: 6 / (i + o)), "missing its square root"),
+    (lambda i, o, rng: rng.normal(0, np.sqrt(2 / (i + o)), size=(i, o)), "look normally distributed"),
+    (lambda i, o, rng: xavier_direct(o, i, rng), "transposed"),
+    (lambda i, o, rng: np.random.uniform(-np.sqrt(6 / (i + o)), np.sqrt(6 / (i + o)), size=(i, o)),
+     "from the `rng` argument"),
+    (lambda i, o, rng: rng.uniform(0, np.sqrt(6 / (i + o)), size=(i, o)), "mean 0"),
+    (lambda i, o, rng: None, "is None"),
+])
+def test_xavier_uniform_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("09.xavier_uniform", answer)
+
+
+def test_xavier_uniform_stub():
+    def stub(fan_in, fan_out, rng):
+        raise NotImplementedError("exercise")
+
+    with pytest.raises(CheckFailed, match="not written yet"):
+        check("09.xavier_uniform", stub)
+
+
+# --------------------------------------------------------------------------- he_normal
+
+
+@pytest.mark.parametrize("answer", [
+    lambda i, o, rng: rng.normal(0.0, np.sqrt(2.0 / i), size=(i, o)),
+    lambda i, o, rng: (rng.standard_normal((i, o)) * (2.0 / i) ** 0.5).astype(np.float32),
+])
+def test_he_normal_accepts(answer):
+    assert check("09.he_normal", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda i, o, rng: rng.normal(0.0, np.sqrt(1.0 / i), size=(i, o)), "factor 2 is missing"),
+    (lambda i, o, rng: rng.normal(0.0, np.sqrt(2.0 / o), size=(i, o)), "not fan_out"),
+    (lambda i, o, rng: rng.normal(0.0, np.sqrt(2.0 / (i + o)), size=(i, o)), "Xavier variance"),
+    (lambda i, o, rng: rng.normal(0.0, 2.0 / i, size=(i, o)), "standard deviation, not the variance"),
+    (lambda i, o, rng: rng.uniform(-np.sqrt(6 / i), np.sqrt(6 / i), size=(i, o)), "uniform one 1.8"),
+    (lambda i, o, rng: np.zeros((i, o)), "random at all"),
+])
+def test_he_normal_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("09.he_normal", answer)
+
+
+# --------------------------------------------------------------------------- layer_stds
+
+
+def stds_loop(X, weights, f):
+    out, a = [], X
+    for W in weights:
+        a = f(a @ W)
+        out.append(a.std())
+    return out
+
+
+def stds_ddof(X, weights, f):
+    """Sample standard deviation (ddof=1) in float32: still accepted."""
+    out, a = [], np.asarray(X, dtype=np.float32)
+    for W in weights:
+        a = f(a @ W.astype(np.float32))
+        out.append(np.std(a, ddof=1))
+    return np.array(out, dtype=np.float32)
+
+
+@pytest.mark.parametrize("answer", [stds_loop, stds_ddof])
+def test_layer_stds_accepts(answer):
+    assert check("09.layer_stds", answer)
+
+
+def _stds_pre(X, weights, f):
+    out, a = [], X
+    for W in weights:
+        z = a @ W
+        out.append(z.std())
+        a = f(z)
+    return out
+
+
+def _stds_per_unit(X, weights, f):
+    out, a = [], X
+    for W in weights:
+        a = f(a @ W)
+        out.append(a.std(axis=0).mean())
+    return out
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (_stds_pre, "not the pre-activations"),
+    (lambda X, weights, f: [X.std()] + stds_loop(X, weights, f), "without the input"),
+    (_stds_per_unit, "per-unit"),
+    (lambda X, weights, f: stds_loop(X, weights, lambda z: z), "apply f after every layer"),
+])
+def test_layer_stds_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("09.layer_stds", answer)
+
+
+# --------------------------------------------------------------------------- gradient_norms
+
+
+def norms_backprop(X, Y, weights, f, df, at_activation=False, derivative=True, scale=1.0, reverse=False):
+    zs, acts = [], [X]
+    for W in weights:
+        zs.append(acts[-1] @ W)
+        acts.append(f(zs[-1]))
+    grad_a = scale * (acts[-1] - Y) / len(X)
+    norms = []
+    for layer in reversed(range(len(weights))):
+        slope = df(acts[layer + 1]) if at_activation else df(zs[layer])
+        grad_z = grad_a * slope if derivative else grad_a
+        norms.append(np.linalg.norm(acts[layer].T @ grad_z))
+        grad_a = grad_z @ weights[layer].T
+    return norms if reverse else norms[::-1]
+
+
+def norms_recursive(X, Y, weights, f, df):
+    """A recursive formulation in float64 with explicit sums: different code, same numbers."""
+    def backward(a_in, layer):
+        z = a_in @ weights[layer]
+        a = f(z)
+        if layer == len(weights) - 1:
+            grad_a = (a - Y) / X.shape[0]
+            later = []
+        else:
+            grad_a, later = backward(a, layer + 1)
+        grad_z = grad_a * df(z)
+        grad_W = np.einsum("ni,nj->ij", a_in, grad_z)
+        return grad_z @ weights[layer].T, [np.sqrt(np.sum(grad_W**2))] + later
+
+    return backward(X, 0)[1]
+
+
+@pytest.mark.parametrize("answer", [norms_backprop, norms_recursive])
+def test_gradient_norms_accepts(answer):
+    assert check("09.gradient_norms", answer)
+
+
+@pytest.mark.parametrize("kwargs,hint", [
+    ({"reverse": True}, "reverse order"),
+    ({"derivative": False}, "activation's derivative"),
+    ({"at_activation": True}, "not at the activation"),
+    ({"scale": len}, "divide the output error by n"),
+    ({"scale": 2.0}, "without a factor 2"),
+])
+def test_gradient_norms_rejects(kwargs, hint):
+    if kwargs.get("scale") is len:
+        def answer(X, Y, weights, f, df):
+            return norms_backprop(X, Y, weights, f, df, scale=len(X))
+    else:
+        def answer(X, Y, weights, f, df):
+            return norms_backprop(X, Y, weights, f, df, **kwargs)
+    with pytest.raises(CheckFailed, match=hint):
+        check("09.gradient_norms", answer)
+
+
+def test_gradient_norms_crash_is_a_failure():
+    def broken(X, Y, weights, f, df):
+        return weights[0] @ X  # shapes do not match
+
+    with pytest.raises(CheckFailed, match="raised ValueError"):
+        check("09.gradient_norms", broken)
