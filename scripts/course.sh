@@ -66,7 +66,7 @@ case "${1:-}" in
   test)
     setup
     log "running the tests (profile smoke)"
-    export COURSE_PROFILE=smoke
+    export COURSE_PROFILE=smoke OMP_NUM_THREADS=1  # two test workers on two cores: one thread each
     ruff check course_utils tests scripts
     python -m course_utils sync --check
     python -m pytest -n 2 --dist loadscope --nbval --nbval-current-env --nbval-cell-timeout=900 \
