@@ -1,0 +1,217 @@
+"""Chapter 08 checks: wrong answers get the right hint, other correct answers pass."""
+
+import math
+
+import numpy as np
+import pytest
+
+from course_utils.checks import CheckFailed, check
+
+# ----------------------------------------------------------------- momentum
+
+
+def momentum_good(params, grads, state, lr, beta):
+    v = beta * state["v"] + grads if "v" in state else grads.copy()
+    return params - lr * v, {"v": v}
+
+
+def momentum_keras_form(params, grads, state, lr, beta):
+    """Keras stores u = -lr * v: the same path for a constant learning rate."""
+    u = beta * state.get("u", np.zeros_like(params)) - lr * grads
+    return params + u, {"u": u}
+
+
+def momentum_float32(params, grads, state, lr, beta):
+    v = np.float32(beta) * state.get("v", np.zeros(len(params), np.float32)) + grads.astype(np.float32)
+    return (params - lr * v).astype(np.float32), {"v": v}
+
+
+def make_momentum(sign=1, damp=False, carry=True, lr_twice=False, in_place=False):
+    def step(params, grads, state, lr, beta):
+        v_old = state.get("v", np.zeros_like(params)) if carry else np.zeros_like(params)
+        v = beta * v_old + ((1 - beta) if damp else 1) * grads * (lr if lr_twice else 1)
+        if in_place:
+            state["v"] = v
+            return params - sign * lr * v, state
+        return params - sign * lr * v, {"v": v}
+    return step
+
+
+@pytest.mark.parametrize("answer", [momentum_good, momentum_keras_form, momentum_float32])
+def test_momentum_accepts(answer):
+    assert check("08.momentum_step", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (make_momentum(sign=-1), "against the velocity"),
+    (make_momentum(damp=True), "dampened"),
+    (make_momentum(carry=False), "not carried over"),
+    (make_momentum(lr_twice=True), "applied twice"),
+    (make_momentum(in_place=True), "changed the state dictionary"),
+    (lambda p, g, s, lr, beta: p, "pair"),
+])
+def test_momentum_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("08.momentum_step", answer)
+
+
+def test_momentum_params_in_place():
+    def in_place(params, grads, state, lr, beta):
+        params -= lr * grads
+        return params, {}
+
+    with pytest.raises(CheckFailed, match="in place"):
+        check("08.momentum_step", in_place)
+
+
+# ----------------------------------------------------------------- RMSprop
+
+
+def rmsprop_good(params, grads, state, lr, rho, eps):
+    s = rho * state.get("s", 0.0) + (1 - rho) * grads**2
+    return params - lr * grads / (np.sqrt(s) + eps), {"s": s}
+
+
+def rmsprop_loop(params, grads, state, lr, rho, eps):
+    s_old = state.get("avg", [0.0] * len(params))
+    s = [rho * a + (1 - rho) * g * g for a, g in zip(s_old, grads, strict=True)]
+    new = [p - lr * g / (math.sqrt(a) + eps) for p, g, a in zip(params, grads, s, strict=True)]
+    return np.array(new), {"avg": s}
+
+
+def make_rmsprop(eps_inside=False, no_sqrt=False, swap=False, carry=True):
+    def step(params, grads, state, lr, rho, eps):
+        old = state.get("s", 0.0) if carry else 0.0
+        s = (1 - rho) * old + rho * grads**2 if swap else rho * old + (1 - rho) * grads**2
+        if no_sqrt:
+            denom = s + eps
+        elif eps_inside:
+            denom = np.sqrt(s + eps)
+        else:
+            denom = np.sqrt(s) + eps
+        return params - lr * grads / denom, {"s": s}
+    return step
+
+
+@pytest.mark.parametrize("answer", [rmsprop_good, rmsprop_loop])
+def test_rmsprop_accepts(answer):
+    assert check("08.rmsprop_step", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (make_rmsprop(eps_inside=True), "outside the square root"),
+    (make_rmsprop(no_sqrt=True), "square root of the average"),
+    (make_rmsprop(swap=True), "swapped"),
+    (make_rmsprop(carry=False), "not carried over"),
+    (lambda p, g, s, lr, rho, eps: None, "pair"),
+])
+def test_rmsprop_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("08.rmsprop_step", answer)
+
+
+# ----------------------------------------------------------------- Adam
+
+
+def adam_good(params, grads, state, lr, beta1, beta2, eps):
+    t = state.get("t", 0) + 1
+    m = beta1 * state.get("m", 0.0) + (1 - beta1) * grads
+    v = beta2 * state.get("v", 0.0) + (1 - beta2) * grads**2
+    return params - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps), {"t": t, "m": m, "v": v}
+
+
+def adam_torch_form(params, grads, state, lr, beta1, beta2, eps):
+    """PyTorch's arrangement: step size lr / bc1, denominator sqrt(v) / sqrt(bc2) + eps."""
+    step = state.get("step", 0) + 1
+    m = state.get("m", np.zeros_like(params)) + (1 - beta1) * (grads - state.get("m", np.zeros_like(params)))
+    v = state.get("v", np.zeros_like(params)) * beta2 + (1 - beta2) * grads * grads
+    bc1, bc2 = 1 - beta1**step, 1 - beta2**step
+    return params - (lr / bc1) * m / (np.sqrt(v) / math.sqrt(bc2) + eps), {"step": step, "m": m, "v": v}
+
+
+def make_adam(correct_m=True, correct_v=True, eps_inside=False, swap=False, t_fixed=False, carry=True, t0=False):
+    def step(params, grads, state, lr, beta1, beta2, eps):
+        b1, b2 = (beta2, beta1) if swap else (beta1, beta2)
+        old = state if carry else {}
+        t = 1 if t_fixed else old.get("t", 0) + 1
+        m = b1 * old.get("m", 0.0) + (1 - b1) * grads
+        v = b2 * old.get("v", 0.0) + (1 - b2) * grads**2
+        tc = t - 1 if t0 else t
+        with np.errstate(all="ignore"):
+            m_hat = m / (1 - b1**tc) if correct_m else m
+            v_hat = v / (1 - b2**tc) if correct_v else v
+        denom = np.sqrt(v_hat + eps) if eps_inside else np.sqrt(v_hat) + eps
+        return params - lr * m_hat / denom, {"t": t, "m": m, "v": v}
+    return step
+
+
+@pytest.mark.parametrize("answer", [adam_good, adam_torch_form])
+def test_adam_accepts(answer):
+    assert check("08.adam_step", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (make_adam(correct_m=False, correct_v=False), "bias correction is missing"),
+    (make_adam(correct_v=False), "only the first moment"),
+    (make_adam(correct_m=False), "only the second moment"),
+    (make_adam(eps_inside=True), "outside the square root"),
+    (make_adam(swap=True), "swapped"),
+    (make_adam(t_fixed=True), "must increase"),
+    (make_adam(carry=False), "not carried over"),
+    (make_adam(t0=True), "count the steps from t = 1"),
+])
+def test_adam_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("08.adam_step", answer)
+
+
+# ----------------------------------------------------------------- schedule
+
+
+def schedule_good(step, base_lr, warmup_steps, total_steps):
+    if step < warmup_steps:
+        return base_lr * step / warmup_steps
+    if step >= total_steps:
+        return 0.0
+    return 0.5 * base_lr * (1 + math.cos(math.pi * (step - warmup_steps) / (total_steps - warmup_steps)))
+
+
+def schedule_numpy(step, base_lr, warmup_steps, total_steps):
+    """Vectorised style with np.where and np.clip, returns a 0-d float32 array."""
+    s = np.float64(step)
+    progress = np.clip((s - warmup_steps) / (total_steps - warmup_steps), 0, 1)
+    with np.errstate(all="ignore"):
+        ramp = base_lr * s / warmup_steps if warmup_steps else 0.0
+    return np.asarray(np.where(s < warmup_steps, ramp, base_lr * np.sin(np.pi * (1 - progress) / 2) ** 2),
+                      dtype=np.float32)
+
+
+def make_schedule(clamp=True, warm=True, off_by_one=False, over_total=False, unshifted=False):
+    def schedule(step, base_lr, warmup_steps, total_steps):
+        if warm and step < warmup_steps:
+            return base_lr * (step + off_by_one) / warmup_steps
+        if clamp and step >= total_steps:
+            return 0.0
+        w = warmup_steps if warm else 0
+        shifted = step if unshifted else step - w
+        span = total_steps if over_total else total_steps - w
+        return 0.5 * base_lr * (1 + math.cos(math.pi * min(shifted / span, 1.0 if clamp else 9e9)))
+    return schedule
+
+
+@pytest.mark.parametrize("answer", [schedule_good, schedule_numpy])
+def test_schedule_accepts(answer):
+    assert check("08.warmup_cosine", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (make_schedule(clamp=False), "stay at 0"),
+    (make_schedule(warm=False), "start with the linear warm-up"),
+    (make_schedule(off_by_one=True), "off by one"),
+    (make_schedule(over_total=True), "not over total_steps"),
+    (make_schedule(unshifted=True), "starts after the warm-up"),
+    (lambda step, base_lr, w, t: "fast", "numbers"),
+])
+def test_schedule_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("08.warmup_cosine", answer)
