@@ -1,0 +1,237 @@
+"""Checks for chapter 12, CNNs for Fashion-MNIST."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_utils.checks.core import CheckFailed, call, expect_close, expect_equal, register, to_array
+
+LENET_PARAMETERS = 61706  # 156 + 2416 + 48120 + 10164 + 850
+
+
+@register("12.build_lenet", target="build_lenet",
+          mistakes=("wrong flatten size (padding forgotten)", "biases missing", "softmax in the model",
+                    "wrong number of outputs", "wrong kernel size or channels", "not a torch module"))
+def check_build_lenet(build_lenet):
+    """build_lenet() returns the LeNet-style PyTorch model: (N, 1, 28, 28) -> (N, 10) logits."""
+    try:
+        import torch
+        from torch import nn
+    except ImportError:
+        raise CheckFailed("this exercise needs PyTorch: pip install torch") from None
+    torch.manual_seed(0)
+    model = call(build_lenet, name="build_lenet")
+    if not isinstance(model, nn.Module):
+        raise CheckFailed(f"build_lenet() should return a torch.nn.Module (e.g. nn.Sequential), "
+                          f"not a {type(model).__name__}.")
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    got_convs = [(m.in_channels, m.out_channels, m.kernel_size) for m in convs]
+    if got_convs != [(1, 6, (5, 5)), (6, 16, (5, 5))]:
+        raise CheckFailed(f"the convolutions (in, out, kernel) are {got_convs}; expected 1 -> 6 and 6 -> 16 "
+                          "channels with 5x5 kernels.")
+    if convs[0].padding != (2, 2) and linears and linears[0].in_features == 256:
+        raise CheckFailed("the first convolution needs padding=2 so that it keeps 28x28; then the flattened "
+                          "size is 16 x 5 x 5 = 400, not 256.")
+    model.eval()
+    x = torch.rand(3, 1, 28, 28)
+    try:
+        out = call(model, x, name="your model")
+    except CheckFailed as err:
+        if "shapes cannot be multiplied" in str(err) or "size mismatch" in str(err):
+            raise CheckFailed("the first Linear layer's in_features must equal channels x height x width after "
+                              "the second pooling: 16 x 5 x 5 = 400 (with padding=2 in the first convolution). "
+                              f"({err})") from None
+        raise
+    out = to_array(out, "the model's output")
+    if out.shape != (3, 10):
+        raise CheckFailed(f"for a batch of 3 images the output has shape {out.shape}, expected (3, 10): "
+                          "the last layer needs 10 outputs, one logit per class.")
+    if np.allclose(out.sum(axis=1), 1.0, atol=1e-4) and np.all(out >= 0):
+        raise CheckFailed("the outputs sum to 1: remove the softmax; the model returns logits and "
+                          "nn.CrossEntropyLoss applies log-softmax itself.")
+    n_params = sum(int(p.numel()) for p in model.parameters())
+    no_bias = LENET_PARAMETERS - (6 + 16 + 120 + 84 + 10)
+    expect_equal(n_params, LENET_PARAMETERS, "the number of parameters",
+                 mistakes={"the biases are missing (bias=False somewhere)": no_bias})
+    sizes = [(m.in_features, m.out_features) for m in linears]
+    if sizes != [(400, 120), (120, 84), (84, 10)]:
+        raise CheckFailed(f"the Linear layers are {sizes}; expected 400 -> 120 -> 84 -> 10.")
+    return f"(N, 1, 28, 28) -> (N, 10), {LENET_PARAMETERS:,} parameters"
+
+
+def _positive_maps(rng, n, c, h=4, w=5):
+    return rng.uniform(0.5, 2.0, size=(n, c, h, w))
+
+
+@register("12.spatial_dropout", target="spatial_dropout",
+          mistakes=("element-wise instead of channel-wise", "no rescaling", "scaled by (1 - rate)",
+                    "rate is the keep probability", "same mask for every sample", "active at evaluation",
+                    "input changed in place"))
+def check_spatial_dropout(spatial_dropout):
+    """spatial_dropout(x, rate, rng, training) drops whole channels of x (N, C, H, W) and rescales."""
+    rng = np.random.default_rng(120)
+    x = _positive_maps(rng, 64, 32)
+
+    def run(x, rate, seed, training):  # a Generator changes its state when used: keep it out of `call`'s copy check
+        return spatial_dropout(x, rate, np.random.default_rng(seed), training)
+
+    evaluated = call(run, x, 0.3, 1, False, name="spatial_dropout")
+    expect_close(evaluated, x, "spatial_dropout(x, 0.3, rng, training=False)", case="evaluation mode",
+                 mistakes={"at evaluation time (training=False) return x unchanged: no dropping, no scaling":
+                           x / 0.7})
+    for rate in (0.3, 0.6):
+        out = to_array(call(run, x, rate, 3, True, name="spatial_dropout"),
+                       "spatial_dropout(x, rate, rng)")
+        case = f"rate {rate}"
+        if out.shape != x.shape:
+            raise CheckFailed(f"spatial_dropout for {case} has shape {out.shape}, expected {x.shape}.")
+        if not np.all(np.isfinite(out)):
+            raise CheckFailed(f"spatial_dropout for {case} contains NaN or inf.")
+        zero = out == 0
+        per_map = zero.mean(axis=(2, 3))
+        if np.any((per_map > 0) & (per_map < 1)):
+            raise CheckFailed(f"spatial_dropout for {case} zeroes single pixels: spatial dropout drops whole "
+                              "channels (feature maps), so a map is either all zero or all kept. Draw one "
+                              "mask value per (sample, channel), shape (N, C, 1, 1).")
+        dropped = per_map == 1
+        fraction = dropped.mean()
+        if abs(fraction - (1 - rate)) < 0.06 and abs(fraction - rate) > 0.06:
+            raise CheckFailed(f"spatial_dropout for {case} drops {fraction:.0%} of the channels: `rate` is the "
+                              "probability of dropping a channel, not of keeping it.")
+        if abs(fraction - rate) > 0.06:
+            raise CheckFailed(f"spatial_dropout for {case} drops {fraction:.0%} of the channels; expected about "
+                              f"{rate:.0%}.")
+        if np.all(dropped == dropped[:1]):
+            raise CheckFailed(f"spatial_dropout for {case} drops the same channels in every sample: draw a "
+                              "separate mask for each sample, shape (N, C, 1, 1).")
+        if np.all(dropped == dropped[:, :1]):
+            raise CheckFailed(f"spatial_dropout for {case} drops all channels of a sample together: draw one "
+                              "value per (sample, channel), shape (N, C, 1, 1).")
+        kept = ~dropped
+        ratio = out[kept] / x[kept]
+        expect_close(ratio, np.full(ratio.shape, 1 / (1 - rate)), "the kept channels divided by x", case=case,
+                     mistakes={"the kept channels are not rescaled: divide them by (1 - rate) so that the "
+                               "expected value stays x": np.ones(ratio.shape),
+                               "divide the kept channels by (1 - rate), do not multiply": np.full(ratio.shape,
+                                                                                                   1 - rate)})
+    expect_close(call(run, x, 0.0, 2, True, name="spatial_dropout"), x,
+                 "spatial_dropout(x, 0.0, rng)", case="rate 0")
+    return "whole channels dropped at the right rate, kept ones rescaled, identity at evaluation"
+
+
+def _shift_fill(images, dy, dx):
+    """Shift every image of a stack (..., H, W) by (dy, dx) pixels, filling with zeros."""
+    out = np.zeros_like(images)
+    h, w = images.shape[-2:]
+    if abs(dy) >= h or abs(dx) >= w:
+        return out
+    out[..., max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)] = \
+        images[..., max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
+    return out
+
+
+def _roll(images, dy, dx):
+    return np.roll(images, (dy, dx), axis=(-2, -1))
+
+
+def _find_shifts(originals, shifted, reach, fill=_shift_fill):
+    """For each image the (dy, dx) with |dy|, |dx| <= reach that turns the original into the shifted one,
+    or None."""
+    found = [None] * len(originals)
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            match = np.all(np.isclose(fill(originals, dy, dx), shifted), axis=(-2, -1))
+            for i in np.flatnonzero(match):
+                found[i] = found[i] or (dy, dx)
+    return found
+
+
+@register("12.random_shift", target="random_shift",
+          mistakes=("wraps around instead of zero fill", "labels changed", "shape changed",
+                    "same shift for the whole batch", "shift beyond max_shift", "one direction only",
+                    "images changed in place"))
+def check_random_shift(random_shift):
+    """random_shift(images, labels, max_shift, rng) moves each image by its own random integer shift."""
+    rng = np.random.default_rng(121)
+    images = rng.uniform(0.1, 1.0, size=(48, 9, 10))
+    labels = rng.integers(0, 10, size=48)
+
+    def run(images, labels, max_shift, seed):  # keep the Generator out of `call`'s in-place check
+        return random_shift(images, labels, max_shift, np.random.default_rng(seed))
+
+    out = call(run, images, labels, 2, 5, name="random_shift")
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise CheckFailed("random_shift should return the pair (shifted_images, labels).")
+    shifted = to_array(out[0], "the shifted images")
+    if shifted.shape != images.shape:
+        raise CheckFailed(f"the shifted images have shape {shifted.shape}, expected {images.shape}: keep each "
+                          "image's height and width (fill the uncovered border with zeros, crop what moves out).")
+    expect_equal(to_array(out[1], "the labels"), labels, "the labels",
+                 mistakes={"the labels must stay with their images: return them unchanged": np.sort(labels)})
+    shifts = _find_shifts(images, shifted, 5)
+    for i, found in enumerate(shifts):
+        if found is None:
+            if _find_shifts(images[i:i + 1], shifted[i:i + 1], 2, fill=_roll)[0] is not None:
+                raise CheckFailed("the image wraps around (like np.roll): what moves out on one side must not "
+                                  "come back on the other; fill the uncovered border with zeros.")
+            raise CheckFailed(f"image {i} is not a shifted copy of the input: move the pixels by whole steps "
+                              "and fill the uncovered border with zeros.")
+        if max(abs(found[0]), abs(found[1])) > 2:
+            raise CheckFailed(f"image {i} moved by {found} pixels, more than max_shift = 2.")
+    shifts = np.array(shifts)
+    if np.all(shifts == shifts[0]):
+        raise CheckFailed("every image moved by the same shift: draw a separate random shift for each image.")
+    for axis, name in ((0, "vertical"), (1, "horizontal")):
+        if shifts[:, axis].min() >= 0 or shifts[:, axis].max() <= 0:
+            raise CheckFailed(f"the {name} shifts all go one way: draw them from -max_shift to +max_shift.")
+    zero = call(run, images, labels, 0, 6, name="random_shift")
+    expect_close(zero[0], images, "random_shift(images, labels, 0, rng)[0]", case="max_shift 0")
+    return "each image its own zero-filled shift within max_shift, labels kept"
+
+
+def _receptive_field_backwards(layers):
+    """Walk from one output pixel back to the input: r <- s * r + (k - s)."""
+    r = 1
+    for k, s in reversed(list(layers)):
+        r = s * r + (k - s)
+    return r
+
+
+@register("12.receptive_field", target="receptive_field",
+          mistakes=("strides ignored", "kernel sizes added", "own stride included", "wrong type"))
+def check_receptive_field(receptive_field):
+    """receptive_field(layers) for a list of (kernel, stride) pairs."""
+    rng = np.random.default_rng(122)
+    cases = [[], [(3, 1)], [(3, 1), (3, 1)], [(3, 1), (2, 2)], [(3, 1), (2, 2), (3, 1), (2, 2)],
+             [(5, 1), (2, 2), (5, 1), (2, 2)], [(7, 2), (3, 2), (3, 1), (3, 1)]]
+    for _ in range(10):
+        cases.append([(int(rng.integers(1, 8)), int(rng.integers(1, 4))) for _ in range(int(rng.integers(1, 6)))])
+    def jumps(layers):
+        return np.cumprod([1] + [s for _, s in layers])
+
+    mistakes = {
+        "the strides are ignored: a layer's kernel counts (k - 1) times the product of the earlier strides":
+            lambda layers: 1 + sum(k - 1 for k, _ in layers),
+        "do not add the kernel sizes: each layer adds (k - 1) x (product of earlier strides)":
+            lambda layers: sum(k for k, _ in layers),
+        "use the strides of the layers before, not including the layer's own stride":
+            lambda layers: 1 + sum((k - 1) * jumps(layers)[i + 1] for i, (k, _) in enumerate(layers)),
+    }
+    answers = []
+    for layers in cases:
+        got = call(receptive_field, list(layers), name="receptive_field")
+        value = to_array(got, "receptive_field(layers)")
+        if value.size != 1:
+            raise CheckFailed(f"receptive_field should return one number, not an array of shape {value.shape}.")
+        answers.append(float(value.reshape(-1)[0]))
+    expected = [float(_receptive_field_backwards(layers)) for layers in cases]
+    wrong = [i for i, (a, e) in enumerate(zip(answers, expected, strict=True)) if a != e]
+    if not wrong:
+        return f"{len(cases)} stacks of layers"
+    case = f"layers {cases[wrong[0]]}"
+    for hint, mistake in mistakes.items():
+        if all(a == mistake(layers) for a, layers in zip(answers, cases, strict=True)):
+            raise CheckFailed(f"receptive_field for {case} is wrong: {hint}")
+    raise CheckFailed(f"receptive_field for {case} is {answers[wrong[0]]:g}, which is wrong "
+                      f"({len(wrong)} of {len(cases)} cases wrong).")

@@ -1,0 +1,223 @@
+"""Chapter 12 checks: wrong answers get the right hint, other correct answers pass."""
+
+import numpy as np
+import pytest
+
+from course_utils.checks import CheckFailed, check
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+# ---------------------------------------------------------------- 12.build_lenet
+
+
+def lenet_sequential(padding=2, flat=400, bias=True, softmax=False, n_out=10, kernel=5):
+    def build():
+        layers = [nn.Conv2d(1, 6, kernel, padding=padding, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
+                  nn.Conv2d(6, 16, kernel, bias=bias), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                  nn.Linear(flat, 120, bias=bias), nn.ReLU(), nn.Linear(120, 84, bias=bias), nn.ReLU(),
+                  nn.Linear(84, n_out, bias=bias)]
+        if softmax:
+            layers.append(nn.Softmax(dim=1))
+        return nn.Sequential(*layers)
+    return build
+
+
+class LeNetModule(nn.Module):
+    """A subclass with a functional forward: different code, same network."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
+        self.f1, self.f2, self.f3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = nn.functional.max_pool2d(torch.tanh(self.c1(x)), 2)
+        x = nn.functional.max_pool2d(torch.tanh(self.c2(x)), 2)
+        return self.f3(torch.tanh(self.f2(torch.tanh(self.f1(x.flatten(1))))))
+
+
+@pytest.mark.parametrize("answer", [lenet_sequential(), LeNetModule])
+def test_build_lenet_accepts(answer):
+    assert check("12.build_lenet", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lenet_sequential(padding=0), "in_features must equal"),
+    (lenet_sequential(padding=0, flat=256), "padding=2"),
+    (lenet_sequential(bias=False), "biases are missing"),
+    (lenet_sequential(softmax=True), "remove the softmax"),
+    (lenet_sequential(n_out=84), "10 outputs"),
+    (lenet_sequential(kernel=3, padding=1, flat=576), "5x5 kernels"),
+    (lambda: "a model", "torch.nn.Module"),
+])
+def test_build_lenet_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("12.build_lenet", answer)
+
+
+# ---------------------------------------------------------------- 12.spatial_dropout
+
+
+def dropout_channels(x, rate, rng, training=True):
+    if not training or rate == 0:
+        return x
+    keep = rng.random((x.shape[0], x.shape[1], 1, 1)) >= rate
+    return x * keep / (1 - rate)
+
+
+def dropout_loops(x, rate, rng, training=True):
+    """Loops and float32: different code, same function."""
+    out = np.array(x, dtype=np.float32)
+    if training:
+        for n in range(x.shape[0]):
+            for c in range(x.shape[1]):
+                out[n, c] = 0.0 if rng.uniform() < rate else out[n, c] / (1.0 - rate)
+    return out
+
+
+@pytest.mark.parametrize("answer", [dropout_channels, dropout_loops])
+def test_spatial_dropout_accepts(answer):
+    assert check("12.spatial_dropout", answer)
+
+
+def in_place(x, rate, rng, training=True):
+    if training:
+        x *= (rng.random((x.shape[0], x.shape[1], 1, 1)) >= rate) / (1 - rate)
+    return x
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda x, rate, rng, training=True: x * (rng.random(x.shape) >= rate) / (1 - rate) if training else x,
+     "whole\nchannels|whole channels"),
+    (lambda x, rate, rng, training=True: x * (rng.random((*x.shape[:2], 1, 1)) >= rate) if training else x,
+     "not rescaled"),
+    (lambda x, rate, rng, training=True: x * (rng.random((*x.shape[:2], 1, 1)) >= rate) * (1 - rate)
+     if training else x, "do not multiply"),
+    (lambda x, rate, rng, training=True: x * (rng.random((*x.shape[:2], 1, 1)) < rate) / rate if training else x,
+     "probability of dropping"),
+    (lambda x, rate, rng, training=True: x * (rng.random((1, x.shape[1], 1, 1)) >= rate) / (1 - rate)
+     if training else x, "same channels in every sample"),
+    (lambda x, rate, rng, training=True: dropout_channels(x, rate, rng, True), "training=False"),
+    (in_place, "in place"),
+])
+def test_spatial_dropout_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("12.spatial_dropout", answer)
+
+
+# ---------------------------------------------------------------- 12.random_shift
+
+
+def shift_pad_crop(images, labels, max_shift, rng):
+    m = max_shift
+    padded = np.pad(images, ((0, 0), (m, m), (m, m)))
+    h, w = images.shape[1:]
+    out = np.empty_like(images)
+    for i in range(len(images)):
+        dy, dx = rng.integers(-m, m + 1, size=2)
+        out[i] = padded[i, m - dy:m - dy + h, m - dx:m - dx + w]
+    return out, labels
+
+
+def shift_slices(images, labels, max_shift, rng):
+    out = np.zeros(images.shape, dtype=np.float32)
+    h, w = images.shape[1:]
+    for i, img in enumerate(images):
+        dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, size=2))
+        out[i, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+            img[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return out, labels.copy()
+
+
+@pytest.mark.parametrize("answer", [shift_pad_crop, shift_slices])
+def test_random_shift_accepts(answer):
+    assert check("12.random_shift", answer)
+
+
+def rolled(images, labels, max_shift, rng):
+    return np.stack([np.roll(img, tuple(rng.integers(-max_shift, max_shift + 1, size=2)), axis=(0, 1))
+                     for img in images]), labels
+
+
+def one_shift(images, labels, max_shift, rng):
+    dy, dx = (int(v) for v in rng.integers(1, max_shift + 1, size=2))
+    return np.stack([_fixed(img, dy, -dx) for img in images]), labels
+
+
+def _fixed(img, dy, dx):
+    out = np.zeros_like(img)
+    h, w = img.shape
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        img[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+def padded_only(images, labels, max_shift, rng):
+    return np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift))), labels
+
+
+def positive_only(images, labels, max_shift, rng):
+    return np.stack([_fixed(img, *rng.integers(0, max_shift + 1, size=2)) for img in images]), labels
+
+
+def in_place_shift(images, labels, max_shift, rng):
+    shifted, _ = shift_pad_crop(images, labels, max_shift, rng)
+    images[:] = shifted
+    return images, labels
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (rolled, "wraps around"),
+    (one_shift, "same shift"),
+    (padded_only, "keep each image's height"),
+    (positive_only, "all go one way"),
+    (lambda images, labels, m, rng: (shift_pad_crop(images, labels, m, rng)[0], np.sort(labels)), "labels"),
+    (lambda images, labels, m, rng: shift_pad_crop(images, labels, 2 * m + 1, rng), "more than max_shift"),
+    (in_place_shift, "in place"),
+])
+def test_random_shift_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("12.random_shift", answer)
+
+
+# ---------------------------------------------------------------- 12.receptive_field
+
+
+def field_forward(layers):
+    r, jump = 1, 1
+    for k, s in layers:
+        r += (k - 1) * jump
+        jump *= s
+    return r
+
+
+def field_recursive(layers):
+    if not layers:
+        return 1
+    k, s = layers[-1]
+    return field_recursive(layers[:-1]) + (k - 1) * int(np.prod([st for _, st in layers[:-1]]))
+
+
+@pytest.mark.parametrize("answer", [field_forward, field_recursive])
+def test_receptive_field_accepts(answer):
+    assert check("12.receptive_field", answer)
+
+
+def own_stride(layers):
+    r, jump = 1, 1
+    for k, s in layers:
+        jump *= s
+        r += (k - 1) * jump
+    return r
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda layers: 1 + sum(k - 1 for k, _ in layers), "strides are ignored"),
+    (lambda layers: sum(k for k, _ in layers), "do not add the kernel sizes"),
+    (own_stride, "not including the layer's own stride"),
+    (lambda layers: [field_forward(layers)] * 2, "one number"),
+])
+def test_receptive_field_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("12.receptive_field", answer)
