@@ -20,6 +20,7 @@ from course_utils.checks.core import (
     check,
     expect_close,
     expect_equal,
+    expect_pair,
     numerical_derivative,
     numerical_gradient,
     register,
@@ -39,6 +40,6 @@ def checks_for(chapter: str) -> dict:
 
 __all__ = [
     "REGISTRY", "Check", "CheckFailed", "call", "check", "checks_for", "expect_close",
-    "expect_equal", "numerical_derivative", "numerical_gradient", "register", "require_answer",
+    "expect_equal", "expect_pair", "numerical_derivative", "numerical_gradient", "register", "require_answer",
     "require_callable", "to_array",
 ]

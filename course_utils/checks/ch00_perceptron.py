@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, expect_equal, register, require_answer, to_array
+from course_utils.checks.core import (
+    CheckFailed,
+    call,
+    expect_close,
+    expect_equal,
+    expect_pair,
+    register,
+    require_answer,
+    to_array,
+)
 from course_utils.data.synthetic import LOGIC_GATES, logic_gate, make_linearly_separable
 
 
@@ -79,9 +88,7 @@ def check_perceptron_update(perceptron_update):
         y_hat = int(x @ w + b >= 0)
         error = y - y_hat
         out = call(perceptron_update, w, b, x, y, lr, name="perceptron_update")
-        if not isinstance(out, (tuple, list)) or len(out) != 2:
-            raise CheckFailed("perceptron_update should return the pair (new_w, new_b).")
-        new_w, new_b = out
+        new_w, new_b = expect_pair(out, "perceptron_update", "(new_w, new_b)")
         state = "a misclassified sample" if error else "a correctly classified sample"
         case = f"{state} (trial {trial + 1})"
         expect_close(new_w, w + lr * error * x, "new_w", case=case,
@@ -103,8 +110,7 @@ def check_train_perceptron(train_perceptron):
     for seed in range(3):
         X, y = make_linearly_separable(n=60, seed=seed, margin=0.3, w=(1.0, -2.0), b=0.5)
         out = call(train_perceptron, X, y, 1.0, 100, name="train_perceptron", time_limit=20)
-        if not isinstance(out, (tuple, list)) or len(out) != 2:
-            raise CheckFailed("train_perceptron should return the pair (w, b).")
+        expect_pair(out, "train_perceptron", "(w, b)")
         w, b = to_array(out[0], "w"), to_array(out[1], "b")
         if w.shape != (2,):
             raise CheckFailed(f"w should have one weight per feature, shape (2,), not {w.shape}.")

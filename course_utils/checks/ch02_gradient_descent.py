@@ -6,7 +6,15 @@ import math
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, numerical_gradient, register, to_array
+from course_utils.checks.core import (
+    CheckFailed,
+    call,
+    expect_close,
+    expect_pair,
+    numerical_gradient,
+    register,
+    to_array,
+)
 
 
 @register("02.mse", target="mse",
@@ -104,8 +112,7 @@ def check_logistic_gradient(logistic_gradient):
         params = np.append(w, b)
         grad = numerical_gradient(lambda p_, X=X, y=y: _logistic_loss(p_, X, y), params)
         out = call(logistic_gradient, X, y, w, b, name="logistic_gradient")
-        if not isinstance(out, (tuple, list)) or len(out) != 2:
-            raise CheckFailed("logistic_gradient should return the pair (grad_w, grad_b).")
+        expect_pair(out, "logistic_gradient", "(grad_w, grad_b)")
         case = f"X of shape {(n, d)}"
         expect_close(out[0], grad[:-1], "grad_w", case=case, rtol=1e-5, atol=1e-7,
                      mistakes={"divide by the number of samples n: the loss is a mean": grad[:-1] * n,

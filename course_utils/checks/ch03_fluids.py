@@ -9,6 +9,7 @@ from course_utils.checks.core import (
     call,
     expect_close,
     expect_equal,
+    expect_pair,
     numerical_gradient,
     register,
     to_array,
@@ -19,8 +20,7 @@ from course_utils.data.synthetic import make_bingham
 def _pair(out, name: str, what: str):
     if isinstance(out, np.ndarray) and out.size == 2:
         out = tuple(out.reshape(-1))
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise CheckFailed(f"{name} should return the pair {what}, not {type(out).__name__}.")
+    expect_pair(out, name, what)
     return float(to_array(out[0]).reshape(-1)[0]), float(to_array(out[1]).reshape(-1)[0])
 
 

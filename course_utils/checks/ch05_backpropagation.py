@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, numerical_gradient, register, to_array
+from course_utils.checks.core import (
+    CheckFailed,
+    call,
+    expect_close,
+    expect_pair,
+    numerical_gradient,
+    register,
+    to_array,
+)
 
 FIB_TIME_LIMIT = 2.0
 
@@ -89,8 +97,7 @@ def check_neuron_backward(neuron_backward):
                       rng.uniform(0, 1, size=n), rng.normal(size=d), float(rng.normal())))
     for case, X, y, w, b in cases:
         out = call(neuron_backward, X, y, w, b, name="neuron_backward")
-        if not isinstance(out, (tuple, list)) or len(out) != 2:
-            raise CheckFailed("neuron_backward should return the pair (dw, db).")
+        expect_pair(out, "neuron_backward", "(dw, db)")
         ref_w = numerical_gradient(lambda v, X=X, y=y, b=b: _neuron_loss(X, y, v, b), w)
         ref_b = numerical_gradient(lambda v, X=X, y=y, w=w: _neuron_loss(X, y, w, v[0]), np.array([b]))[0]
         a = _sigmoid(X @ w + b)

@@ -12,7 +12,7 @@ import copy
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, register, to_array
+from course_utils.checks.core import CheckFailed, call, expect_close, expect_pair, register, to_array
 
 
 def _weights(decay: float, n: int) -> np.ndarray:
@@ -51,9 +51,7 @@ def _learner_path(step, name, p0, grads, hyper):
         if not _same_state(kept_state, state):
             raise CheckFailed(f"`{name}` changed the state dictionary it was given (step {t}): build and "
                               "return a new dictionary instead of writing into `state`.")
-        if not isinstance(out, (tuple, list)) or len(out) != 2:
-            raise CheckFailed(f"`{name}` should return the pair (new_params, new_state).")
-        new_params, state = out
+        new_params, state = expect_pair(out, f"`{name}`", "(new_params, new_state)")
         if not isinstance(state, dict):
             raise CheckFailed(f"the new state returned by `{name}` should be a dict, not "
                               f"{type(state).__name__}.")

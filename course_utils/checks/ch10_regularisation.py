@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, finite, register, to_array
+from course_utils.checks.core import CheckFailed, call, expect_close, expect_pair, finite, register, to_array
 
 # --------------------------------------------------------------------------- L2 penalty
 
@@ -16,9 +16,7 @@ def _params(seed):
 
 
 def _split_penalty(result, name):
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise CheckFailed(f"{name} should return the pair (penalty, grads), not a {type(result).__name__}.")
-    penalty, grads = result
+    penalty, grads = expect_pair(result, name, "(penalty, grads)")
     penalty = to_array(penalty, "the penalty")
     if penalty.size != 1:
         raise CheckFailed(f"the penalty should be one number (a sum over all weights), not an array of shape "
@@ -281,13 +279,9 @@ SPACE = {"lr": (1e-5, 1e-1, "log"), "rate": (0.0, 0.8, "linear")}
 
 def _search(random_search, n_trials, seed):
     objective = _Recorder()
-    # keyword arguments: the objective and the generator change state when used, which `call`
-    # would otherwise report as an in-place change of an argument
     result = call(random_search, objective=objective, space=dict(SPACE), n_trials=n_trials,
                   rng=np.random.default_rng(seed), name="random_search")
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise CheckFailed("random_search should return the pair (best_params, best_score).")
-    return objective, result
+    return objective, expect_pair(result, "random_search", "(best_params, best_score)")
 
 
 @register("10.random_search", target="random_search",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, expect_equal, register, to_array
+from course_utils.checks.core import CheckFailed, call, expect_close, expect_equal, expect_pair, register, to_array
 
 LENET_PARAMETERS = 61706  # 156 + 2416 + 48120 + 10164 + 850
 
@@ -73,15 +73,15 @@ def check_spatial_dropout(spatial_dropout):
     rng = np.random.default_rng(120)
     x = _positive_maps(rng, 64, 32)
 
-    def run(x, rate, seed, training):  # a Generator changes its state when used: keep it out of `call`'s copy check
-        return spatial_dropout(x, rate, np.random.default_rng(seed), training)
+    def run(x, rate, seed, training):
+        return call(spatial_dropout, x, rate, np.random.default_rng(seed), training, name="spatial_dropout")
 
-    evaluated = call(run, x, 0.3, 1, False, name="spatial_dropout")
+    evaluated = run(x, 0.3, 1, False)
     expect_close(evaluated, x, "spatial_dropout(x, 0.3, rng, training=False)", case="evaluation mode",
                  mistakes={"at evaluation time (training=False) return x unchanged: no dropping, no scaling":
                            x / 0.7})
     for rate in (0.3, 0.6):
-        out = to_array(call(run, x, rate, 3, True, name="spatial_dropout"),
+        out = to_array(run(x, rate, 3, True),
                        "spatial_dropout(x, rate, rng)")
         case = f"rate {rate}"
         if out.shape != x.shape:
@@ -115,7 +115,7 @@ def check_spatial_dropout(spatial_dropout):
                                "expected value stays x": np.ones(ratio.shape),
                                "divide the kept channels by (1 - rate), do not multiply": np.full(ratio.shape,
                                                                                                    1 - rate)})
-    expect_close(call(run, x, 0.0, 2, True, name="spatial_dropout"), x,
+    expect_close(run(x, 0.0, 2, True), x,
                  "spatial_dropout(x, 0.0, rng)", case="rate 0")
     return "whole channels dropped at the right rate, kept ones rescaled, identity at evaluation"
 
@@ -157,12 +157,10 @@ def check_random_shift(random_shift):
     images = rng.uniform(0.1, 1.0, size=(48, 9, 10))
     labels = rng.integers(0, 10, size=48)
 
-    def run(images, labels, max_shift, seed):  # keep the Generator out of `call`'s in-place check
-        return random_shift(images, labels, max_shift, np.random.default_rng(seed))
+    def run(images, labels, max_shift, seed):
+        return call(random_shift, images, labels, max_shift, np.random.default_rng(seed), name="random_shift")
 
-    out = call(run, images, labels, 2, 5, name="random_shift")
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise CheckFailed("random_shift should return the pair (shifted_images, labels).")
+    out = expect_pair(run(images, labels, 2, 5), "random_shift", "(shifted_images, labels)")
     shifted = to_array(out[0], "the shifted images")
     if shifted.shape != images.shape:
         raise CheckFailed(f"the shifted images have shape {shifted.shape}, expected {images.shape}: keep each "
@@ -185,7 +183,7 @@ def check_random_shift(random_shift):
     for axis, name in ((0, "vertical"), (1, "horizontal")):
         if shifts[:, axis].min() >= 0 or shifts[:, axis].max() <= 0:
             raise CheckFailed(f"the {name} shifts all go one way: draw them from -max_shift to +max_shift.")
-    zero = call(run, images, labels, 0, 6, name="random_shift")
+    zero = run(images, labels, 0, 6)
     expect_close(zero[0], images, "random_shift(images, labels, 0, rng)[0]", case="max_shift 0")
     return "each image its own zero-filled shift within max_shift, labels kept"
 

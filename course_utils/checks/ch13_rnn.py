@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, numerical_gradient, register
+from course_utils.checks.core import CheckFailed, call, expect_close, expect_pair, numerical_gradient, register
 
 
 def _windows(series, window):
@@ -13,9 +13,7 @@ def _windows(series, window):
 
 
 def _pair(out, name):
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise CheckFailed(f"{name} should return the pair (X, y).")
-    return out
+    return expect_pair(out, name, "(X, y)")
 
 
 @register("13.make_windows", target="make_windows",
