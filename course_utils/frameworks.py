@@ -5,8 +5,12 @@ Nothing here imports torch, tensorflow or keras at module import time.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import re
+import sys
+import tempfile
 
 import numpy as np
 
@@ -23,18 +27,54 @@ def has_tensorflow() -> bool:
     return has_module("tensorflow")
 
 
-def select_keras_backend() -> str:
-    """Choose Keras' backend before Keras is imported: ``$KERAS_BACKEND`` if set, else
-    TensorFlow, PyTorch or JAX, whichever is installed first. Returns its name."""
-    import sys
+# What TensorFlow's native code prints on import, on some CPUs whatever TF_CPP_MIN_LOG_LEVEL
+# says: absl's preamble, INFO lines in glog format, and the CPU-feature notice's second line.
+NATIVE_CHATTER = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|I\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] "
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.)")
+QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
 
+
+@contextlib.contextmanager
+def without_native_chatter(pattern: re.Pattern = NATIVE_CHATTER):
+    """Run a block with the process's native stderr (file descriptor 2) caught, then write back
+    every line that is not start-up chatter: real warnings and errors still show."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught.read().decode(errors="replace").splitlines(keepends=True)
+                    if not pattern.match(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
+def select_keras_backend() -> str:
+    """Choose Keras' backend and import Keras quietly: ``$KERAS_BACKEND`` if set, else
+    TensorFlow, PyTorch or JAX, whichever is installed first. Returns its name.
+
+    TensorFlow is asked for quiet and CPU-independent numerics (``QUIET_TENSORFLOW``, unless
+    the environment says otherwise), and what its native code still prints while it loads
+    is dropped (:func:`without_native_chatter`). Call it before ``import keras``."""
     if "keras" in sys.modules:
         return sys.modules["keras"].backend.backend()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter on stderr
+    for name, value in QUIET_TENSORFLOW.items():
+        os.environ.setdefault(name, value)
     chosen = os.environ.get("KERAS_BACKEND")
     if not chosen:
         chosen = next((b for b in KERAS_BACKENDS if has_module(b)), "tensorflow")
         os.environ["KERAS_BACKEND"] = chosen
+    if has_module("keras"):
+        with without_native_chatter():
+            import keras  # noqa: F401
     return chosen
 
 
