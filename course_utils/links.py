@@ -38,7 +38,7 @@ def badge_svg(label: str, text: str = "Open in Colab") -> str:
     left, right = 7 * len(label) + 12, 7 * len(text) + 12
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + right}" height="20" role="img" '
            f'aria-label="{label}: {text}"><rect width="{left}" height="20" rx="3" fill="#555"/>'
-           f'<rect x="{left}" width="{right}" height="20" rx="3" fill="#e37400"/>'
+           f'<rect x="{left}" width="{right}" height="20" rx="3" fill="#b35c00"/>'
            f'<g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11" text-anchor="middle">'
            f'<text x="{left / 2}" y="14">{label}</text><text x="{left + right / 2}" y="14">{text}</text></g></svg>')
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()

@@ -39,3 +39,21 @@ def test_course_map_lists_every_chapter_in_the_toc():
         assert f"({lecture.stem}.md)" in text
         title, objectives = chapter_summary(lecture)
         assert objectives, f"{lecture.name} has no learning objectives"
+
+
+def _relative_luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_badge_text_has_a_contrast_of_at_least_4_5():
+    import re
+
+    svg = base64.b64decode(links.badge_svg("Lecture").split("base64,")[1]).decode()
+    text_colour = re.search(r'<g fill="(#[0-9a-f]{3,6})"', svg).group(1)
+    text_colour = "#" + "".join(c * 2 for c in text_colour[1:]) if len(text_colour) == 4 else text_colour
+    for background in re.findall(r'<rect[^>]*fill="(#[0-9a-f]{3,6})"', svg):
+        background = "#" + "".join(c * 2 for c in background[1:]) if len(background) == 4 else background
+        light, dark = sorted([_relative_luminance(text_colour), _relative_luminance(background)], reverse=True)
+        assert (light + 0.05) / (dark + 0.05) >= 4.5, (text_colour, background)

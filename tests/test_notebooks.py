@@ -95,3 +95,14 @@ def test_toc_lists_every_chapter_and_only_existing_files():
         assert any((ROOT / f"{name}{ext}").exists() for ext in (".md", ".ipynb")), name
     for lecture in chapters("book"):
         assert f"book/{lecture.stem}" in files, f"{lecture.name} is not in _toc.yml"
+
+
+MAX_CODE_LINE = 88  # what the book's column shows without scrolling
+
+
+@pytest.mark.parametrize("md", NOTEBOOK_MDS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_code_lines_fit_the_column(md):
+    nb = jupytext.read(md)
+    long_lines = [line for cell in nb.cells if cell.cell_type == "code"
+                  for line in cell.source.splitlines() if len(line) > MAX_CODE_LINE]
+    assert not long_lines, f"{len(long_lines)} code line(s) over {MAX_CODE_LINE} characters:\n" + "\n".join(long_lines)
