@@ -175,13 +175,15 @@ def test_figures_are_readable_on_a_phone(browser, server):
             _wait(browser, "return Array.from(document.images).every(i => i.complete)")
             scales = browser.execute_script(
                 "return Array.from(document.querySelectorAll('.cell_output img'))"
-                ".filter(i => i.naturalWidth > 0).map(i => [i.alt, i.getBoundingClientRect().width / i.naturalWidth])")
+                ".filter(i => i.naturalWidth > 0 && i.getClientRects().length > 0)"  # shown, not in a hidden tab
+                ".map(i => [i.alt, i.getBoundingClientRect().width / i.naturalWidth])")
             small = [(alt[:60], round(scale, 2)) for alt, scale in scales if scale < MIN_FIGURE_SCALE - 0.01]
             assert not small, f"{page}: figures too small to read on a phone {small}"
             if page in ("book/00-perceptron", "book/12-cnn"):
                 browser.save_screenshot(str(SCREENSHOTS / f"phone_{page.replace('/', '_')}.png"))
                 browser.execute_script(
-                    "const i = document.querySelector('.cell_output img'); if (i) i.scrollIntoView();")
+                    "const i = Array.from(document.querySelectorAll('.cell_output img'))"
+                    ".find(i => i.getClientRects().length > 0); if (i) i.scrollIntoView();")
                 browser.save_screenshot(str(SCREENSHOTS / f"phone_{page.replace('/', '_')}_figure.png"))
     finally:
         browser.set_window_size(1280, 1000)
