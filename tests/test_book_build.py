@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from course_utils import links
+
 from .conftest import ROOT
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -50,8 +52,9 @@ def test_strict_build_has_every_page(built_book):
     for lecture in sorted((ROOT / "book").glob("[0-9][0-9]-*.md")):
         text = (built_book / "book" / f"{lecture.stem}.html").read_text()
         for kind in ("book", "exercises", "solutions"):
-            assert f"colab.research.google.com/github/open-nn-course/nn-course/blob/main/{kind}/{lecture.stem}.ipynb" \
-                in text, f"{lecture.stem}: no Colab link to {kind}"
+            assert links.colab_url(f"{kind}/{lecture.stem}.ipynb") in text, f"{lecture.stem}: no Colab link to {kind}"
+        binder = f"mybinder.org/v2/gh/{links.REPOSITORY}/{links.BRANCH}?urlpath=tree/book/{lecture.stem}.ipynb"
+        assert binder in text, f"{lecture.stem}: no Binder launch button for the setting's repository"
 
 
 # --------------------------------------------------------------------------- browser

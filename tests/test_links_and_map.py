@@ -10,7 +10,7 @@ from .conftest import ROOT
 
 def test_colab_url_maps_md_to_ipynb():
     url = links.colab_url("book/00-perceptron.md")
-    assert url == "https://colab.research.google.com/github/open-nn-course/nn-course/blob/main/book/00-perceptron.ipynb"
+    assert url == f"https://colab.research.google.com/github/{links.REPOSITORY}/blob/{links.BRANCH}/book/00-perceptron.ipynb"
 
 
 def test_chapter_links_have_three_badges_with_alt_text():

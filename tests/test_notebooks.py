@@ -62,10 +62,8 @@ def test_solution_calls_every_check_of_its_chapter(solution):
 
 
 def test_repository_settings_match_links():
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert config["repository"]["url"] == links.REPOSITORY_URL
-    assert config["repository"]["branch"] == links.BRANCH
-    assert config["repository"]["path_to_book"] in ("", ".")
+    """`links` (and so the notebooks' first cells) follow `repository:` in _config.yml."""
+    assert links.read_repository(ROOT / "_config.yml") == links.SETTING
 
 
 def test_colab_links_point_at_files_that_exist():
