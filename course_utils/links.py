@@ -79,7 +79,7 @@ def setup_cell(repository: Repository) -> str:
         source += f"#subdirectory={repository.path_to_book}"
     return (f"{SETUP_MARKER}\nimport importlib.util\n\n"
             'if importlib.util.find_spec("course_utils") is None:\n'
-            f'    %pip install --quiet "course_utils @ {source}"')
+            f'    %pip install --quiet "{source}"')
 
 
 FIRST_CODE_CELL = re.compile(r"(```\{code-cell\}[^\n]*\n(?::[^\n]*\n)*\n?)(.*?)(\n```)", re.S)

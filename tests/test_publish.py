@@ -263,14 +263,14 @@ def test_one_setting_moves_every_link(course):
     for folder in ("book", "solutions", "exercises"):
         for md in chapters(folder):
             for twin in (course / folder / md.name, course / folder / f"{md.stem}.ipynb"):
-                assert f"course_utils @ git+{FORK}@trunk" in twin.read_text().replace('\\"', '"'), twin
+                assert f"git+{FORK}@trunk" in twin.read_text().replace('\\"', '"'), twin
 
     # The package in the copy (as pip installs it from the fork) makes the fork's links.
     probe = _run(course, sys.executable, "-c", "import json; from course_utils import links; print(json.dumps("
                  "[links.colab_url('book/03-fluids.md'), links.SETUP_CELL, links.SETTING.pages_url]))")
     colab, setup, pages = json.loads(probe.stdout)
     assert colab == "https://colab.research.google.com/github/a-fork/neural-course/blob/trunk/book/03-fluids.ipynb"
-    assert f'%pip install --quiet "course_utils @ git+{FORK}@trunk"' in setup
+    assert f'%pip install --quiet "git+{FORK}@trunk"' in setup
     assert pages == "https://a-fork.github.io/neural-course/"
 
     # Jupyter Book's launch buttons (Binder, Colab) and the repository button read the setting.
