@@ -104,3 +104,11 @@ def test_code_lines_fit_the_column(md):
     long_lines = [line for cell in nb.cells if cell.cell_type == "code"
                   for line in cell.source.splitlines() if len(line) > MAX_CODE_LINE]
     assert not long_lines, f"{len(long_lines)} code line(s) over {MAX_CODE_LINE} characters:\n" + "\n".join(long_lines)
+
+
+def test_math_uses_no_macro_only_the_book_defines():
+    """Jupyter and Colab render the notebooks' math with stock MathJax: no book-only macros."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "mathjax3_config" not in config["sphinx"].get("config", {}), "define no MathJax macros for the book only"
+    for md in ALL_NOTEBOOK_MDS:
+        assert not re.search(r"\\R\b", md.read_text()), f"{md.name} uses \\R: write \\mathbb{{R}}"
