@@ -16,19 +16,11 @@ import importlib.util
 if importlib.util.find_spec("course_utils") is None:
     %pip install --quiet "course_utils @ git+{REPOSITORY_URL}"'''
 
-KINDS = {"lecture": "book", "exercise": "exercises", "solution": "solutions"}
-
-
-def colab_url(path: str) -> str:
+def colab_url(path) -> str:
     """The Colab URL that opens the notebook at ``path`` (relative to the repository root;
     a ``.md`` source is mapped to its paired ``.ipynb``)."""
     notebook = PurePosixPath(path).with_suffix(".ipynb")
     return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{notebook}"
-
-
-def chapter_paths(chapter: str) -> dict:
-    """The repository paths of a chapter's lecture, exercise and solution notebooks."""
-    return {kind: f"{folder}/{chapter}.ipynb" for kind, folder in KINDS.items()}
 
 
 def badge_svg(label: str, text: str = "Open in Colab") -> str:
@@ -46,8 +38,10 @@ def badge_svg(label: str, text: str = "Open in Colab") -> str:
 
 def chapter_links_markdown(chapter: str) -> str:
     """HTML/Markdown with three "Open in Colab" badges: lecture, exercise, solution."""
+    from course_utils.chapters import chapter as find_chapter
+
     parts = []
-    for kind, path in chapter_paths(chapter).items():
+    for kind, path in find_chapter(chapter).notebooks().items():
         alt = f"Open the {kind} notebook in Colab"
         parts.append(f'<a href="{colab_url(path)}" target="_blank" rel="noopener">'
                      f'<img src="{badge_svg(kind.capitalize())}" alt="{alt}" title="{alt}"></a>')

@@ -60,13 +60,14 @@ case "${1:-}" in
   book)
     setup
     log "building the book (profile ${COURSE_PROFILE:=full})"
-    export COURSE_PROFILE
+    eval "$(python -m course_utils env --shell --profile "$COURSE_PROFILE")"  # what every kernel gets
     jupyter-book build . -W -n --keep-going
     echo "Open _build/html/index.html" ;;
   test)
     setup
     log "running the tests (profile smoke)"
-    export COURSE_PROFILE=smoke OMP_NUM_THREADS=1  # two test workers on two cores: one thread each
+    # what every kernel gets; two test workers on two cores: one thread each
+    eval "$(python -m course_utils env --shell --profile smoke --threads 1)"
     ruff check course_utils tests scripts
     python -m course_utils sync --check
     python -m pytest -n 2 --dist loadscope --nbval --nbval-current-env --nbval-cell-timeout=900 \

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from course_utils import chapters
 
 from .conftest import ROOT
 
@@ -47,7 +48,7 @@ def test_strict_build_has_every_page(built_book):
             assert page.exists(), page
             text = page.read_text()
             assert "highlight-ipythontb" not in text, f"{page.name} shows an error traceback from a cell"
-    for lecture in sorted((ROOT / "book").glob("[0-9][0-9]-*.md")):
+    for lecture in chapters.files("lecture", ROOT):
         text = (built_book / "book" / f"{lecture.stem}.html").read_text()
         for kind in ("book", "exercises", "solutions"):
             assert f"colab.research.google.com/github/open-nn-course/nn-course/blob/main/{kind}/{lecture.stem}.ipynb" \
@@ -98,9 +99,9 @@ def server(built_book):
 def _pages_to_check():
     pages = ["book/index"]
     for _, files in _toc_parts():
-        chapters = [f for f in files if re.match(r"book/\d\d-", f)]
-        if chapters:
-            pages.append(chapters[0])
+        lectures = [f for f in files if chapters.parse(f)]
+        if lectures:
+            pages.append(lectures[0])
     return pages
 
 
@@ -136,7 +137,7 @@ def test_pages_in_a_browser(browser, server):
         alt_missing = browser.execute_script(
             "return Array.from(document.querySelectorAll('main img')).filter(i => !i.alt).map(i => i.src)")
         assert not alt_missing, f"{page}: images without alt text {alt_missing}"
-        if re.match(r"book/\d\d-", page):
+        if chapters.parse(page):
             stem = page.split("/")[1]
             hrefs = browser.execute_script(
                 "return Array.from(document.querySelectorAll('a')).map(a => a.href)"
