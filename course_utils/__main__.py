@@ -33,7 +33,7 @@ def main(argv=None) -> int:
         from course_utils.checks import REGISTRY
 
         for key, chk in sorted(REGISTRY.items()):
-            print(f"{key:32s} {chk.target:24s} {len(chk.mistakes)} mistakes  {chk.description}")
+            print(f"{key:32s} {chk.target:28s} {chk.description}")
         print(f"{len(REGISTRY)} checks")
         return 0
     if args.command == "grade":

@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 from course_utils import chapters
+from course_utils.frameworks import FrameworkMissing, require_framework
 from course_utils.metrics import read_metrics
 from course_utils.notebooks import kernel_env, run_notebook
 from course_utils.profile import ENV_VAR as PROFILE_ENV
@@ -29,11 +30,10 @@ PACKAGES = ("numpy", "torch", "tensorflow", "tensorflow-cpu", "keras", "jax", "j
 def device_name() -> str:
     """The GPU model when PyTorch sees one, else the CPU model and core count."""
     try:
-        import torch
-
+        torch = require_framework("torch")
         if torch.cuda.is_available():
             return torch.cuda.get_device_name(0)
-    except ImportError:
+    except FrameworkMissing:
         pass
     cpu = platform.processor() or platform.machine()
     try:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from course_utils.data.datasets import cache_dir, load_fashion_mnist
-from course_utils.frameworks import images_to_float
+from course_utils.frameworks import images_to_float, require_framework
 
 N_BASE_FEATURES = 32 * 7 * 7  # the base turns a 28 x 28 image into 32 maps of 7 x 7
 N_HIDDEN = 64
@@ -59,8 +59,8 @@ def fashion_classes(classes, n_train: int | None = None, n_test: int | None = No
 def make_head(n_classes: int, seed: int | None = None):
     """A fresh classification head for the source CNN's base: flatten the (32, 7, 7) feature
     maps, a dense layer of 64 ReLU units, then ``n_classes`` outputs (chapter 14)."""
-    import torch
-    from torch import nn
+    torch = require_framework("torch")
+    nn = torch.nn
 
     if seed is not None:
         torch.manual_seed(seed)
@@ -73,8 +73,8 @@ def build_source_cnn(n_classes: int = len(SOURCE_CLASSES), seed: int = 0):
     - ReLU - pool; ``block2``: conv 32 - ReLU - pool) and ``head`` (:func:`make_head`) (chapter 14)."""
     from collections import OrderedDict
 
-    import torch
-    from torch import nn
+    torch = require_framework("torch")
+    nn = torch.nn
 
     torch.manual_seed(seed)
     base = nn.Sequential(OrderedDict(
@@ -93,10 +93,9 @@ def train_source_model(n_train: int = 10000, epochs: int = 2, seed: int = 0, bat
                        lr: float = 2e-3, verbose: bool = True):
     """Train the source CNN on ``n_train`` Fashion-MNIST images of the source classes; return
     ``(model, test_accuracy)`` (chapter 14)."""
-    import torch
-
     from course_utils.frameworks import torch_accuracy, torch_fit, torch_loader
 
+    torch = require_framework("torch")
     data = fashion_classes(SOURCE_CLASSES, n_train=n_train, n_test=2000, seed=seed, verbose=verbose)
     x_train = images_to_float(data.x_train, channels_last=False)
     x_test = images_to_float(data.x_test, channels_last=False)
@@ -113,9 +112,9 @@ def load_source_model(n_train: int | None = None, epochs: int | None = None, see
                       profile=None, retrain: bool = False, verbose: bool = True):
     """The pretrained Fashion-MNIST CNN: loaded from the cache, or trained and saved there on
     first use. Sizes default to the run profile's (``SOURCE_SETTINGS``) (chapter 14)."""
-    import torch
-
     from course_utils.profile import get_profile
+
+    torch = require_framework("torch")
 
     settings = SOURCE_SETTINGS[(profile or get_profile()).name]
     n_train = settings["n_train"] if n_train is None else n_train
@@ -150,11 +149,8 @@ def keras_source_model(torch_model=None, n_classes: int = len(SOURCE_CLASSES)):
     """The same network in Keras (channels last), with the weights of ``torch_model`` copied in
     when given. Layers are named ``block1_conv``, ``block2_conv``, ``head_dense`` and ``head_out``
     (chapter 14)."""
-    from course_utils.frameworks import select_keras_backend
-
-    select_keras_backend()
-    import keras
-    from keras import layers
+    keras = require_framework("keras")
+    layers = keras.layers
 
     model = keras.Sequential([
         keras.Input((28, 28, 1)),
