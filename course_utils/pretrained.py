@@ -2,7 +2,8 @@
 
 The source task is the five clothing classes of Fashion-MNIST (``SOURCE_CLASSES``); the
 other five (footwear, bags and shirts, ``TARGET_CLASSES``) are held out as the target task
-of transfer learning. ``load_source_model()`` returns the trained PyTorch model, building it
+of transfer learning (:func:`course_utils.data.fashion_classes` loads either).
+``load_source_model()`` returns the trained PyTorch model, building it
 on first use (seconds to a minute on a CPU) and caching its weights under
 ``cache_dir()/models``. The script ``scripts/train_source_model.py`` does the same from the
 command line. The network is ``model.base`` (two convolution blocks that turn an image into
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils.data.datasets import cache_dir, load_fashion_mnist
+from course_utils.data.datasets import cache_dir, fashion_classes
 from course_utils.frameworks import images_to_float, require_framework
 
 N_BASE_FEATURES = 32 * 7 * 7  # the base turns a 28 x 28 image into 32 maps of 7 x 7
@@ -31,29 +32,6 @@ TARGET_CLASSES = (5, 6, 7, 8, 9)  # Sandal, Shirt, Sneaker, Bag, Ankle boot
 SOURCE_SETTINGS = {"smoke": {"n_train": 600, "epochs": 1},
                    "full": {"n_train": 10000, "epochs": 2},
                    "gpu": {"n_train": 30000, "epochs": 5}}
-
-
-def fashion_classes(classes, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
-                    verbose: bool = True):
-    """Fashion-MNIST restricted to ``classes``, labels renumbered 0..len(classes)-1; returns an
-    ``ImageDataset`` (``n_train``/``n_test``: seeded random subsets) (chapter 14)."""
-    from course_utils.data.datasets import FASHION_CLASSES, ImageDataset
-
-    data = load_fashion_mnist(seed=seed, verbose=False)
-    rng = np.random.default_rng(seed)
-    lookup = np.full(len(FASHION_CLASSES), -1)
-    lookup[list(classes)] = np.arange(len(classes))
-    parts = []
-    for x, y, n in ((data.x_train, data.y_train, n_train), (data.x_test, data.y_test, n_test)):
-        keep = np.flatnonzero(lookup[y] >= 0)
-        if n is not None and n < len(keep):
-            keep = np.sort(rng.choice(keep, size=n, replace=False))
-        parts += [x[keep], lookup[y[keep]].astype(np.int64)]
-    names = tuple(FASHION_CLASSES[c] for c in classes)
-    subset = ImageDataset(*parts, class_names=names, source=f"{data.source}; classes {', '.join(names)}")
-    if verbose:
-        print(f"Loaded {subset}")
-    return subset
 
 
 def make_head(n_classes: int, seed: int | None = None):
