@@ -76,11 +76,6 @@ def strip_text(source: str) -> str:
     return pattern.sub("*Write your answer here.*", source)
 
 
-def has_solution(source: str) -> bool:
-    """True when a cell holds a solution block."""
-    return "# BEGIN SOLUTION" in source or TEXT_BEGIN in source
-
-
 def make_exercise(solution_nb):
     """Return a copy of a solution notebook (nbformat) with every answer replaced by a stub."""
     import copy
@@ -98,15 +93,6 @@ def make_exercise(solution_nb):
             cell.source = f"{title}\n\n{EXERCISE_BANNER}\n{rest}"
             break
     return nb
-
-
-def write_pair(nb, md_path: Path) -> None:
-    """Write a notebook as MyST Markdown and as its paired, output-free ``.ipynb``."""
-    import jupytext
-
-    nb.metadata.setdefault("jupytext", {})["formats"] = "md:myst,ipynb"
-    md_path.write_text(jupytext.writes(nb, fmt="md:myst"))
-    md_path.with_suffix(".ipynb").write_text(paired_ipynb_text(md_path))
 
 
 def paired_ipynb_text(md_path: Path) -> str:

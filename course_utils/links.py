@@ -102,20 +102,12 @@ REPOSITORY_URL = SETTING.url
 #: The first code cell of every notebook: makes it run in Colab or on a fresh machine.
 SETUP_CELL = setup_cell(SETTING)
 
-KINDS = {"lecture": "book", "exercise": "exercises", "solution": "solutions"}
-
-
 def colab_url(path: str, repository: Repository | None = None) -> str:
     """The Colab URL that opens the notebook at ``path`` (relative to the book's folder; a
     ``.md`` source is mapped to its paired ``.ipynb``) in ``repository`` (default: the setting)."""
     repository = repository or SETTING
     notebook = repository.repo_path(str(PurePosixPath(path).with_suffix(".ipynb")))
     return f"https://colab.research.google.com/github/{repository.slug}/blob/{repository.branch}/{notebook}"
-
-
-def chapter_paths(chapter: str) -> dict:
-    """The repository paths of a chapter's lecture, exercise and solution notebooks."""
-    return {kind: f"{folder}/{chapter}.ipynb" for kind, folder in KINDS.items()}
 
 
 def badge_svg(label: str, text: str = "Open in Colab") -> str:
@@ -133,8 +125,10 @@ def badge_svg(label: str, text: str = "Open in Colab") -> str:
 
 def chapter_links_markdown(chapter: str) -> str:
     """HTML/Markdown with three "Open in Colab" badges: lecture, exercise, solution."""
+    from course_utils.chapters import chapter as find_chapter
+
     parts = []
-    for kind, path in chapter_paths(chapter).items():
+    for kind, path in find_chapter(chapter).notebooks().items():
         alt = f"Open the {kind} notebook in Colab"
         parts.append(f'<a href="{colab_url(path)}" target="_blank" rel="noopener">'
                      f'<img src="{badge_svg(kind.capitalize())}" alt="{alt}" title="{alt}"></a>')

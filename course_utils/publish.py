@@ -11,7 +11,6 @@ and pushes it to the remote, by default ``repository.url`` of ``_config.yml``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -153,25 +152,27 @@ def publish(root: Path, remote: str | None = None, branch: str = "gh-pages") -> 
     return remote
 
 
-def main(argv=None) -> int:
-    """``python -m course_utils build-info {start,finish}`` and ``python -m course_utils publish``."""
-    parser = argparse.ArgumentParser(prog="python -m course_utils")
-    sub = parser.add_subparsers(dest="command", required=True)
-    info = sub.add_parser("build-info", help="write the build stamp (scripts/course.sh book does this)")
+def add_arguments(sub) -> None:
+    """The ``build-info`` and ``publish`` sub-commands of ``python -m course_utils``."""
+    info = sub.add_parser("build-info", help="write the build stamp _build/build-info.json (scripts/course.sh book)")
     info.add_argument("stage", choices=["start", "finish"])
     info.add_argument("--status", type=int, help="finish: the build's exit status")
     info.add_argument("--log", type=Path, help="finish: the build's log")
     pub = sub.add_parser("publish", help="push the built book to the gh-pages branch of a remote")
     pub.add_argument("--remote", help="a git remote name or URL (default: repository.url in _config.yml)")
     pub.add_argument("--branch", default="gh-pages")
-    args = parser.parse_args(argv)
+
+
+def main(args) -> int:
+    """``python -m course_utils build-info {start,finish}`` and ``python -m course_utils publish``."""
     root = Path.cwd()
     try:
         if args.command == "build-info" and args.stage == "start":
             start_build(root, os.environ.get("COURSE_PROFILE", PUBLISHED_PROFILE))
         elif args.command == "build-info":
             if args.status is None or args.log is None:
-                parser.error("build-info finish needs --status and --log")
+                print("build-info finish needs --status and --log", file=sys.stderr)
+                return 2
             stamp = finish_build(root, args.status, args.log)
             print(f"Build {stamp['status']}: exit status {stamp['exit_status']}, {stamp['warnings']} warnings "
                   f"(recorded in {stamp_path(root).relative_to(root)})")

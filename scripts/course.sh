@@ -64,7 +64,7 @@ case "${1:-}" in
   book)
     setup
     log "building the book (profile ${COURSE_PROFILE:=full})"
-    export COURSE_PROFILE
+    eval "$(python -m course_utils env --shell --profile "$COURSE_PROFILE")"  # what every kernel gets
     # The stamp _build/build-info.json records the inputs before and the outcome after the
     # build; `publish` reads it.
     python -m course_utils build-info start
@@ -76,7 +76,8 @@ case "${1:-}" in
   test)
     setup
     log "running the tests (profile smoke)"
-    export COURSE_PROFILE=smoke OMP_NUM_THREADS=1  # two test workers on two cores: one thread each
+    # what every kernel gets; two test workers on two cores: one thread each
+    eval "$(python -m course_utils env --shell --profile smoke --threads 1)"
     ruff check course_utils tests scripts
     python -m course_utils sync --check
     python -m pytest -n 2 --dist loadscope --nbval --nbval-current-env --nbval-cell-timeout=900 \

@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from course_utils import benchmark
+from course_utils.__main__ import main as cli
 from course_utils.metrics import read_metrics, record_metric
 
 
@@ -40,7 +41,7 @@ def test_benchmark_writes_the_report(tmp_path, monkeypatch):
                      "record_metric('answer', 42 if get_profile().name == 'smoke' else 0)")
     bad = _notebook(tmp_path / "02-bad.ipynb", "raise ValueError('boom')")
     out = tmp_path / "bench"
-    code = benchmark.main([str(good), str(bad), "--profile", "smoke", "--out", str(out), "--timeout", "60"])
+    code = cli(["benchmark", str(good), str(bad), "--profile", "smoke", "--out", str(out), "--timeout", "60"])
     assert code == 1  # one notebook failed
     (report_path,) = out.glob("smoke-*.json")
     report = json.loads(report_path.read_text())

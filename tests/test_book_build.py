@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from course_utils import links
+from course_utils import chapters, links
 
 from .conftest import ROOT
 
@@ -49,7 +49,7 @@ def test_strict_build_has_every_page(built_book):
             assert page.exists(), page
             text = page.read_text()
             assert "highlight-ipythontb" not in text, f"{page.name} shows an error traceback from a cell"
-    for lecture in sorted((ROOT / "book").glob("[0-9][0-9]-*.md")):
+    for lecture in chapters.files("lecture", ROOT):
         text = (built_book / "book" / f"{lecture.stem}.html").read_text()
         for kind in ("book", "exercises", "solutions"):
             assert links.colab_url(f"{kind}/{lecture.stem}.ipynb") in text, f"{lecture.stem}: no Colab link to {kind}"
@@ -149,7 +149,7 @@ def test_pages_in_a_browser(browser, server):
             "return Array.from(document.querySelectorAll('main img')).map(i => [i.src.slice(-40), i.alt])")
         bad_alt = [(src, alt) for src, alt in alts if not alt.strip() or PATH_LIKE_ALT.search(alt.strip())]
         assert not bad_alt, f"{page}: images without a meaningful alt text {bad_alt}"
-        if re.match(r"book/\d\d-", page):
+        if chapters.parse(page):
             stem = page.split("/")[1]
             hrefs = browser.execute_script(
                 "return Array.from(document.querySelectorAll('a')).map(a => a.href)"

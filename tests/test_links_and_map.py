@@ -2,7 +2,7 @@
 
 import base64
 
-from course_utils import links
+from course_utils import chapters, links
 from course_utils.coursemap import chapter_summary, course_map_markdown
 
 from .conftest import ROOT
@@ -35,7 +35,7 @@ def test_chapter_summary_reads_title_and_objectives(tmp_path):
 
 def test_course_map_lists_every_chapter_in_the_toc():
     text = course_map_markdown(ROOT)
-    for lecture in sorted((ROOT / "book").glob("[0-9][0-9]-*.md")):
+    for lecture in chapters.files("lecture", ROOT):
         assert f"({lecture.stem}.md)" in text
         title, objectives = chapter_summary(lecture)
         assert objectives, f"{lecture.name} has no learning objectives"

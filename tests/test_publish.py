@@ -16,9 +16,9 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from course_utils import links, publish
+from course_utils import chapters, links, publish
 
-from .conftest import ROOT, chapters
+from .conftest import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 BIN = Path(sys.executable).parent
@@ -144,7 +144,7 @@ def _fake_build(course: Path, log: str = "build succeeded.\n", status: int = 0, 
     assert _run(course, sys.executable, "-m", "course_utils", "build-info", "start", profile=profile).returncode == 0
     html = course / "_build" / "html"
     pages = {"index.html", "_static/styles.css", "genindex.html"}
-    pages |= {f"book/{md.stem}.html" for md in chapters("book")}
+    pages |= {f"book/{md.stem}.html" for md in chapters.files("lecture", ROOT)}
     for page in pages:
         (html / page).parent.mkdir(parents=True, exist_ok=True)
         (html / page).write_text(f"<html><body>{page}</body></html>\n")
@@ -260,8 +260,8 @@ def test_one_setting_moves_every_link(course):
             assert links.REPOSITORY not in path.read_text(errors="ignore"), path
 
     # The first cell of every notebook installs the package from the fork's branch.
-    for folder in ("book", "solutions", "exercises"):
-        for md in chapters(folder):
+    for kind, folder in chapters.FOLDERS.items():
+        for md in chapters.files(kind, ROOT):
             for twin in (course / folder / md.name, course / folder / f"{md.stem}.ipynb"):
                 assert f"git+{FORK}@trunk" in twin.read_text().replace('\\"', '"'), twin
 

@@ -12,9 +12,9 @@ import subprocess
 import sys
 
 import nbformat
-from nbclient import NotebookClient
 
 from course_utils.frameworks import NATIVE_CHATTER, without_native_chatter
+from course_utils.notebooks import kernel_env, run_notebook
 
 FORCED_CHATTER = {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_CPP_MIN_LOG_LEVEL": "0", "KERAS_BACKEND": "tensorflow"}
 
@@ -44,8 +44,7 @@ def test_a_kernel_that_selects_keras_prints_nothing_on_stderr(tmp_path):
               "import keras\n"
               "print(float(keras.ops.sum(keras.ops.ones(3))))")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
-    client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(env={**os.environ, **FORCED_CHATTER})
+    nb = run_notebook(nb, env=kernel_env(**FORCED_CHATTER), cwd=tmp_path, cell_timeout=300)
     outputs = nb.cells[0].outputs
     stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
     stdout = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")

@@ -13,25 +13,7 @@ from course_utils.checks.core import (
     require_callable,
     to_array,
 )
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        raise CheckFailed("this exercise needs PyTorch: pip install torch") from None
-    return torch
-
-
-def _keras():
-    from course_utils.frameworks import select_keras_backend
-
-    select_keras_backend()
-    try:
-        import keras
-    except ImportError:
-        raise CheckFailed("this exercise needs Keras: pip install keras") from None
-    return keras
+from course_utils.frameworks import require_framework
 
 
 def _test_functions(torch):
@@ -44,12 +26,10 @@ def _test_functions(torch):
     ]
 
 
-@register("06.autograd_gradient", target="autograd_gradient",
-          mistakes=("returns the value, not the gradient", "returns the input", "gradient accumulated twice",
-                    "wrong shape", "returns None"))
+@register("06.autograd_gradient")
 def check_autograd_gradient(autograd_gradient):
     """autograd_gradient(f, x) returns df/dx at the NumPy array x, computed with torch.autograd."""
-    torch = _torch()
+    torch = require_framework("torch")
     for case, f, x in _test_functions(torch):
         def f_numpy(v, f=f):
             with torch.no_grad():
@@ -70,12 +50,10 @@ def check_autograd_gradient(autograd_gradient):
     return "three functions, against numerical gradients"
 
 
-@register("06.numpy_to_linear", target="numpy_to_linear",
-          mistakes=("weight not transposed", "bias not copied", "not an nn.Linear", "weights not trainable",
-                    "wrong layer sizes"))
+@register("06.numpy_to_linear")
 def check_numpy_to_linear(numpy_to_linear):
     """numpy_to_linear(W, b) returns an nn.Linear computing X @ W + b (W of shape (inputs, outputs))."""
-    torch = _torch()
+    torch = require_framework("torch")
     rng = np.random.default_rng(3)
     for n_in, n_out in [(3, 3), (4, 2), (1, 5)]:
         W, b = rng.normal(size=(n_in, n_out)), rng.normal(size=n_out)
@@ -127,12 +105,10 @@ def _mlp_diagnosis(out, x, W1, b1, W2, b2, name, case):
                            "the output layer should have no activation (logits)": np.maximum(logits, 0)})
 
 
-@register("06.torch_mlp", target="TorchMLP",
-          mistakes=("missing activation", "wrong layer sizes", "softmax in the model", "not an nn.Module",
-                    "wrong output shape"))
+@register("06.torch_mlp", target="TorchMLP")
 def check_torch_mlp(TorchMLP):
     """TorchMLP(n_in, n_hidden, n_out) is an nn.Module: Linear, ReLU, Linear, returning logits."""
-    torch = _torch()
+    torch = require_framework("torch")
     require_callable(TorchMLP, "TorchMLP")
     rng = np.random.default_rng(4)
     for n_in, n_hidden, n_out in [(10, 7, 3), (4, 16, 2)]:
@@ -164,12 +140,10 @@ def check_torch_mlp(TorchMLP):
     return "two sizes: parameter count, output shape and the ReLU network's values"
 
 
-@register("06.keras_mlp", target="build_keras_mlp",
-          mistakes=("missing activation", "wrong layer sizes", "softmax in the model", "not a keras.Model",
-                    "wrong output shape"))
+@register("06.keras_mlp", target="build_keras_mlp")
 def check_keras_mlp(build_keras_mlp):
     """build_keras_mlp(n_in, n_hidden, n_out) returns a keras.Model: Dense ReLU, Dense logits."""
-    keras = _keras()
+    keras = require_framework("keras")
     rng = np.random.default_rng(5)
     for n_in, n_hidden, n_out in [(10, 7, 3), (4, 16, 2)]:
         keras.utils.set_random_seed(0)
