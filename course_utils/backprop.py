@@ -22,8 +22,12 @@ def softmax(logits):
 def init_params(n_in, n_hidden, n_out, seed=0):
     """He-scaled random weights (chapter 09 explains the scale), zero biases."""
     rng = np.random.default_rng(seed)
-    return {"W1": rng.standard_normal((n_in, n_hidden)) * np.sqrt(2 / n_in), "b1": np.zeros(n_hidden),
-            "W2": rng.standard_normal((n_hidden, n_out)) * np.sqrt(1 / n_hidden), "b2": np.zeros(n_out)}
+    return {
+        "W1": rng.standard_normal((n_in, n_hidden)) * np.sqrt(2 / n_in),
+        "b1": np.zeros(n_hidden),
+        "W2": rng.standard_normal((n_hidden, n_out)) * np.sqrt(1 / n_hidden),
+        "b2": np.zeros(n_out),
+    }
 
 
 def forward(params, X, y):
@@ -39,11 +43,16 @@ def backward(params, cache, y):
     """Backward pass: the gradient of the loss for every parameter."""
     X, Z1, H, P = cache
     dZ2 = P.copy()
-    dZ2[np.arange(len(y)), y] -= 1          # P - Y without building Y
+    dZ2[np.arange(len(y)), y] -= 1  # P - Y without building Y
     dZ2 /= len(y)
     dH = dZ2 @ params["W2"].T
     dZ1 = dH * (Z1 > 0)
-    return {"W1": X.T @ dZ1, "b1": dZ1.sum(axis=0), "W2": H.T @ dZ2, "b2": dZ2.sum(axis=0)}
+    return {
+        "W1": X.T @ dZ1,
+        "b1": dZ1.sum(axis=0),
+        "W2": H.T @ dZ2,
+        "b2": dZ2.sum(axis=0),
+    }
 
 
 def predict(params, X):
@@ -53,14 +62,14 @@ def predict(params, X):
 
 
 def train_sgd(params, X, y, lr, epochs, batch_size, seed=0):
-    """Mini-batch SGD with the hand-written backward pass; returns the mean loss per epoch."""
+    """Mini-batch SGD with the hand-written backward pass; returns the epoch losses."""
     rng = np.random.default_rng(seed)
     losses = []
     for _ in range(epochs):
         order = rng.permutation(len(X))
         total = 0.0
         for start in range(0, len(X), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             loss, cache = forward(params, X[batch], y[batch])
             for name, grad in backward(params, cache, y[batch]).items():
                 params[name] -= lr * grad
