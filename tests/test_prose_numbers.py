@@ -85,7 +85,7 @@ def code_literals(notebook) -> list[float]:
 
 def _allowed(value: float, text: str, literals: list[float], declared: list[float]) -> bool:
     candidates = [value] + ([value / 100] if "%" in text or "percent" in text else [])
-    return any(math.isclose(c, known, rel_tol=1e-9, abs_tol=1e-15)
+    return any(math.isclose(c, known, rel_tol=1e-9)
                for c in candidates for known in literals + declared)
 
 
