@@ -42,12 +42,12 @@ NOT_PROSE = [
     re.compile(r"^\([\w-]+\)=\s*$", re.M),                 # labels
 ]
 NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
-POWER = r"10\^\{?[-−]?\d+\}?"
-RESULT_PATTERNS = [
+POWER = r"(?:\d+(?:\.\d+)?\s*(?:\\times|×)\s*)?10\^\{?[-−]?\d+\}?"
+RESULT_PATTERNS = [  # longest forms first: a number inside one already read is not read again
+    re.compile(POWER),                                                                   # 2.2 \times 10^{-16}
     re.compile(rf"(?<![\w.]){NUMBER}\s*(?:%|\\%|percent\b)"),                            # 88 %
     re.compile(r"(?<![\w.])\d+\.\d+(?:[eE][-−+]?\d+)?(?!\w|\.\d)"),                        # 0.87, 2.5e-3
     re.compile(r"(?<![\w.])\d+[eE][-−+]?\d+(?!\w|\.\d)"),                                  # 1e-8
-    re.compile(POWER),                                                                   # 10^{-3}
     re.compile(rf"(?<![\w.]){NUMBER}\s*(?:ms|s|sec|seconds?|min|minutes?|h|hours?)\b(?!-)"),  # 22 min
     re.compile(rf"(?<![\w.]){NUMBER}\s*(?:×|times|x)\s+(?:faster|slower|more|fewer|larger|smaller)\b"),
     re.compile(rf"(?:≈|\\approx|\\sim|~|\babout|\baround|\broughly|\bnearly|\balmost|\bclose to)\s*\$?\s*"
@@ -103,15 +103,15 @@ def typed_results(path) -> list[str]:
         prose = cell.source
         for pattern in NOT_PROSE:
             prose = pattern.sub(lambda m: " " * len(m.group()), prose)
-        reported: list[range] = []
+        read: list[range] = []
         for pattern in RESULT_PATTERNS:
             for match in pattern.finditer(prose):
+                if any(match.start() in span or match.end() - 1 in span for span in read):
+                    continue
+                read.append(range(match.start(), match.end()))
                 value = _value(match.group())
                 if value is None or _allowed(value, match.group(), literals, declared):
                     continue
-                if any(match.start() in span or match.end() - 1 in span for span in reported):
-                    continue
-                reported.append(range(match.start(), match.end()))
                 line_text = prose[:match.start()].count("\n")
                 first_line = cell.source.splitlines()[line_text] if cell.source else ""
                 line_no = next((i + 1 for i, line in enumerate(source_lines) if line == first_line), 0)
