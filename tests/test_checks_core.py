@@ -143,3 +143,14 @@ def test_register_derives_the_target_and_refuses_bad_ids():
     assert REGISTRY["06.torch_mlp"].target == "TorchMLP"
     with pytest.raises(ValueError, match="NN.name"):
         register("3.x")
+
+
+def test_a_passing_check_is_true_and_shows_nothing_in_a_notebook():
+    from IPython.core.formatters import DisplayFormatter
+
+    from course_utils.checks import check
+
+    result = check("00.weighted_sum", lambda x, w, b: np.asarray(x) @ np.asarray(w) + b)
+    assert result
+    data, _ = DisplayFormatter().format(result)
+    assert data == {}, "a passed check must not add an output (a stray `True`) to the cell"

@@ -86,13 +86,28 @@ def register(exercise_id: str, target: str | None = None, description: str = "")
     return decorate
 
 
-def check(exercise_id: str, answer) -> bool:
-    """Run the registered check ``exercise_id`` on ``answer``."""
+class Passed:
+    """What :func:`check` returns: true, and shown as nothing in a notebook (the check has
+    already printed its success line)."""
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "Passed()"
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def check(exercise_id: str, answer) -> Passed:
+    """Run the registered check ``exercise_id`` on ``answer``; raises :class:`CheckFailed`."""
     if exercise_id not in REGISTRY:
         chapter = exercise_id.split(".", 1)[0]
         known = sorted(k for k in REGISTRY if k.startswith(chapter + "."))
         raise CheckFailed(f"no exercise {exercise_id!r}; this chapter has: {', '.join(known) or 'none'}")
-    return REGISTRY[exercise_id](answer)
+    REGISTRY[exercise_id](answer)
+    return Passed()
 
 
 # --------------------------------------------------------------------------- answers
