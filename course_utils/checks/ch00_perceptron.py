@@ -111,3 +111,140 @@ def check_train_perceptron(train_perceptron):
     X, y = logic_gate("XOR")
     call(train_perceptron, X, y, 1.0, 50, name="train_perceptron", time_limit=20)
     return "separates three data sets and stops after n_epochs on XOR"
+
+
+def _count_updates_reference(X, y, max_epochs):
+    """Folded-bias perceptron from zero, samples in order, until a clean epoch."""
+    X_aug = np.hstack([np.asarray(X, dtype=float), np.ones((len(X), 1))])
+    w, n_updates = np.zeros(X_aug.shape[1]), 0
+    for epoch in range(1, max_epochs + 1):
+        clean = True
+        for x_i, y_i in zip(X_aug, y, strict=True):
+            error = int(y_i) - int(x_i @ w >= 0)
+            if error:
+                w, n_updates, clean = w + error * x_i, n_updates + 1, False
+        if clean:
+            return w, n_updates, epoch
+    return w, n_updates, max_epochs
+
+
+def _count_updates_cases():
+    """(X, y, max_epochs, description) for the count_updates check."""
+    rng = np.random.default_rng(5)
+    cases = []
+    for seed, margin in [(0, 0.05), (1, 0.2), (2, 0.4)]:
+        X, y = make_linearly_separable(n=50, seed=20 + seed, margin=margin, w=(1.0, -1.5), b=0.3)
+        cases.append((X, y, 500, f"separable 2-D data (seed {seed}, gap {margin})"))
+    X3 = rng.normal(size=(40, 3))
+    y3 = (X3 @ np.array([1.0, -2.0, 0.5]) - 0.3 > 0).astype(int)
+    cases.append((X3, y3, 500, "separable 3-D data (40 samples)"))
+    X_xor, y_xor = logic_gate("XOR")
+    cases.append((X_xor, y_xor, 7, "XOR with max_epochs = 7 (never converges)"))
+    cases.append((np.array([[1.0, 2.0], [-1.0, -1.0]]), np.array([0, 1]), 50,
+                  "two points whose first is class 0 (tests step(0) = 1)"))
+    return cases
+
+
+@register("00.count_updates")
+def check_count_updates(count_updates):
+    """count_updates(X, y, max_epochs) -> (w_aug, n_updates, n_epochs) of the folded perceptron."""
+    for X, y, max_epochs, case in _count_updates_cases():
+        out = call(count_updates, X.copy(), y.copy(), max_epochs, name="count_updates",
+                   time_limit=20)
+        if not isinstance(out, (tuple, list)) or len(out) != 3:
+            raise CheckFailed("count_updates should return the triple (w_aug, n_updates, n_epochs), "
+                              f"not a {type(out).__name__}.")
+        w_ref, n_ref, epochs_ref = _count_updates_reference(X, y, max_epochs)
+        w_aug = to_array(out[0], "w_aug")
+        d = X.shape[1]
+        if w_aug.shape == (d,):
+            raise CheckFailed(f"w_aug for {case} has shape {(d,)}: fold the bias in, so that it has "
+                              f"d + 1 = {d + 1} entries, the bias last.")
+        expect_close(w_aug, w_ref, "w_aug", case=case,
+                     mistakes={"the bias should be the LAST entry (append the constant 1 as the last "
+                               "column)": np.roll(w_ref, 1),
+                               "step(0) must be 1: predict class 1 when z >= 0":
+                               _count_updates_strict(X, y, max_epochs)[0]})
+        for value, name in [(out[1], "n_updates"), (out[2], "n_epochs")]:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise CheckFailed(f"{name} should be an int, not a {type(value).__name__}.")
+        if int(out[1]) != n_ref:
+            hint = (" Count every update, in every epoch, not only those of the first epoch."
+                    if int(out[1]) < n_ref else " Count only the samples that were misclassified.")
+            raise CheckFailed(f"n_updates for {case} is {int(out[1])}, expected {n_ref}.{hint}")
+        if int(out[2]) != epochs_ref:
+            hint = (" Stop after the first epoch without a mistake (and count that epoch)."
+                    if int(out[2]) > epochs_ref else
+                    " Count the epochs you ran, including the last one, which had no mistake;"
+                    " never stop before an epoch without mistakes or max_epochs.")
+            raise CheckFailed(f"n_epochs for {case} is {int(out[2])}, expected {epochs_ref}.{hint}")
+    return "updates, epochs and weights on 2-D, 3-D and non-separable data"
+
+
+def _count_updates_strict(X, y, max_epochs):
+    """The same perceptron with the wrong tie rule step(0) = 0 (a typical mistake)."""
+    X_aug = np.hstack([np.asarray(X, dtype=float), np.ones((len(X), 1))])
+    w = np.zeros(X_aug.shape[1])
+    for _ in range(max_epochs):
+        clean = True
+        for x_i, y_i in zip(X_aug, y, strict=True):
+            error = int(y_i) - int(x_i @ w > 0)
+            if error:
+                w, clean = w + error * x_i, False
+        if clean:
+            break
+    return w, None
+
+
+def _multiclass_reference(X, y, n_classes, n_epochs, subtract=True):
+    X_aug = np.hstack([np.asarray(X, dtype=float), np.ones((len(X), 1))])
+    W = np.zeros((n_classes, X_aug.shape[1]))
+    for _ in range(n_epochs):
+        for x_i, y_i in zip(X_aug, y, strict=True):
+            guess = int(np.argmax(W @ x_i))
+            if guess != y_i:
+                W[int(y_i)] += x_i
+                if subtract:
+                    W[guess] -= x_i
+    return W
+
+
+def _blobs(rng, n, n_classes, d, spread=0.4):
+    centres = rng.normal(scale=3.0, size=(n_classes, d))
+    y = rng.permutation(np.arange(n) % n_classes)
+    return centres[y] + spread * rng.normal(size=(n, d)), y
+
+
+@register("00.multiclass_perceptron")
+def check_multiclass_perceptron(multiclass_perceptron):
+    """multiclass_perceptron(X, y, n_classes, n_epochs) -> W (n_classes, d + 1), bias last."""
+    rng = np.random.default_rng(6)
+    for n, n_classes, d, n_epochs in [(30, 3, 2, 1), (45, 3, 2, 5), (40, 4, 3, 4), (24, 2, 2, 3),
+                                      (30, 5, 1, 2)]:
+        X, y = _blobs(rng, n, n_classes, d, spread=1.5)
+        out = call(multiclass_perceptron, X.copy(), y.copy(), n_classes, n_epochs,
+                   name="multiclass_perceptron", time_limit=20)
+        W_ref = _multiclass_reference(X, y, n_classes, n_epochs)
+        case = f"{n} samples, {n_classes} classes, {d} features, {n_epochs} epochs"
+        W = to_array(out, "W")
+        if W.shape == (n_classes, d):
+            raise CheckFailed(f"W for {case} has shape {W.shape}: fold the bias in as a last column "
+                              f"(shape {(n_classes, d + 1)}).")
+        if W.shape == (d + 1, n_classes) != (n_classes, d + 1):
+            raise CheckFailed(f"W for {case} has shape {W.shape}: one ROW per class, shape "
+                              f"{(n_classes, d + 1)}.")
+        expect_close(W, W_ref, "W", case=case,
+                     mistakes={"on a mistake, also subtract x from the row of the wrongly predicted "
+                               "class": _multiclass_reference(X, y, n_classes, n_epochs, False),
+                               "the bias should be the LAST column": np.roll(W_ref, 1, axis=1),
+                               "one ROW per class (did you transpose W?)": W_ref.T})
+    rng = np.random.default_rng(7)
+    y = np.arange(90) % 3
+    X = np.array([[0.0, 3.0], [3.0, -2.0], [-3.0, -2.0]])[y] + 0.4 * rng.normal(size=(90, 2))
+    W = to_array(call(multiclass_perceptron, X, y, 3, 50, name="multiclass_perceptron",
+                      time_limit=20), "W")
+    accuracy = np.mean(np.argmax(np.hstack([X, np.ones((len(X), 1))]) @ W.T, axis=1) == y)
+    if accuracy < 1.0:
+        raise CheckFailed(f"on three well separated clusters your perceptron classifies {accuracy:.0%} "
+                          "of the training points correctly after 50 epochs; it should reach 100 %.")
+    return "exact weights on five data sets, separates three clusters"
