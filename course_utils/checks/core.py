@@ -264,6 +264,34 @@ def call(func, *args, name: str | None = None, time_limit: float | None = None, 
     return result
 
 
+class calls_of_global:
+    """Count the calls a learner's function makes to a function it looks up among its own
+    globals (the notebook's), e.g. ``mse_gradient`` inside ``fit_bingham``: the way to see the
+    method a statement prescribes. ``count`` stays None when it cannot be observed (not a
+    Python function, or no such global)."""
+
+    def __init__(self, func, global_name: str):
+        self.namespace = getattr(func, "__globals__", None)
+        self.global_name, self.count, self._original = global_name, None, None
+
+    def __enter__(self):
+        if isinstance(self.namespace, dict) and callable(self.namespace.get(self.global_name)):
+            self._original = original = self.namespace[self.global_name]
+            self.count = 0
+
+            def counted(*args, **kwargs):
+                self.count += 1
+                return original(*args, **kwargs)
+
+            self.namespace[self.global_name] = counted
+        return self
+
+    def __exit__(self, *exc):
+        if self._original is not None:
+            self.namespace[self.global_name] = self._original
+        return False
+
+
 def expect_pair(value, name: str, what: str):
     """Fail clearly unless a learner's function returned a pair (a tuple or list of two)."""
     if not isinstance(value, (tuple, list)) or len(value) != 2:
