@@ -122,6 +122,8 @@ def _perceptron_reference(X, y, lr, n_epochs, *, sign=1.0, b0=0.0, extra_epochs=
 def check_train_perceptron(train_perceptron):
     """train_perceptron(X, y, lr, n_epochs) returns (w, b) separating separable data."""
     X, y = make_linearly_separable(n=12, seed=5, margin=0.1, w=(1.0, -2.0), b=0.5)
+    y = y.copy()
+    y[[2, 7]] = 1 - y[[2, 7]]  # two flipped labels: the rule keeps updating in every epoch
     for lr, n_epochs in [(1.0, 1), (0.5, 2), (2.0, 3), (0.1, 0)]:
         out = call(train_perceptron, X, y, lr, n_epochs, name="train_perceptron", time_limit=20)
         expect_pair(out, "train_perceptron", "(w, b)")
@@ -140,7 +142,7 @@ def check_train_perceptron(train_perceptron):
             "the bias is never updated": _perceptron_reference(X, y, lr, n_epochs, bias=False),
             "the learning rate lr is not used": _perceptron_reference(X, y, lr, n_epochs, use_lr=False),
         }
-        case = f"12 samples, lr={lr:g}, n_epochs={n_epochs}"
+        case = f"12 samples with two flipped labels, lr={lr:g}, n_epochs={n_epochs}"
         flat = {text: np.append(*wrong) for text, wrong in mistakes.items()}
         expect_close(np.append(w.astype(float), float(b.reshape(-1)[0])), np.append(ref_w, ref_b),
                      "(w[0], w[1], b)", case=case, mistakes=flat)
