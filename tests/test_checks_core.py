@@ -212,3 +212,12 @@ def test_calls_of_a_global_helper_are_counted_and_restored():
     with calls_of_global(len, "helper") as counter:
         pass
     assert counter.count is None
+
+
+def test_compiled_library_frames_are_not_the_learners_line():
+    def learner(rng):
+        return rng.uniform(1.0, 0.0 - 1e308 * 10, size=2)  # raised in compiled NumPy code
+
+    with pytest.raises(CheckFailed) as info:
+        call(learner, np.random.default_rng(0))
+    assert ".pyx" not in str(info.value) and "rng.uniform" in str(info.value)

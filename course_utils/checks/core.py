@@ -135,6 +135,8 @@ LIBRARY_DIRS = _library_dirs()
 def _is_learner_frame(filename: str) -> bool:
     if filename.startswith("<") or "ipykernel" in filename:
         return True
+    if not os.path.isabs(filename) or filename.endswith((".pyx", ".pxd")):
+        return False  # compiled library code (NumPy's random generators name their .pyx files)
     try:
         resolved = str(Path(filename).resolve())
     except OSError:
@@ -391,8 +393,12 @@ def expect_equal(got, expected, name: str = "the result", *, case: str = "", mis
     for text, wrong in (mistakes or {}).items():
         if np.shape(wrong) == array.shape and np.array_equal(array, np.asarray(wrong)):
             raise CheckFailed(f"{name}{where} is wrong: {text}")
-    wrong_count = int(np.sum(array != expected))
-    raise CheckFailed(f"{name}{where} is wrong in {wrong_count} of {expected.size} places.")
+    if array.size == 1:
+        raise CheckFailed(f"{name}{where} is wrong: your value is {array.reshape(-1)[0].item()!r}.")
+    wrong = array != expected
+    first = tuple(int(i) for i in np.argwhere(wrong)[0])
+    raise CheckFailed(f"{name}{where} is wrong in {int(np.sum(wrong))} of {expected.size} places, first at "
+                      f"index {first}: your value is {array[first].item()!r}.")
 
 
 def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
