@@ -71,38 +71,86 @@ def check_gate_weights(gate_weights):
 def check_perceptron_update(perceptron_update):
     """perceptron_update(w, b, x, y, lr) applies one step of Rosenblatt's rule."""
     rng = np.random.default_rng(1)
-    for trial in range(12):
-        d = int(rng.integers(1, 5))
-        w, x, b = rng.normal(size=d), rng.normal(size=d), float(rng.normal())
-        y = int(rng.integers(0, 2))
-        lr = float(rng.choice([0.1, 0.5, 1.0]))
+    # two samples exactly on the boundary first (z = 0 predicts 1), then random ones
+    edges = [(np.array([1.0, -1.0]), 0.0, np.array([2.0, 2.0]), 0, 0.5),
+             (np.array([0.5, 0.5]), -1.0, np.array([1.0, 1.0]), 1, 1.0)]
+    for trial in range(14):
+        if trial >= 12:
+            w, b, x, y, lr = edges[trial - 12]
+        else:
+            d = int(rng.integers(1, 5))
+            w, x, b = rng.normal(size=d), rng.normal(size=d), float(rng.normal())
+            y = int(rng.integers(0, 2))
+            lr = float(rng.choice([0.1, 0.5, 1.0]))
         y_hat = int(x @ w + b >= 0)
         error = y - y_hat
         out = call(perceptron_update, w, b, x, y, lr, name="perceptron_update")
         new_w, new_b = expect_pair(out, "perceptron_update", "(new_w, new_b)")
         state = "a misclassified sample" if error else "a correctly classified sample"
+        if trial >= 12:
+            state = f"a sample exactly on the boundary (w.x + b = 0, so y_hat = 1) with y = {y}"
         case = f"{state} (trial {trial + 1})"
+        edge = {"step(z) is 1 for z >= 0: a sample with z = 0 predicts 1":
+                (w + lr * (y - (1 - y_hat)) * x, b + lr * (y - (1 - y_hat)))} if trial >= 12 else {}
         expect_close(new_w, w + lr * error * x, "new_w", case=case,
                      mistakes={"the update has the wrong sign: use (y - y_hat)": w - lr * error * x,
                                "the learning rate is missing": w + error * x,
-                               "a correct prediction must leave the weights alone": w + lr * x})
+                               "a correct prediction must leave the weights alone": w + lr * x,
+                               **{text: wrong[0] for text, wrong in edge.items()}})
         expect_close(np.asarray(new_b, dtype=float).reshape(()), b + lr * error, "new_b", case=case,
                      mistakes={"the bias is not updated": b,
                                "the bias update has the wrong sign": b - lr * error,
-                               "the learning rate is missing from the bias update": b + error})
-    return "12 random steps"
+                               "the learning rate is missing from the bias update": b + error,
+                               **{text: wrong[1] for text, wrong in edge.items()}})
+    return "14 steps, two of them on the boundary"
+
+
+def _perceptron_reference(X, y, lr, n_epochs, *, sign=1.0, b0=0.0, extra_epochs=0, strict=False,
+                          bias=True, use_lr=True):
+    """Rosenblatt's rule from zero, in order (the keywords give typical mistakes)."""
+    w, b = np.zeros(X.shape[1]), b0
+    step = lr if use_lr else 1.0
+    for _ in range(n_epochs + extra_epochs):
+        for x_i, y_i in zip(X, y, strict=True):
+            z = x_i @ w + b
+            error = y_i - int(z > 0 if strict else z >= 0)
+            w, b = w + sign * step * error * x_i, b + (sign * step * error if bias else 0.0)
+    return w, b
 
 
 @register("00.train_perceptron")
 def check_train_perceptron(train_perceptron):
     """train_perceptron(X, y, lr, n_epochs) returns (w, b) separating separable data."""
+    X, y = make_linearly_separable(n=12, seed=5, margin=0.1, w=(1.0, -2.0), b=0.5)
+    y = y.copy()
+    y[[2, 7]] = 1 - y[[2, 7]]  # two flipped labels: the rule keeps updating in every epoch
+    for lr, n_epochs in [(1.0, 1), (0.5, 2), (2.0, 3), (0.1, 0)]:
+        out = call(train_perceptron, X, y, lr, n_epochs, name="train_perceptron", time_limit=20)
+        expect_pair(out, "train_perceptron", "(w, b)")
+        w, b = to_array(out[0], "w"), to_array(out[1], "b")
+        if w.shape != (2,):
+            raise CheckFailed(f"w should have one weight per feature, shape (2,), not {w.shape}.")
+        ref_w, ref_b = _perceptron_reference(X, y, lr, n_epochs)
+        mistakes = {
+            "the update has the wrong sign: w + lr * (y - y_hat) * x":
+                _perceptron_reference(X, y, lr, n_epochs, sign=-1.0),
+            "start from zero weights and a zero bias": _perceptron_reference(X, y, lr, n_epochs, b0=1.0),
+            "it runs one epoch too many: range(n_epochs) passes over the data n_epochs times":
+                _perceptron_reference(X, y, lr, n_epochs, extra_epochs=1),
+            "step(z) is 1 for z >= 0: with zero weights the first sample predicts 1":
+                _perceptron_reference(X, y, lr, n_epochs, strict=True),
+            "the bias is never updated": _perceptron_reference(X, y, lr, n_epochs, bias=False),
+            "the learning rate lr is not used": _perceptron_reference(X, y, lr, n_epochs, use_lr=False),
+        }
+        case = f"12 samples with two flipped labels, lr={lr:g}, n_epochs={n_epochs}"
+        flat = {text: np.append(*wrong) for text, wrong in mistakes.items()}
+        expect_close(np.append(w.astype(float), float(b.reshape(-1)[0])), np.append(ref_w, ref_b),
+                     "(w[0], w[1], b)", case=case, mistakes=flat)
     for seed in range(3):
         X, y = make_linearly_separable(n=60, seed=seed, margin=0.3, w=(1.0, -2.0), b=0.5)
         out = call(train_perceptron, X, y, 1.0, 100, name="train_perceptron", time_limit=20)
         expect_pair(out, "train_perceptron", "(w, b)")
         w, b = to_array(out[0], "w"), to_array(out[1], "b")
-        if w.shape != (2,):
-            raise CheckFailed(f"w should have one weight per feature, shape (2,), not {w.shape}.")
         accuracy = np.mean(heaviside(X @ w + float(b.reshape(-1)[0])) == y)
         if accuracy < 1.0:
             raise CheckFailed(f"on linearly separable data (seed {seed}) your perceptron "
@@ -110,7 +158,7 @@ def check_train_perceptron(train_perceptron):
                               "reach 100 %. Does it loop over every sample, every epoch?")
     X, y = logic_gate("XOR")
     call(train_perceptron, X, y, 1.0, 50, name="train_perceptron", time_limit=20)
-    return "separates three data sets and stops after n_epochs on XOR"
+    return "exact after 0 to 3 epochs at four rates, separates three data sets, stops on XOR"
 
 
 def _count_updates_reference(X, y, max_epochs):

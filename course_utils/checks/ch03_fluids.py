@@ -7,6 +7,7 @@ import numpy as np
 from course_utils.checks.core import (
     CheckFailed,
     call,
+    calls_of_global,
     expect_close,
     expect_equal,
     expect_pair,
@@ -38,7 +39,12 @@ def check_fit_bingham(fit_bingham):
         X, stress = make_bingham(n=400, seed=seed, yield_stress=tau_true, viscosity=mu_true,
                                  noise=0.02 * tau_true, max_rate=max_rate)
         rate = X[:, 0]
-        out = call(fit_bingham, rate, stress, name="fit_bingham", time_limit=5)
+        with calls_of_global(fit_bingham, "mse_gradient") as gradient_calls:
+            out = call(fit_bingham, rate, stress, name="fit_bingham", time_limit=5)
+        if gradient_calls.count is not None and gradient_calls.count < 10:
+            raise CheckFailed(f"fit_bingham called your mse_gradient {gradient_calls.count} times: the exercise "
+                              "asks for gradient descent with it, one call per step (a closed-form fit such "
+                              "as np.polyfit or lstsq finds the same line, but not by the method asked for).")
         tau, mu = _pair(out, "fit_bingham", "(tau_y, mu)")
         case = f"a fluid with tau_y = {tau_true:g}, mu = {mu_true:g}, rates 0 to {max_rate:g}"
         if not (np.isfinite(tau) and np.isfinite(mu)) or max(abs(tau), abs(mu)) > 1e6:
@@ -82,15 +88,21 @@ def check_early_stopping(early_stopping):
     cases = [([5, 4, 3, 3.5, 3.2, 3.1, 2.9, 3.0], 2, "the example"),
              ([3, 2, 2, 2, 2, 1], 3, "a plateau of equal losses"),
              ([4, 3, 3.5, 2, 2.5, 1.5, 1.6, 1.7, 1.8, 1.9], 3, "a loss that improves now and then"),
-             ([1, 2, 3, 4], 10, "a run shorter than the patience")]
+             ([1, 2, 3, 4], 10, "a run shorter than the patience"),
+             ([3, 2, 2.5, 1, 1.5, 1.2], 3, "a run that never stops, best epoch not the first")]
     for _ in range(5):
         curve = np.abs(np.cumsum(rng.normal(-0.05, 0.3, 60))) + 0.1
         cases.append((curve.tolist(), int(rng.integers(2, 8)), "a random validation curve"))
     for losses, patience, what in cases:
         case = f"{what} with patience {patience}"
         out = call(early_stopping, list(losses), patience, name="early_stopping")
-        got = np.array(_pair(out, "early_stopping", "(best_epoch, stop_epoch)"))
-        expect_equal(got.astype(int) if np.all(got == np.round(got)) else got,
+        expect_pair(out, "early_stopping", "(best_epoch, stop_epoch)")
+        for what_epoch, value in zip(("best_epoch", "stop_epoch"), out, strict=True):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise CheckFailed(f"{what_epoch} for {case} is {value!r}, a {type(value).__name__}: epochs "
+                                  "are whole numbers, return them as ints (an index into val_losses).")
+        got = np.array(out)
+        expect_equal(got,
                      np.array(_patience_rule(losses, patience)), "(best_epoch, stop_epoch)", case=case,
                      mistakes={"a loss equal to the best is not an improvement (use <, not <=)":
                                np.array(_patience_rule(losses, patience, strict=False)),

@@ -129,8 +129,14 @@ def check_softmax_ce_grad(softmax_cross_entropy_grad):
         cases.append((f"random logits of shape {(n, c)}", rng.normal(scale=2.0, size=(n, c)),
                       rng.integers(0, c, size=n)))
     cases.append(("large logits (around 1000)", 1000 + rng.normal(scale=5.0, size=(3, 4)), np.array([0, 3, 1])))
+    cases.append(("rows on different scales (one around +1000, one around -1000)",
+                  np.array([[1000.0, 998.0, 1001.0], [-1000.0, -1003.0, -999.0]]), np.array([2, 0])))
     for case, logits, labels in cases:
         got = call(softmax_cross_entropy_grad, logits, labels, name="softmax_cross_entropy_grad")
+        if "different scales" in case and not np.all(np.isfinite(to_array(got, "the gradient"))):
+            raise CheckFailed(f"the gradient for {case} contains NaN or inf: subtract each row's own "
+                              "maximum, logits.max(axis=1, keepdims=True), not the maximum of the whole "
+                              "batch (exp underflows to 0 in the other rows).")
         ref = numerical_gradient(lambda z, labels=labels: _mean_ce(z, labels), logits, eps=1e-5)
         n, c = logits.shape
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -142,7 +148,7 @@ def check_softmax_ce_grad(softmax_cross_entropy_grad):
         if n > 1:
             mistakes["the 1/n of the mean is missing"] = ref * n
         expect_close(got, ref, "the gradient", case=case, rtol=1e-5, atol=1e-7, mistakes=mistakes)
-    return "five batches, large logits included (against numerical gradients)"
+    return "six batches, large logits and rows on different scales included (against numerical gradients)"
 
 
 def _mlp_loss(X, y, W1, b1, W2, b2):

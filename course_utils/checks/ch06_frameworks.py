@@ -36,7 +36,13 @@ def check_autograd_gradient(autograd_gradient):
                 return float(f(torch.tensor(v, dtype=torch.float64)))
 
         ref = numerical_gradient(f_numpy, x)
-        out = call(autograd_gradient, f, x.copy(), name="autograd_gradient")
+        tracked = []
+
+        def f_watched(t, f=f, tracked=tracked):
+            tracked.append(bool(getattr(t, "requires_grad", False)))
+            return f(t)
+
+        out = call(autograd_gradient, f_watched, x.copy(), name="autograd_gradient")
         if out is None:
             raise CheckFailed(f"autograd_gradient returned None for {case}: `x.grad` stays None unless the "
                               "tensor was created with requires_grad=True and loss.backward() was called.")
@@ -47,6 +53,10 @@ def check_autograd_gradient(autograd_gradient):
                                "you returned x itself: return x.grad, the gradient stored on x": x,
                                "the gradient is doubled: .backward() was called twice, and gradients "
                                "accumulate in .grad": 2 * ref})
+        if tracked and not any(tracked):
+            raise CheckFailed(f"for {case}, f never saw a tensor with requires_grad=True: the gradient must "
+                              "come from autograd (torch.tensor(x, requires_grad=True), f(t).backward(), "
+                              "t.grad), not from finite differences.")
     return "three functions, against numerical gradients"
 
 

@@ -102,7 +102,10 @@ def check_confusion_matrix(confusion_matrix):
                                    expected / np.maximum(rows, 1),
                                "count the samples; do not divide by the number of samples": expected / len(y_true)})
         expect_equal(np.round(got).astype(np.int64), expected, "the confusion matrix", case=case)
-    return "rows are true classes, columns predictions"
+        if not np.issubdtype(got.dtype, np.integer):
+            raise CheckFailed(f"the confusion matrix for {case} has the right counts, stored as {got.dtype}: "
+                              "return an integer array, for example np.zeros((n_classes, n_classes), dtype=int).")
+    return "rows are true classes, columns predictions, integer counts"
 
 
 def _numpy_epoch(W, b, batches, lr, accumulate=False):
