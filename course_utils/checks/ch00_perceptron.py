@@ -12,6 +12,7 @@ from course_utils.checks.core import (
     expect_pair,
     register,
     require_answer,
+    seeded_rng,
     to_array,
 )
 from course_utils.data.synthetic import LOGIC_GATES, logic_gate, make_linearly_separable
@@ -26,7 +27,7 @@ def _step(z):
                     "not vectorised over a batch", "input changed in place"))
 def check_weighted_sum(weighted_sum):
     """weighted_sum(X, w, b) returns z = X @ w + b for one sample or a batch."""
-    rng = np.random.default_rng(0)
+    rng = seeded_rng(0)
     x, w, b = np.array([-1.0, 2.0]), np.array([3.0, -2.0]), 1.0
     z = call(weighted_sum, x, w, b, name="weighted_sum")
     expect_close(z, -6.0, "weighted_sum", case="the worked example x=[-1, 2], w=[3, -2], b=1",
@@ -79,7 +80,7 @@ def check_gate_weights(gate_weights):
                     "update when correct", "weights changed in place"))
 def check_perceptron_update(perceptron_update):
     """perceptron_update(w, b, x, y, lr) applies one step of Rosenblatt's rule."""
-    rng = np.random.default_rng(1)
+    rng = seeded_rng(1)
     for trial in range(12):
         d = int(rng.integers(1, 5))
         w, x, b = rng.normal(size=d), rng.normal(size=d), float(rng.normal())

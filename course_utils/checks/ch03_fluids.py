@@ -12,6 +12,7 @@ from course_utils.checks.core import (
     expect_pair,
     numerical_gradient,
     register,
+    seeded_rng,
     to_array,
 )
 from course_utils.data.synthetic import make_bingham
@@ -29,7 +30,7 @@ def _pair(out, name: str, what: str):
                     "dw and db swapped", "input changed in place"))
 def check_mse_gradient(mse_gradient):
     """mse_gradient(x, y, w, b) returns (dL/dw, dL/db) of the mean squared error."""
-    rng = np.random.default_rng(3)
+    rng = seeded_rng(3)
     for trial in range(6):
         n = int(rng.integers(3, 40))
         x, y = rng.uniform(-2, 10, n), rng.normal(5, 3, n)
@@ -92,7 +93,7 @@ def check_train_val_split(train_val_split):
     """train_val_split(X, y, val_fraction, seed) returns a shuffled, disjoint split."""
     for n, d, fraction, seed in [(50, 2, 0.2, 0), (101, 3, 0.3, 7), (10, 1, 0.5, 1)]:
         ids = np.arange(n, dtype=float)
-        X = np.c_[ids, np.random.default_rng(seed).normal(size=(n, d - 1))]
+        X = np.c_[ids, seeded_rng(seed).normal(size=(n, d - 1))]
         y = 1000.0 + ids
         case = f"n = {n}, val_fraction = {fraction}"
         out = call(train_val_split, X, y, fraction, seed, name="train_val_split")
@@ -155,7 +156,7 @@ def _patience_rule(losses, patience, strict=True, reset=True, offset=0, report_l
                     "last epoch returned instead of best", "never stops"))
 def check_early_stopping(early_stopping):
     """early_stopping(val_losses, patience) returns (best_epoch, stop_epoch)."""
-    rng = np.random.default_rng(11)
+    rng = seeded_rng(11)
     cases = [([5, 4, 3, 3.5, 3.2, 3.1, 2.9, 3.0], 2, "the example"),
              ([3, 2, 2, 2, 2, 1], 3, "a plateau of equal losses"),
              ([4, 3, 3.5, 2, 2.5, 1.5, 1.6, 1.7, 1.8, 1.9], 3, "a loss that improves now and then"),

@@ -12,7 +12,15 @@ import copy
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, expect_pair, register, to_array
+from course_utils.checks.core import (
+    CheckFailed,
+    call,
+    expect_close,
+    expect_pair,
+    register,
+    seeded_rng,
+    to_array,
+)
 
 
 def _weights(decay: float, n: int) -> np.ndarray:
@@ -67,7 +75,7 @@ def _learner_path(step, name, p0, grads, hyper):
 
 
 def _cases(seed, n_steps=7, d=3, scale=1.0):
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     return rng.normal(size=d), scale * rng.normal(size=(n_steps, d))
 
 

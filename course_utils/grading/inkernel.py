@@ -1,0 +1,170 @@
+"""The grader's code inside a learner's kernel (grading, book/grading.md).
+
+After the notebook's cells have run, the sandbox driver (:mod:`.kernel_side`) creates one
+:class:`Answers` in the kernel and asks it, one JSON request at a time, what a name holds
+(``describe``), to call the learner's function on plain-data arguments (``call``), or, for
+the few exercises whose answers cannot travel as plain data, to run the check here
+(``check``, the weaker path). Everything it returns is plain data (:mod:`.wire`). Nothing in
+this module decides a grade on the trusted path: the kernel is the learner's, so whatever it
+answers is treated as the learner's answer.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import sys
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
+
+from course_utils.grading import wire
+
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ERROR_TYPE_LIMIT = 100
+ERROR_LIMIT = 1000
+
+
+class _Capped(io.StringIO):
+    """Keeps the first few thousand characters printed, drops the rest."""
+
+    def write(self, text):
+        if self.tell() < 4000:
+            super().write(str(text)[:4000])
+        return len(text)
+
+
+def learner_line(tb) -> str:
+    """Where in the learner's code an exception was raised (the same words as the checks use)."""
+    frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(PACKAGE_DIR)]
+    if not frames:
+        return ""
+    last = frames[-1]
+    where = "your cell" if ("ipykernel" in last.filename or last.filename.startswith("<")) \
+        else os.path.basename(last.filename)
+    return f" at line {last.lineno} of {where}" + (f": `{last.line}`" if last.line else "")
+
+
+def error_info(err: BaseException) -> dict:
+    """An exception as plain data: its type name, message and place, all capped."""
+    try:
+        message = str(err)
+    except Exception:  # a hostile __str__
+        message = "(unprintable)"
+    return {"type": str(type(err).__name__)[:ERROR_TYPE_LIMIT], "message": message[:ERROR_LIMIT],
+            "where": learner_line(err.__traceback__)[:300]}
+
+
+def _same(a, b) -> bool:
+    import numpy as np
+
+    try:
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+        return bool(a == b)
+    except Exception:
+        return True
+
+
+class Answers:
+    """Serves the grader's requests on the names a notebook defined."""
+
+    def __init__(self, namespace: dict):
+        self.namespace = namespace
+
+    def handle(self, request_text: str) -> str:
+        """One request (JSON text) in, one reply (JSON text) out; never raises."""
+        try:
+            request = json.loads(request_text)
+            op = request.get("op")
+            if op == "describe":
+                reply = self.describe(request["target"])
+            elif op == "call":
+                reply = self.call(request["target"], request.get("args", []), request.get("kwargs", {}))
+            elif op == "check":
+                reply = self.check(request["exercise"], request["target"])
+            else:
+                reply = {"ok": False, "error": {"type": "BadRequest", "message": str(op)[:100], "where": ""}}
+        except BaseException as err:  # noqa: B036 - the reply must always come back
+            reply = {"ok": False, "error": error_info(err)}
+        try:
+            return json.dumps(reply)
+        except (TypeError, ValueError) as err:
+            return json.dumps({"ok": False, "error": {"type": "Unreadable", "message": str(err)[:200], "where": ""}})
+
+    def describe(self, target: str) -> dict:
+        """What the notebook holds under ``target``: missing, a callable, or plain data."""
+        if target not in self.namespace:
+            return {"ok": True, "kind": "missing"}
+        value = self.namespace[target]
+        if callable(value):
+            return {"ok": True, "kind": "callable", "type": type(value).__name__[:ERROR_TYPE_LIMIT]}
+        try:
+            return {"ok": True, "kind": "value", "value": wire.encode(value, tensors=True)}
+        except wire.Uncarriable:
+            return {"ok": True, "kind": "opaque", "type": type(value).__name__[:ERROR_TYPE_LIMIT]}
+
+    def call(self, target: str, args, kwargs) -> dict:
+        """Call the learner's ``target`` on decoded arguments; return its result as plain data,
+        and the arguments it changed in place (the grader applies the changes to its copies)."""
+        import numpy as np
+
+        func = self.namespace.get(target)
+        args = wire.decode(args)
+        kwargs = wire.decode(kwargs)
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise ValueError("bad arguments")
+        before = [copy.deepcopy(a) for a in args]
+        out = _Capped()
+        try:
+            with redirect_stdout(out), redirect_stderr(out), np.errstate(all="ignore"):
+                value = func(*args, **kwargs)
+                encoded = wire.encode(value, iterators=True, tensors=True)
+        except wire.Uncarriable as err:
+            return {"ok": False, "error": {"type": "UnreadableResult", "where": "",
+                                           "message": f"it returned {err}, which is not plain data"}}
+        except BaseException as err:  # noqa: B036 - SystemExit and KeyboardInterrupt are answers too
+            return {"ok": False, "error": error_info(err)}
+        changed = {}
+        for index, (old, new) in enumerate(zip(before, args, strict=True)):
+            if isinstance(new, np.random.Generator) or (isinstance(new, (np.ndarray, list, dict))
+                                                        and not _same(old, new)):
+                try:
+                    changed[str(index)] = wire.encode(new)
+                except wire.Uncarriable:
+                    pass
+        return {"ok": True, "value": encoded, "changed": changed}
+
+    def check(self, exercise_id: str, target: str) -> dict:
+        """The weaker path: run the chapter's check here, in the learner's kernel."""
+        from course_utils.checks import REGISTRY, CheckFailed
+
+        chk = REGISTRY[exercise_id]
+        if target not in self.namespace:
+            return {"ok": True, "status": "fail", "message": f"`{target}` is not defined in the notebook"}
+        out = _Capped()
+        try:
+            with redirect_stdout(out), redirect_stderr(out):
+                message = chk.verdict(self.namespace[target])
+            return {"ok": True, "status": "pass", "message": message}
+        except CheckFailed as err:
+            text = str(err)
+            prefix = exercise_id + ": "
+            return {"ok": True, "status": "fail", "message": text[len(prefix):] if text.startswith(prefix) else text}
+        except BaseException as err:  # noqa: B036
+            info = error_info(err)
+            return {"ok": True, "status": "error", "message": f"the check raised {info['type']}: {info['message']}"}
+
+
+def install(namespace_name: str = "_course_grader") -> None:
+    """Create the :class:`Answers` object in the running IPython kernel (called by the driver)."""
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    for event in list(ip.events.callbacks):
+        ip.events.callbacks[event] = []
+    ip.ast_transformers[:] = []
+    sys.settrace(None)
+    sys.setprofile(None)
+    ip.user_ns[namespace_name] = Answers(ip.user_ns)
