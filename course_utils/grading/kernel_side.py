@@ -29,6 +29,7 @@ from pathlib import Path
 from course_utils.grading.contracts import KernelJob, cap
 
 MAX_LINE = 64 * 2**20  # bytes of one request
+HEARTBEAT = 1.5  # seconds between two "alive" messages
 GRADER_NAME = "_course_grader"
 INSTALL_CODE = ("import course_utils.grading.inkernel as _course_grader_module\n"
                 "_course_grader_module.install()\ndel _course_grader_module")
@@ -76,6 +77,16 @@ class Channel:
 
     def start_reader(self) -> None:
         threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._heartbeat, daemon=True).start()
+
+    def _heartbeat(self):
+        """Say "alive" every second or two: a driver that stops (SIGSTOP) is noticed at once."""
+        while True:
+            time.sleep(HEARTBEAT)
+            try:
+                self.send({"op": "alive"})
+            except OSError:
+                return
 
     def _read(self):
         for line in iter(lambda: self.inp.readline(MAX_LINE), b""):

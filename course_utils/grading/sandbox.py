@@ -36,6 +36,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 VIEW_ROOT = "/opt/course"  # where the learner's view of the package is mounted in the sandbox
 MAX_REPLY = 64 * 2**20  # bytes of one line from the sandbox
+SILENCE_LIMIT = 20.0  # seconds without a word (the driver says "alive" every 1.5 s): stopped or hung
 CHECKS_STUB = '''"""The checks of this chapter run in the grader, outside this sandbox (book/grading.md)."""
 
 import importlib
@@ -244,7 +245,11 @@ class Channel:
         self.closed = False
         self.next_id = 0
         self.pending: set = set()
+        self.last_seen = time.monotonic()
         threading.Thread(target=self._read, daemon=True).start()
+
+    def _silent(self) -> bool:
+        return time.monotonic() - self.last_seen > SILENCE_LIMIT
 
     def _read(self):
         stream = self.proc.stdout
@@ -255,11 +260,12 @@ class Channel:
                     break
                 if not line.endswith(b"\n"):  # longer than MAX_REPLY: a broken or hostile driver
                     break
+                self.last_seen = time.monotonic()
                 try:
                     message = json.loads(line)
                 except ValueError:
                     continue
-                if not isinstance(message, dict):
+                if not isinstance(message, dict) or message.get("op") == "alive":
                     continue
                 with self.cond:
                     if "id" in message and message["id"] in self.pending:
@@ -295,6 +301,8 @@ class Channel:
                 left = deadline - time.monotonic()
                 if self.closed:
                     raise SandboxError("the sandbox ended")
+                if self._silent():
+                    raise SandboxError("the sandbox stopped answering (stopped or hung)")
                 if left <= 0:
                     raise SandboxError(f"no word from the sandbox within {timeout:g} s")
                 self.cond.wait(min(left, 1.0))
@@ -312,6 +320,8 @@ class Channel:
                 left = deadline - time.monotonic()
                 if self.closed:
                     raise SandboxError("the sandbox ended")
+                if self._silent():
+                    raise SandboxError("the sandbox stopped answering (stopped or hung)")
                 if left <= 0:
                     raise SandboxError(f"no answer from the sandbox within {timeout:g} s")
                 self.cond.wait(min(left, 1.0))
@@ -324,7 +334,7 @@ class Channel:
     def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         with self.cond:
-            while self.pending and not self.closed:
+            while self.pending and not self.closed and not self._silent():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -356,7 +366,7 @@ class Sandbox:
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, cwd=cwd, env=env, start_new_session=True)
         self.channel = Channel(self.proc)
-        self.memory_limit = (memory_mb + 1024) * 2**20
+        self.memory_limit = (1.5 * memory_mb + 1024) * 2**20  # all its processes together
         self.peak_mb = 0.0
         self.memory_killed = False
         self._done = threading.Event()
