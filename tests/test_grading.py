@@ -94,7 +94,7 @@ def _package_digest():
 
 def _fill(code, fields):
     for key, value in fields.items():
-        code = code.replace("{%s!r}" % key, repr(value)).replace("{%s}" % key, value)
+        code = code.replace("{" + key + "!r}", repr(value)).replace("{" + key + "}", value)
     return code.replace("{{", "{").replace("}}", "}")
 
 
