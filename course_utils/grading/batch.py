@@ -232,7 +232,7 @@ def _run_dask(jobs: list[Job], options: Options, secret: int, address: str):
     except ImportError as err:
         raise GradingError("--scheduler needs Dask distributed: pip install 'dask[distributed]'") from err
     try:
-        client = Client(address, timeout=30)
+        client = Client(address, timeout=10)
     except Exception as err:
         raise GradingError(f"cannot reach the Dask scheduler at {address}: {cap(err, 200)}") from err
     try:
