@@ -126,6 +126,18 @@ def test_answers_call_reports_results_errors_and_changes_in_place():
     assert json.loads(answers.handle("not json"))["ok"] is False
 
 
+def test_changes_in_place_are_seen_inside_dictionaries_of_arrays():
+    def step(params, grads, state):
+        state["v"] = state.get("v", 0) + grads
+        return params - state["v"], dict(state)
+
+    answers = Answers({"step": step})
+    state = {"v": np.ones(2)}
+    reply = _ask(answers, op="call", target="step", args=wire.encode([np.zeros(2), np.ones(2), state]),
+                 kwargs=wire.encode({}))
+    assert np.array_equal(wire.decode(reply["changed"]["2"])["v"], 2 * np.ones(2))
+
+
 def test_kernel_env_keeps_nothing_of_the_grader(monkeypatch, tmp_path):
     from course_utils.grading.contracts import KernelJob
 

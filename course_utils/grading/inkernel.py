@@ -57,14 +57,19 @@ def error_info(err: BaseException) -> dict:
 
 
 def _same(a, b) -> bool:
+    """Equal data (arrays, and dictionaries and lists of them, compared item by item)."""
     import numpy as np
 
     try:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
         if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-            return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+            return np.shape(a) == np.shape(b) and np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
         return bool(a == b)
     except Exception:
-        return True
+        return False
 
 
 class Answers:
