@@ -123,6 +123,8 @@ def _build(folder, report):
         "numpy_faker": (_with_cell(exercise, FAKE_NUMPY, at=-1), FAIL_ALL),
         "parent_killer": (_with_cell(solution, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"), ERROR_ALL),
         FORMULA: (solution, PASS_ALL),
+        "answer_loops": (_with_cell(solution, "def weighted_sum(X, w, b):\n    while True:\n        pass", at=-1),
+                         {**PASS_ALL, "00.weighted_sum": "fail"}),
     }
     for name, (_, base, code, statuses) in CASES.items():
         start = solution if base == "solution" else exercise
@@ -209,6 +211,7 @@ def test_messages_explain(graded):
     assert "memory above 500 MB" in message("hoard", "00.weighted_sum")
     assert "stopped answering" in message("stop_driver", "00.weighted_sum")
     assert "not a readable notebook" in message("garbled", "")
+    assert "did not finish within" in message("answer_loops", "00.weighted_sum")
     assert all(r["judged"] == "grader" for r in by_learner["correct"]["results"])
     notes = {learner: " ".join(s["notes"]) for learner, s in by_learner.items()}
     assert "timed out" in notes["loop"]

@@ -203,6 +203,19 @@ def test_judge_sees_changes_in_place_as_the_check_did():
     assert result.status == "fail" and "in place" in result.message
 
 
+def test_a_function_an_answer_returns_is_called_in_the_sandbox():
+    def fit(x, y, n):
+        return lambda grid: np.asarray(grid) * 0 + n
+
+    channel = InProcessChannel({"fit": fit})
+    proxy = judge.Proxy(channel, "fit", deadline=float("inf"))
+    predict = proxy(np.ones(3), np.ones(3), 7)
+    assert isinstance(predict, judge.Proxy) and np.array_equal(predict(np.zeros(2)), [7, 7])
+    assert channel.seen[-1][1]["target"].startswith("#function")
+    with pytest.raises(ValueError):
+        wire.decode({"__handle__": 0})
+
+
 def test_an_answer_cannot_find_the_reference_on_the_stack():
     def peek(X, w, b):
         import inspect
@@ -309,17 +322,49 @@ def test_contracts_validate_and_cap():
 def test_the_learners_view_hides_the_grader_the_checks_and_the_answers():
     hidden = sandbox.hidden_modules("05", {"mlp_backward"})
     assert "backprop.py" in hidden and "checks/ch05_backpropagation.py" in hidden
-    view = sandbox.package_view("00", {"weighted_sum"}, set()) / "course_utils"
+    view = sandbox.package_view("00", {"weighted_sum"}) / "course_utils"
     assert not (view / "checks" / "ch00_perceptron.py").exists()
     assert not (view / "grading" / "judge.py").exists() and (view / "grading" / "kernel_side.py").exists()
     assert "checked by the grader" in (view / "checks" / "__init__.py").read_text()
-    weak = sandbox.package_view("06", {"TorchMLP"}, {"06"}) / "course_utils"
-    assert (weak / "checks" / "ch06_frameworks.py").exists() and not (weak / "checks" / "ch00_perceptron.py").exists()
+    assert not list((view / "checks").glob("ch*.py"))
+
+
+def test_no_exercise_notebook_needs_a_module_hidden_from_its_chapter():
+    import ast
+    import re
+
+    from course_utils.checks import REGISTRY
+
+    def module(rel):
+        return "course_utils." + rel[:-3].replace("/", ".").removesuffix(".__init__")
+
+    imports = {}
+    for path in sandbox.PACKAGE_DIR.rglob("*.py"):
+        rel = path.relative_to(sandbox.PACKAGE_DIR).as_posix()
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_utils"):
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names |= {a.name for a in node.names if a.name.startswith("course_utils")}
+        imports[module(rel)] = names
+    for chapter in sorted({c.chapter for c in REGISTRY.values()}):
+        targets = {c.target for c in REGISTRY.values() if c.chapter == chapter}
+        hidden = {module(r) for r in sandbox.hidden_modules(chapter, targets) if not r.startswith(("checks/ch",
+                                                                                                   "grading/"))}
+        text = next((ROOT / "exercises").glob(f"{chapter}-*.md")).read_text()
+        todo, used = re.findall(r"(?:from|import) (course_utils[\w.]*)", text), set()
+        while todo:
+            name = todo.pop()
+            if name not in used:
+                used.add(name)
+                todo += imports.get(name, ())
+        assert not hidden & used, (chapter, hidden & used)
 
 
 @pytest.mark.skipif(bool(sandbox.bwrap_problem()), reason="no sandbox here")
 def test_the_sandbox_has_no_network_no_host_files_and_a_read_only_package():
-    view = sandbox.package_view("00", {"weighted_sum"}, set())
+    view = sandbox.package_view("00", {"weighted_sum"})
     code = ("import os, socket, course_utils\n"
             "s = socket.socket()\n"
             "try:\n    s.connect(('1.1.1.1', 80)); print('network')\nexcept OSError: print('no network')\n"

@@ -165,7 +165,7 @@ def grade_notebook(job: Job, options: Options, secret: int | None) -> NotebookRe
     """Grade one notebook in its own sandbox, judging its answers here; always a result."""
     from course_utils.checks import checks_for
     from course_utils.checks.core import set_secret
-    from course_utils.grading.judge import IN_SANDBOX, judge_all
+    from course_utils.grading.judge import judge_all
     from course_utils.grading.sandbox import Sandbox, SandboxError, bwrap_problem, package_view
 
     start = time.perf_counter()
@@ -177,8 +177,7 @@ def grade_notebook(job: Job, options: Options, secret: int | None) -> NotebookRe
     set_secret(secret)
     checks = checks_for(job.chapter)
     targets = {chk.target for chk in checks.values()}
-    weak = {job.chapter} if any(ex in IN_SANDBOX for ex in job.exercises) else set()
-    view = package_view(job.chapter, targets, weak)
+    view = package_view(job.chapter, targets)
     kernel_job = KernelJob(Path(job.notebook).name, job.text, options.cell_timeout, options.total_timeout,
                            options.profile, _limits(options, len(job.exercises)))
     result = NotebookResult(job.learner, job.notebook, job.chapter, digest=job.digest,

@@ -300,7 +300,7 @@ def run_cells(run: NotebookRun) -> dict:
             stats["timeouts"] += 1
             run.notes.append(f"cell {index}: timed out after {run.client.timeout} s")
             run.interrupt()
-            if run.ask("pass", 3).get("status") != "ok":
+            if run.ask("pass", 3).get("status") in ("dead", "timeout"):  # "aborted" is an answer too
                 run.restart(f"cell {index} could not be interrupted")
         except DeadKernelError:
             stats["errors"] += 1
@@ -344,8 +344,10 @@ def answer(run: NotebookRun, channel: Channel, request: dict) -> dict:
     """One request run in the kernel by the :mod:`.inkernel` helper; its reply, as data."""
     timeout = float(request.get("timeout", 60))
     channel.interrupted.clear()
-    content = run.ask(f"{GRADER_NAME}_reply = {GRADER_NAME}.handle({json.dumps(request)!r})", timeout,
-                      expression=f"{GRADER_NAME}_reply", interrupted=channel.interrupted)
+    code = f"{GRADER_NAME}_reply = {GRADER_NAME}.handle({json.dumps(request)!r})"
+    content = run.ask(code, timeout, expression=f"{GRADER_NAME}_reply", interrupted=channel.interrupted)
+    if content.get("status") == "aborted":  # queued behind an interrupted request: once more
+        content = run.ask(code, timeout, expression=f"{GRADER_NAME}_reply", interrupted=channel.interrupted)
     status = content.get("status")
     if status == "dead":
         return {"ok": False, "dead": True, "error": {"type": "KernelDied", "message": run.why_dead(), "where": ""}}

@@ -39,24 +39,19 @@ MAX_REPLY = 64 * 2**20  # bytes of one line from the sandbox
 SILENCE_LIMIT = 20.0  # seconds without a word (the driver says "alive" every 1.5 s): stopped or hung
 CHECKS_STUB = '''"""The checks of this chapter run in the grader, outside this sandbox (book/grading.md)."""
 
-import importlib
-
 from course_utils.checks.core import *  # noqa: F403
 from course_utils.checks.core import REGISTRY, CheckFailed  # noqa: F401
 
-for _module in {modules!r}:
-    importlib.import_module("course_utils.checks." + _module)
-
 
 def checks_for(chapter):
-    return {{k: REGISTRY[k] for k in sorted(REGISTRY) if REGISTRY[k].chapter == chapter}}
+    return {k: REGISTRY[k] for k in sorted(REGISTRY) if REGISTRY[k].chapter == chapter}
 
 
 def check(exercise_id, answer):
     """While grading, the grader checks the answers itself: this only says so."""
     if exercise_id in REGISTRY:
         return REGISTRY[exercise_id](answer)
-    print(f"{{exercise_id}}: checked by the grader")
+    print(f"{exercise_id}: checked by the grader")
     return True
 '''
 KERNEL_SIDE_FILES = ("__init__.py", "contracts.py", "inkernel.py", "kernel_side.py", "wire.py")
@@ -114,11 +109,11 @@ _VIEWS: dict = {}
 _VIEWS_LOCK = threading.Lock()
 
 
-def package_view(chapter: str, targets: set[str], in_sandbox_chapters: set[str]) -> Path:
+def package_view(chapter: str, targets: set[str]) -> Path:
     """A read-only copy of ``course_utils`` for the sandbox of a ``chapter`` notebook (built
-    once per process). ``in_sandbox_chapters``: chapters whose checks must be in it (the
-    weaker path)."""
-    key = (chapter, frozenset(targets), frozenset(in_sandbox_chapters))
+    once per process): no grader but its sandbox side, no chapter's checks, no module that
+    defines a name the chapter's exercises ask for."""
+    key = (chapter, frozenset(targets))
     with _VIEWS_LOCK:
         if key in _VIEWS and _VIEWS[key].exists():
             return _VIEWS[key]
@@ -126,30 +121,23 @@ def package_view(chapter: str, targets: set[str], in_sandbox_chapters: set[str])
         os.chmod(root, 0o755)
         atexit.register(shutil.rmtree, root, True)
         hidden = hidden_modules(chapter, targets)
-        modules = []
         for path in sorted(PACKAGE_DIR.rglob("*")):
             if not path.is_file() or "__pycache__" in path.parts or path.suffix in (".pyc", ".pyo"):
                 continue
             rel = path.relative_to(PACKAGE_DIR).as_posix()
-            keep_checks = rel.startswith("checks/ch") and rel[len("checks/ch"):][:2] in in_sandbox_chapters
             if rel.startswith("grading/"):
                 if rel[len("grading/"):] not in KERNEL_SIDE_FILES:
                     continue
-            elif rel in hidden and not keep_checks:
+            elif rel in hidden:
                 continue
-            if keep_checks:
-                modules.append(Path(rel).stem)
             target = root / "course_utils" / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             if rel == "checks/__init__.py":
-                target.write_text(CHECKS_STUB.format(modules=modules), encoding="utf-8")
+                target.write_text(CHECKS_STUB, encoding="utf-8")
             elif rel == "grading/__init__.py":
                 target.write_text('"""Grading: only its sandbox side is here."""\n', encoding="utf-8")
             else:
                 shutil.copyfile(path, target)
-        if modules:  # the stub was written before the chapter module was seen
-            (root / "course_utils" / "checks" / "__init__.py").write_text(CHECKS_STUB.format(modules=modules),
-                                                                           encoding="utf-8")
         for folder, dirs, files in os.walk(root):
             for name in dirs:
                 os.chmod(os.path.join(folder, name), 0o755)
