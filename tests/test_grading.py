@@ -231,6 +231,7 @@ def test_no_harm_outside_the_notebook(graded):
     assert not leftover, leftover
     text = graded["out"].with_suffix(".json").read_text()
     assert "root:x:0:0" not in text, "a linked submission was read"
+    assert any(link.endswith("linked/00-perceptron.ipynb") for link in _report(graded)["skipped_links"])
     assert graded["out"].with_suffix(".json").stat().st_size < 2 * 2**20
     assert max(len(r["message"]) for r in _table(graded)) <= 1000
 
@@ -312,6 +313,19 @@ def test_unsandboxed_when_allowed_grades_the_same(tmp_path, monkeypatch):
     report = grading.grade([tmp_path / "a"], tmp_path / "out" / "r", progress=False, allow_unsandboxed=True)
     assert report["sandbox"].startswith("none")
     assert [r["status"] for r in report["submissions"][0]["results"]] == ["pass"] * 4
+
+
+@pytest.mark.slow
+def test_unsandboxed_daemons_that_keep_the_mark_are_ended(tmp_path, monkeypatch):
+    from course_utils.grading import sandbox
+
+    monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "bubblewrap is not installed")
+    daemon = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+              "        os.execvp('sleep', ['sleep', '7654322'])\n    os._exit(0)\ntime.sleep(0.5)")
+    (tmp_path / "a").mkdir()
+    nbformat.write(_with_cell(_solution(), daemon), tmp_path / "a" / "00-perceptron.ipynb")
+    grading.grade([tmp_path / "a"], tmp_path / "out" / "r", progress=False, allow_unsandboxed=True)
+    assert not [p for p in psutil.process_iter(["cmdline"]) if "7654322" in " ".join(p.info["cmdline"] or [])]
 
 
 def test_unknown_chapter_is_an_error_row(tmp_path):

@@ -42,15 +42,22 @@ class GradingError(ValueError):
 # --------------------------------------------------------------------------- submissions
 
 
-def find_notebooks(paths) -> list[Path]:
+def find_notebooks(paths, skipped: list | None = None) -> list[Path]:
     """The ``.ipynb`` files given, and those found (recursively) in the folders given.
-    Inside folders, symbolic links are skipped: a submission is a file the learner handed in."""
+    Inside folders, symbolic links are skipped (and added to ``skipped``): a submission is a
+    file the learner handed in."""
     found = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*.ipynb")
-                            if ".ipynb_checkpoints" not in p.parts and not _linked(p, path) and p.is_file())
+            for candidate in sorted(path.rglob("*.ipynb")):
+                if ".ipynb_checkpoints" in candidate.parts:
+                    continue
+                if _linked(candidate, path):
+                    if skipped is not None:
+                        skipped.append(str(candidate))
+                elif candidate.is_file():
+                    found.append(candidate)
         elif path.is_file():
             found.append(path)
         else:
@@ -276,7 +283,8 @@ def grade(paths, out, jobs: int = 2, progress: bool = True, chapter: str | None 
         outputs.prepare()
     except (OutputError, OSError) as err:
         raise GradingError(f"cannot write the report: {err}") from None
-    notebooks = find_notebooks(paths)
+    skipped: list = []
+    notebooks = find_notebooks(paths, skipped)
     import course_utils.checks  # noqa: F401 - the trusted checks, imported before any notebook runs
 
     job_list = [make_job(path, chapter) for path in notebooks]
@@ -287,7 +295,8 @@ def grade(paths, out, jobs: int = 2, progress: bool = True, chapter: str | None 
         (results.append(kept) if kept else todo.append(job))
     header = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "options": {**dataclasses.asdict(opts), "jobs": jobs, "scheduler": scheduler or ""},
-              "sandbox": "bubblewrap" if opts.sandbox == "bwrap" else "none: " + problem}
+              "sandbox": "bubblewrap" if opts.sandbox == "bwrap" else "none: " + problem,
+              "skipped_links": skipped}
     secret = secrets.randbits(63)
     start = time.perf_counter()
     last_write = 0.0
@@ -329,6 +338,8 @@ def print_summary(report: dict, outputs: OutputPaths, stream=None) -> None:
     for double in report.get("duplicates", []):
         print(f"warning: {double['learner']} handed in {len(double['notebooks'])} notebooks for chapter "
               f"{double['chapter']}; the gradebook keeps the best", file=sys.stderr)
+    for link in report.get("skipped_links", []):
+        print(f"warning: {link} is a symbolic link: not graded", file=sys.stderr)
     if not report.get("sandbox", "").startswith("bubblewrap"):
         print(f"warning: graded WITHOUT a sandbox ({report.get('sandbox')})", file=sys.stderr)
     print(f"report: {outputs.csv}, {outputs.json}; gradebook: {outputs.gradebook}; feedback: {outputs.feedback}/",

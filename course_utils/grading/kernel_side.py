@@ -48,7 +48,8 @@ def apply_limits(limits: dict) -> None:
 
 def kernel_env(job: KernelJob, home: Path) -> dict:
     """The environment of the notebook's kernel: nothing of the grader's, a private home."""
-    keep = {k: os.environ[k] for k in ("PATH", "PYTHONPATH", "LANG", "COURSE_CACHE_DIR") if k in os.environ}
+    keep = {k: os.environ[k] for k in ("PATH", "PYTHONPATH", "LANG", "COURSE_CACHE_DIR", "COURSE_GRADER_MARK")
+            if k in os.environ}
     return {**keep, "HOME": str(home), "TMPDIR": str(home.parent), "USER": "learner",
             "COURSE_PROFILE": job.profile, "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(home / ".matplotlib"),
             "IPYTHONDIR": str(home / ".ipython"), "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
+MARK_ENV = "COURSE_GRADER_MARK"
 VIEW_ROOT = "/opt/course"  # where the learner's view of the package is mounted in the sandbox
 MAX_REPLY = 64 * 2**20  # bytes of one line from the sandbox
 SILENCE_LIMIT = 20.0  # seconds without a word (the driver says "alive" every 1.5 s): stopped or hung
@@ -341,6 +342,7 @@ class Sandbox:
         module = ["-m", "course_utils.grading.kernel_side"]
         self.sandboxed = sandboxed
         self.workdir = None
+        self.mark = secrets.token_hex(16)  # without a sandbox: finds what the notebook left running
         if sandboxed:
             argv = bwrap_argv([sys.executable, *module], view=view, tmpfs_mb=tmpfs_mb, cache=cache)
             env = _sandbox_env(view, cache)
@@ -349,7 +351,7 @@ class Sandbox:
             self.workdir = Path(tempfile.mkdtemp(prefix="grade-nb-"))
             argv = [sys.executable, *module]
             env = {**_sandbox_env(view, cache), "TMPDIR": str(self.workdir), "HOME": str(self.workdir / "home"),
-                   "PYTHONPATH": str(view)}
+                   "PYTHONPATH": str(view), MARK_ENV: self.mark}
             cwd = str(self.workdir)
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, cwd=cwd, env=env, start_new_session=True)
@@ -402,6 +404,13 @@ class Sandbox:
                 proc.kill()
             except psutil.Error:
                 pass
+        if not self.sandboxed:  # and what detached itself but kept the mark
+            for proc in psutil.process_iter(["pid"]):
+                try:
+                    if proc.pid != os.getpid() and proc.environ().get(MARK_ENV) == self.mark:
+                        proc.kill()
+                except psutil.Error:
+                    continue
 
     def close(self) -> None:
         try:
