@@ -377,3 +377,39 @@ def test_the_sandbox_has_no_network_no_host_files_and_a_read_only_package():
     lines = done.stdout.split("\n")
     assert lines[:3] == ["no network", "no host files", "read-only"], done.stdout + done.stderr
     assert int(lines[3]) <= 3, "its own process namespace"
+
+
+# --------------------------------------------------------------------------- the driver, without a sandbox
+
+
+@pytest.mark.slow
+def test_the_driver_runs_a_notebook_and_answers_in_json_lines(tmp_path):
+    import nbformat
+
+    from course_utils.grading.contracts import KernelJob
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import numpy as np\ndef f(x):\n    x += 1\n    return x * 2\nv = {'a': 1}"),
+        nbformat.v4.new_code_cell("print('x' * 10**6)\nraise ValueError('E' * 10**5)"),
+    ])
+    job = KernelJob("n.ipynb", nbformat.writes(nb), 30, 60, "smoke", {"RLIMIT_CORE": 0})
+    proc = subprocess.Popen([sys.executable, "-m", "course_utils.grading.kernel_side"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)})
+    channel = sandbox.Channel(proc)
+    try:
+        channel.send({"job": job.to_dict(), "memory_mb": 1000, "in_sandbox": False})
+        ran = channel.event("ran", 120)
+        assert ran["ok"] and ran["cells"]["errors"] == 1 and len(ran["notes"][0]) < 200
+        assert channel.event("ready", 60)["ok"]
+        assert channel.request("describe", 10, target="v")["kind"] == "value"
+        reply = channel.request("call", 10, target="f", args=wire.encode([np.ones(2)]), kwargs=wire.encode({}))
+        assert np.array_equal(wire.decode(reply["value"]), [4, 4])
+        assert np.array_equal(wire.decode(reply["changed"]["0"]), [2, 2])
+        proxy = judge.Proxy(channel, "f", deadline=float("inf"))
+        data = np.zeros(3)
+        assert np.array_equal(proxy(data), [2, 2, 2]) and np.array_equal(data, [1, 1, 1])
+    finally:
+        channel.send({"op": "stop"})
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
