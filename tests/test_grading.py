@@ -361,3 +361,21 @@ def test_a_killed_batch_keeps_its_results_and_resumes(tmp_path):
     assert 1 <= saved < 4
     report = grading.grade([tmp_path / "subs"], out, progress=False, resume=True, jobs=2)
     assert report["summary"]["notebooks"] == 4 and report["summary"]["all_passed"] == 4
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_exercises_judged_in_the_sandbox_are_marked_and_guarded(tmp_path):
+    solution = nbformat.read(ROOT / "solutions" / "02-gradient-descent.ipynb", as_version=4)
+    exercise = nbformat.read(ROOT / "exercises" / "02-gradient-descent.ipynb", as_version=4)
+    for learner, nb in (("honest", solution), ("patcher", _with_cell(exercise, FAKE_NUMPY, at=-1))):
+        (tmp_path / learner).mkdir()
+        nbformat.write(nb, tmp_path / learner / "02-gradient-descent.ipynb")
+    report = grading.grade([tmp_path / "honest", tmp_path / "patcher"], tmp_path / "out" / "r", progress=False)
+    by = {s["learner"]: {r["exercise"]: r for r in s["results"]} for s in report["submissions"]}
+    assert all(r["status"] == "pass" for r in by["honest"].values())
+    assert by["honest"]["02.gradient_descent"]["judged"] == "sandbox"
+    assert by["honest"]["02.mse"]["judged"] == "grader"
+    assert by["patcher"]["02.gradient_descent"]["status"] == "error"
+    assert "numpy.allclose" in by["patcher"]["02.gradient_descent"]["message"]
+    assert {r["status"] for ex, r in by["patcher"].items() if ex != "02.gradient_descent"} == {"fail"}

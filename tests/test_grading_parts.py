@@ -138,6 +138,19 @@ def test_changes_in_place_are_seen_inside_dictionaries_of_arrays():
     assert np.array_equal(wire.decode(reply["changed"]["2"])["v"], 2 * np.ones(2))
 
 
+def test_the_weaker_path_refuses_a_notebook_that_patched_numpy(monkeypatch):
+    import course_utils.checks.ch00_perceptron  # noqa: F401 - registers the real check here
+    from course_utils.grading import inkernel
+
+    answers = Answers({"weighted_sum": _weighted_sum})
+    assert _ask(answers, op="check", exercise="00.weighted_sum", target="weighted_sum")["status"] == "pass"
+    fake = eval("lambda *args, **kwargs: True")  # a function the notebook defined
+    monkeypatch.setattr(np, "allclose", fake)
+    assert inkernel.from_notebook(fake)
+    reply = _ask(answers, op="check", exercise="00.weighted_sum", target="weighted_sum")
+    assert reply["status"] == "error" and "numpy.allclose" in reply["message"]
+
+
 def test_kernel_env_keeps_nothing_of_the_grader(monkeypatch, tmp_path):
     from course_utils.grading.contracts import KernelJob
 
