@@ -1,4 +1,4 @@
-"""Command line: ``python -m course_utils {sync,checks,grade,benchmark}``."""
+"""Command line: ``python -m course_utils {sync,checks,grade,benchmark,env,build-info,publish}``."""
 
 from __future__ import annotations
 
@@ -7,18 +7,24 @@ import sys
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["benchmark"]:
-        from course_utils.benchmark import main as benchmark_main
-
-        return benchmark_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p_sync = sub.add_parser("sync", help="regenerate exercises/ and every .ipynb twin from the .md sources")
+    p_sync = sub.add_parser("sync", help="regenerate exercises/, every .ipynb twin and every first cell "
+                                         "(from _config.yml's repository:)")
     p_sync.add_argument("--root", default=".")
     p_sync.add_argument("--check", action="store_true", help="only report; exit 1 if anything is stale")
     sub.add_parser("checks", help="list the registered exercise checks")
-    sub.add_parser("benchmark", help="time the notebooks under a profile (see python -m course_utils benchmark -h)")
+    p_bench = sub.add_parser("benchmark", help="time the notebooks under a profile (benchmarks/PROFILE-DEVICE.json)")
+    from course_utils.benchmark import add_arguments as add_benchmark_arguments
+
+    add_benchmark_arguments(p_bench)
+    p_env = sub.add_parser("env", help="the variables every kernel gets (course_utils.notebooks.kernel_env)")
+    p_env.add_argument("--shell", action="store_true", help="print them as `export` lines for a shell's eval")
+    p_env.add_argument("--profile", default=None, help="COURSE_PROFILE for the kernels")
+    p_env.add_argument("--threads", type=int, default=None, help="OpenMP/BLAS threads per kernel")
+    from course_utils.publish import add_arguments as add_publish_arguments
+
+    add_publish_arguments(sub)
     p_grade = sub.add_parser("grade", help="execute submitted notebooks and grade them (CSV/JSON report)")
     from course_utils.grading import add_arguments
 
@@ -31,14 +37,36 @@ def main(argv=None) -> int:
         from course_utils.checks import REGISTRY
 
         for key, chk in sorted(REGISTRY.items()):
-            print(f"{key:32s} {chk.target:24s} {len(chk.mistakes)} mistakes  {chk.description}")
+            print(f"{key:32s} {chk.target:28s} {chk.description}")
         print(f"{len(REGISTRY)} checks")
         return 0
     if args.command == "grade":
         from course_utils.grading import main as grade_main
 
         return grade_main(args)
+    if args.command == "benchmark":
+        from course_utils.benchmark import main as benchmark_main
+
+        return benchmark_main(args)
+    if args.command == "env":
+        return _env(args)
+    if args.command in ("build-info", "publish"):
+        from course_utils.publish import main as publish_main
+
+        return publish_main(args)
     return 2
+
+
+def _env(args) -> int:
+    from course_utils.notebooks import course_variables, shell_exports
+
+    try:
+        variables = course_variables(profile=args.profile, threads=args.threads)
+    except ValueError as err:
+        print(f"env: {err}", file=sys.stderr)
+        return 2
+    print(shell_exports(variables) if args.shell else "\n".join(f"{k}={v}" for k, v in variables.items()))
+    return 0
 
 
 def _sync(args) -> int:
@@ -58,6 +86,10 @@ def _sync(args) -> int:
         for folder in ("book", "solutions", "exercises"):
             if (root / folder).exists():
                 shutil.copytree(root / folder, copy / folder)
+        for name in ("_config.yml", "course_utils/_repository.py"):
+            if (root / name).exists():
+                (copy / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(root / name, copy / name)
         stale = [p.relative_to(copy) for p in sync(copy)]
     for path in stale:
         print(f"stale: {path}")

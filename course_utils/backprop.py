@@ -1,70 +1,78 @@
-"""A two-layer NumPy classifier with hand-written backpropagation (chapters 05 and 06).
+"""The two-layer NumPy classifier of chapter 05, with hand-written backpropagation.
 
-Chapter 05 derives and writes these functions step by step; chapter 06 imports them to
-compare the hand-made gradients with PyTorch's and TensorFlow's automatic differentiation.
-Convention: ``Z = X @ W + b`` with ``W`` of shape ``(n_in, n_out)``.
+These are the functions the chapter 05 lecture defines, letter for letter (a test compares
+them with the lecture's cells); chapter 06 imports them to compare the hand-made gradients
+with PyTorch's and TensorFlow's automatic differentiation. Convention: ``Z = X @ W + b`` with
+``W`` of shape ``(n_in, n_out)``; ``params`` is a dict with ``W1``, ``b1``, ``W2``, ``b2``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def relu(z):
-    """max(0, z), element-wise."""
-    return np.maximum(z, 0.0)
+__all__ = ["softmax", "init_params", "forward", "backward", "predict", "train_sgd"]
 
 
 def softmax(logits):
-    """Row-wise softmax, shifted by the row maximum so that exp never overflows."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
+    """Row-wise softmax; subtracting the row maximum avoids overflow in exp."""
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
-def one_hot(labels, n_classes: int):
-    """Integer labels (n,) to a one-hot matrix (n, n_classes)."""
-    out = np.zeros((len(labels), n_classes))
-    out[np.arange(len(labels)), labels] = 1.0
-    return out
-
-
-def cross_entropy(probs, labels):
-    """Mean negative log-probability of the true classes."""
-    picked = probs[np.arange(len(labels)), labels]
-    return float(-np.mean(np.log(np.clip(picked, 1e-12, None))))
-
-
-def init_mlp(n_in: int, n_hidden: int, n_out: int, seed: int = 0, dtype=np.float64) -> dict:
-    """He-initialised weights and zero biases of a two-layer MLP."""
+def init_params(n_in, n_hidden, n_out, seed=0):
+    """He-scaled random weights (chapter 09 explains the scale), zero biases."""
     rng = np.random.default_rng(seed)
     return {
-        "W1": (rng.standard_normal((n_in, n_hidden)) * np.sqrt(2.0 / n_in)).astype(dtype),
-        "b1": np.zeros(n_hidden, dtype=dtype),
-        "W2": (rng.standard_normal((n_hidden, n_out)) * np.sqrt(1.0 / n_hidden)).astype(dtype),
-        "b2": np.zeros(n_out, dtype=dtype),
+        "W1": rng.standard_normal((n_in, n_hidden)) * np.sqrt(2 / n_in),
+        "b1": np.zeros(n_hidden),
+        "W2": rng.standard_normal((n_hidden, n_out)) * np.sqrt(1 / n_hidden),
+        "b2": np.zeros(n_out),
     }
 
 
-def mlp_forward(params: dict, X):
-    """Forward pass: returns the class probabilities and a cache of intermediate values."""
+def forward(params, X, y):
+    """Forward pass: the mean cross-entropy and the cache the backward pass needs."""
     Z1 = X @ params["W1"] + params["b1"]
-    H = relu(Z1)
-    Z2 = H @ params["W2"] + params["b2"]
-    P = softmax(Z2)
-    return P, {"X": X, "Z1": Z1, "H": H, "P": P}
+    H = np.maximum(Z1, 0)
+    P = softmax(H @ params["W2"] + params["b2"])
+    loss = -np.mean(np.log(P[np.arange(len(y)), y] + 1e-12))
+    return loss, (X, Z1, H, P)
 
 
-def mlp_backward(params: dict, cache: dict, labels) -> dict:
-    """Backward pass of the mean cross-entropy: the gradient of every parameter."""
-    n = len(labels)
-    dZ2 = (cache["P"] - one_hot(labels, cache["P"].shape[1])) / n
+def backward(params, cache, y):
+    """Backward pass: the gradient of the loss for every parameter."""
+    X, Z1, H, P = cache
+    dZ2 = P.copy()
+    dZ2[np.arange(len(y)), y] -= 1  # P - Y without building Y
+    dZ2 /= len(y)
     dH = dZ2 @ params["W2"].T
-    dZ1 = dH * (cache["Z1"] > 0)
-    return {"W1": cache["X"].T @ dZ1, "b1": dZ1.sum(axis=0),
-            "W2": cache["H"].T @ dZ2, "b2": dZ2.sum(axis=0)}
+    dZ1 = dH * (Z1 > 0)
+    return {
+        "W1": X.T @ dZ1,
+        "b1": dZ1.sum(axis=0),
+        "W2": H.T @ dZ2,
+        "b2": dZ2.sum(axis=0),
+    }
 
 
-def mlp_loss(params: dict, X, labels) -> float:
-    """Mean cross-entropy of the MLP on ``(X, labels)``."""
-    return cross_entropy(mlp_forward(params, X)[0], labels)
+def predict(params, X):
+    """Predicted class of each row of X."""
+    H = np.maximum(X @ params["W1"] + params["b1"], 0)
+    return np.argmax(H @ params["W2"] + params["b2"], axis=1)
+
+
+def train_sgd(params, X, y, lr, epochs, batch_size, seed=0):
+    """Mini-batch SGD with the hand-written backward pass; returns the epoch losses."""
+    rng = np.random.default_rng(seed)
+    losses = []
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        total = 0.0
+        for start in range(0, len(X), batch_size):
+            batch = order[start : start + batch_size]
+            loss, cache = forward(params, X[batch], y[batch])
+            for name, grad in backward(params, cache, y[batch]).items():
+                params[name] -= lr * grad
+            total += loss * len(batch)
+        losses.append(total / len(X))
+    return losses

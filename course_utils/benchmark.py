@@ -2,12 +2,11 @@
 record, and write ``benchmarks/<profile>-<device>.json`` (the Benchmarks page reads it).
 
 Usage: ``python -m course_utils benchmark [--profile full] [--out benchmarks] [NOTEBOOK ...]``
-(default: every lecture notebook ``book/NN-*.ipynb``).
+(default: every lecture notebook ``book/NN-slug.ipynb``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -18,8 +17,10 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from course_utils.metrics import ENV_VAR as METRICS_ENV
+from course_utils import chapters
+from course_utils.frameworks import FrameworkMissing, require_framework
 from course_utils.metrics import read_metrics
+from course_utils.notebooks import kernel_env, run_notebook
 from course_utils.profile import ENV_VAR as PROFILE_ENV
 from course_utils.profile import PROFILES
 
@@ -29,11 +30,10 @@ PACKAGES = ("numpy", "torch", "tensorflow", "tensorflow-cpu", "keras", "jax", "j
 def device_name() -> str:
     """The GPU model when PyTorch sees one, else the CPU model and core count."""
     try:
-        import torch
-
+        torch = require_framework("torch")
         if torch.cuda.is_available():
             return torch.cuda.get_device_name(0)
-    except ImportError:
+    except FrameworkMissing:
         pass
     cpu = platform.processor() or platform.machine()
     try:
@@ -64,50 +64,46 @@ def package_versions() -> dict:
     return versions
 
 
-def run_notebook(path: Path, timeout: int) -> tuple[float, dict, str | None]:
+def time_notebook(path: Path, cell_timeout: float, profile: str) -> tuple[float, dict, str | None]:
     """Execute one notebook in a fresh kernel; return (seconds, metrics, error or None)."""
-    import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
 
-    nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory() as tmp:
         metrics_file = Path(tmp) / "metrics.jsonl"
-        os.environ[METRICS_ENV] = str(metrics_file)
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
+        env = kernel_env(profile=profile, metrics_file=metrics_file)
         start = time.perf_counter()
         error = None
         try:
-            client.execute()
+            run_notebook(path, env=env, cell_timeout=cell_timeout)
         except (CellExecutionError, DeadKernelError, TimeoutError, RuntimeError) as err:
             error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
         seconds = time.perf_counter() - start
         metrics = read_metrics(metrics_file)
-        os.environ.pop(METRICS_ENV, None)
     return seconds, metrics, error
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("notebooks", nargs="*", type=Path)
+def add_arguments(parser) -> None:
+    """The options of ``python -m course_utils benchmark``."""
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="notebooks to time (default: every lecture, book/NN-slug.ipynb)")
     parser.add_argument("--profile", default=os.environ.get(PROFILE_ENV, "full"), choices=PROFILES)
     parser.add_argument("--out", type=Path, default=Path("benchmarks"))
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
-    args = parser.parse_args(argv)
 
-    os.environ[PROFILE_ENV] = args.profile
-    notebooks = args.notebooks or sorted(Path("book").glob("[0-9][0-9]-*.ipynb"))
+
+def main(args) -> int:
+    """Run the benchmark command from parsed arguments; 1 when a notebook failed."""
+    notebooks = args.notebooks or chapters.files("lecture", Path.cwd(), suffix=".ipynb")
     if not notebooks:
-        parser.error("no notebooks found (run from the repository root)")
+        print("benchmark: no notebooks found (run from the repository root)", file=sys.stderr)
+        return 2
     device = device_name()
     report = {"profile": args.profile, "device": device, "packages": package_versions(),
               "date": time.strftime("%Y-%m-%d"), "notebooks": [], "metrics": {}}
     failed = 0
     for path in notebooks:
         print(f"[{args.profile}] {path} ...", flush=True)
-        seconds, metrics, error = run_notebook(Path(path), args.timeout)
+        seconds, metrics, error = time_notebook(Path(path), args.timeout, args.profile)
         entry = {"notebook": str(path), "seconds": round(seconds, 1)}
         if error:
             entry["error"] = error
@@ -121,7 +117,3 @@ def main(argv=None) -> int:
     target.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {target}; total {sum(n['seconds'] for n in report['notebooks']):.0f} s, {failed} failed")
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

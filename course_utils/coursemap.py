@@ -1,12 +1,17 @@
 """The course map on the landing page, read from ``_toc.yml`` and each chapter's title and
-"Learning objectives" (so the map never drifts from the chapters)."""
+"Learning objectives" (so the map never drifts from the chapters).
+
+A lecture's objectives are the bullet items of its admonition ``:::{admonition} Learning
+objectives`` (closed by ``:::``); a bullet may run over several lines (docs/AUTHORING.md).
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from course_utils.links import chapter_paths, colab_url
+from course_utils import chapters as course_chapters
+from course_utils.links import colab_url
 
 
 def chapter_summary(md_path: Path) -> tuple[str, list[str]]:
@@ -26,15 +31,15 @@ def course_map_markdown(root: Path | str = "..") -> str:
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     lines = []
     for part in toc["parts"]:
-        chapters = [c["file"] for c in part.get("chapters", []) if re.match(r"book/\d\d-", c["file"])]
+        chapters = [course_chapters.parse(c["file"]) for c in part.get("chapters", [])]
+        chapters = [c for c in chapters if c is not None]
         if not chapters:
             continue
         lines += [f"### {part['caption']}", ""]
-        for name in chapters:
-            stem = name.split("/", 1)[1]
-            title, objectives = chapter_summary(root / f"{name}.md")
-            notebooks = ", ".join(f"[{kind}]({colab_url(path)})" for kind, path in chapter_paths(stem).items())
-            lines.append(f"**[{title}]({stem}.md)** (open in Colab: {notebooks})")
+        for chapter in chapters:
+            title, objectives = chapter_summary(root / chapter.lecture)
+            notebooks = ", ".join(f"[{kind}]({colab_url(path)})" for kind, path in chapter.notebooks().items())
+            lines.append(f"**[{title}]({chapter.name}.md)** (open in Colab: {notebooks})")
             lines.append("")
             lines += [f"- {objective}" for objective in objectives]
             lines.append("")

@@ -76,11 +76,6 @@ def strip_text(source: str) -> str:
     return pattern.sub("*Write your answer here.*", source)
 
 
-def has_solution(source: str) -> bool:
-    """True when a cell holds a solution block."""
-    return "# BEGIN SOLUTION" in source or TEXT_BEGIN in source
-
-
 def make_exercise(solution_nb):
     """Return a copy of a solution notebook (nbformat) with every answer replaced by a stub."""
     import copy
@@ -98,15 +93,6 @@ def make_exercise(solution_nb):
             cell.source = f"{title}\n\n{EXERCISE_BANNER}\n{rest}"
             break
     return nb
-
-
-def write_pair(nb, md_path: Path) -> None:
-    """Write a notebook as MyST Markdown and as its paired, output-free ``.ipynb``."""
-    import jupytext
-
-    nb.metadata.setdefault("jupytext", {})["formats"] = "md:myst,ipynb"
-    md_path.write_text(jupytext.writes(nb, fmt="md:myst"))
-    md_path.with_suffix(".ipynb").write_text(paired_ipynb_text(md_path))
 
 
 def paired_ipynb_text(md_path: Path) -> str:
@@ -131,7 +117,9 @@ def exercise_md_text(solution_md: Path) -> str:
 
 
 def sync(root: Path | str = ".") -> list[Path]:
-    """Regenerate exercises/ from solutions/ and every ``.ipynb`` twin; return changed files."""
+    """Regenerate exercises/ from solutions/ and every ``.ipynb`` twin, after copying the
+    ``repository:`` setting of ``_config.yml`` (when there is one) into
+    ``course_utils/_repository.py`` and every first code cell; return changed files."""
     root = Path(root)
     changed = []
 
@@ -139,6 +127,18 @@ def sync(root: Path | str = ".") -> list[Path]:
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
             changed.append(path)
+
+    if (root / "_config.yml").exists():
+        from course_utils.links import read_repository, repository_module_text, setup_cell, with_setup_cell
+
+        repository = read_repository(root / "_config.yml")
+        (root / "course_utils").mkdir(exist_ok=True)
+        write(root / "course_utils" / "_repository.py", repository_module_text(repository))
+        cell = setup_cell(repository)
+        for folder in ("book", "solutions"):
+            for md in sorted((root / folder).glob("*.md")):
+                if is_notebook(md):
+                    write(md, with_setup_cell(md.read_text(), cell))
 
     (root / "exercises").mkdir(exist_ok=True)
     sources = {p.name for p in (root / "solutions").glob("*.md")}

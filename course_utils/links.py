@@ -1,34 +1,113 @@
 """Where the course lives online, and the one function that makes "Open in Colab" links
-(every chapter page, the landing page and the README)."""
+(every chapter page, the landing page and the README).
+
+The one setting is ``repository:`` in ``_config.yml`` (url, branch, path_to_book). Jupyter
+Book's launch buttons read it directly; ``python -m course_utils sync`` copies it into
+``course_utils/_repository.py`` (so an installed package, e.g. in Colab, knows it too) and
+into the first code cell of every notebook; ``python -m course_utils publish`` pushes to it.
+"""
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
-REPOSITORY = "open-nn-course/nn-course"
-BRANCH = "main"
-REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
+from course_utils import _repository
+
+GITHUB_URL = re.compile(r"^https://github\.com/(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+SETUP_MARKER = "# Colab or a fresh machine: install the course package when it is missing."
+
+
+@dataclass(frozen=True)
+class Repository:
+    """The ``repository:`` setting: a GitHub URL, the branch readers see, the book's folder."""
+
+    url: str
+    branch: str = "main"
+    path_to_book: str = ""
+
+    def __post_init__(self):
+        if not GITHUB_URL.match(self.url):
+            raise ValueError(f"repository.url must look like https://github.com/OWNER/NAME, got {self.url!r}: "
+                             "Colab and Binder open notebooks from GitHub")
+        if not self.branch or any(c.isspace() for c in self.branch):
+            raise ValueError(f"repository.branch must be a branch name, got {self.branch!r}")
+        object.__setattr__(self, "url", self.url.rstrip("/").removesuffix(".git"))
+        book = self.path_to_book.strip("/")
+        object.__setattr__(self, "path_to_book", "" if book in ("", ".") else book)
+
+    @property
+    def slug(self) -> str:
+        """``OWNER/NAME``."""
+        match = GITHUB_URL.match(self.url)
+        return f"{match['owner']}/{match['name']}"
+
+    @property
+    def pages_url(self) -> str:
+        """Where GitHub Pages serves the book: ``https://OWNER.github.io/NAME/``."""
+        owner, name = self.slug.split("/")
+        return f"https://{owner.lower()}.github.io/{name}/"
+
+    def repo_path(self, path: str) -> str:
+        """A path relative to the book's folder, as a path relative to the repository root."""
+        return str(PurePosixPath(self.path_to_book, path)) if self.path_to_book else str(PurePosixPath(path))
+
+
+def read_repository(config_path: Path | str = "_config.yml") -> Repository:
+    """The ``repository:`` setting of a Jupyter Book ``_config.yml``."""
+    import yaml
+
+    config = yaml.safe_load(Path(config_path).read_text()) or {}
+    setting = config.get("repository")
+    if not isinstance(setting, dict) or "url" not in setting:
+        raise ValueError(f"{config_path} has no `repository: url:` setting")
+    return Repository(url=str(setting["url"]), branch=str(setting.get("branch", "main")),
+                      path_to_book=str(setting.get("path_to_book") or ""))
+
+
+def repository_module_text(repository: Repository) -> str:
+    """The text of ``course_utils/_repository.py`` for a setting (written by ``sync``)."""
+    return ('"""Generated from `repository:` in _config.yml by `python -m course_utils sync`; do not edit."""\n\n'
+            f"URL = {repository.url!r}\nBRANCH = {repository.branch!r}\nPATH_TO_BOOK = {repository.path_to_book!r}\n")
+
+
+def setup_cell(repository: Repository) -> str:
+    """The first code cell of every notebook: makes it run in Colab or on a fresh machine."""
+    source = f"git+{repository.url}@{repository.branch}"
+    if repository.path_to_book:
+        source += f"#subdirectory={repository.path_to_book}"
+    return (f"{SETUP_MARKER}\nimport importlib.util\n\n"
+            'if importlib.util.find_spec("course_utils") is None:\n'
+            f'    %pip install --quiet "{source}"')
+
+
+FIRST_CODE_CELL = re.compile(r"(```\{code-cell\}[^\n]*\n(?::[^\n]*\n)*\n?)(.*?)(\n```)", re.S)
+
+
+def with_setup_cell(md_text: str, cell: str) -> str:
+    """A MyST notebook's text with its first code cell replaced by ``cell`` when that cell is
+    a setup cell (it starts with :data:`SETUP_MARKER`); otherwise the text unchanged."""
+    match = FIRST_CODE_CELL.search(md_text)
+    if match is None or not match.group(2).startswith(SETUP_MARKER):
+        return md_text
+    return md_text[:match.start(2)] + cell + md_text[match.end(2):]
+
+
+SETTING = Repository(url=_repository.URL, branch=_repository.BRANCH, path_to_book=_repository.PATH_TO_BOOK)
+REPOSITORY = SETTING.slug
+BRANCH = SETTING.branch
+REPOSITORY_URL = SETTING.url
 
 #: The first code cell of every notebook: makes it run in Colab or on a fresh machine.
-SETUP_CELL = f'''# Colab or a fresh machine: install the course package when it is missing.
-import importlib.util
+SETUP_CELL = setup_cell(SETTING)
 
-if importlib.util.find_spec("course_utils") is None:
-    %pip install --quiet "course_utils @ git+{REPOSITORY_URL}"'''
-
-KINDS = {"lecture": "book", "exercise": "exercises", "solution": "solutions"}
-
-
-def colab_url(path: str) -> str:
-    """The Colab URL that opens the notebook at ``path`` (relative to the repository root;
-    a ``.md`` source is mapped to its paired ``.ipynb``)."""
-    notebook = PurePosixPath(path).with_suffix(".ipynb")
-    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{notebook}"
-
-
-def chapter_paths(chapter: str) -> dict:
-    """The repository paths of a chapter's lecture, exercise and solution notebooks."""
-    return {kind: f"{folder}/{chapter}.ipynb" for kind, folder in KINDS.items()}
+def colab_url(path: str, repository: Repository | None = None) -> str:
+    """The Colab URL that opens the notebook at ``path`` (relative to the book's folder; a
+    ``.md`` source is mapped to its paired ``.ipynb``) in ``repository`` (default: the setting)."""
+    repository = repository or SETTING
+    notebook = repository.repo_path(str(PurePosixPath(path).with_suffix(".ipynb")))
+    return f"https://colab.research.google.com/github/{repository.slug}/blob/{repository.branch}/{notebook}"
 
 
 def badge_svg(label: str, text: str = "Open in Colab") -> str:
@@ -38,7 +117,7 @@ def badge_svg(label: str, text: str = "Open in Colab") -> str:
     left, right = 7 * len(label) + 12, 7 * len(text) + 12
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + right}" height="20" role="img" '
            f'aria-label="{label}: {text}"><rect width="{left}" height="20" rx="3" fill="#555"/>'
-           f'<rect x="{left}" width="{right}" height="20" rx="3" fill="#e37400"/>'
+           f'<rect x="{left}" width="{right}" height="20" rx="3" fill="#b35c00"/>'
            f'<g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11" text-anchor="middle">'
            f'<text x="{left / 2}" y="14">{label}</text><text x="{left + right / 2}" y="14">{text}</text></g></svg>')
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
@@ -46,8 +125,10 @@ def badge_svg(label: str, text: str = "Open in Colab") -> str:
 
 def chapter_links_markdown(chapter: str) -> str:
     """HTML/Markdown with three "Open in Colab" badges: lecture, exercise, solution."""
+    from course_utils.chapters import chapter as find_chapter
+
     parts = []
-    for kind, path in chapter_paths(chapter).items():
+    for kind, path in find_chapter(chapter).notebooks().items():
         alt = f"Open the {kind} notebook in Colab"
         parts.append(f'<a href="{colab_url(path)}" target="_blank" rel="noopener">'
                      f'<img src="{badge_svg(kind.capitalize())}" alt="{alt}" title="{alt}"></a>')

@@ -1,7 +1,8 @@
 """Named results a notebook records for the benchmark report (chapters 03, 07, 12, 14).
 
-``record_metric("fashion_mlp_test_accuracy", 0.89)`` prints the value and, when the variable
-``COURSE_METRICS_FILE`` names a file (the benchmark sets it), appends it there as JSON lines.
+``record_metric("fashion_mlp_test_accuracy", 0.89)`` appends the value, as a JSON line, to the
+file that ``COURSE_METRICS_FILE`` names (the benchmark sets it) and otherwise does nothing: the
+learner never sees it. To show a result in the prose, use :func:`course_utils.glue.glue`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ ENV_VAR = "COURSE_METRICS_FILE"
 def record_metric(name: str, value: float) -> float:
     """Record a named result of this run and return it."""
     value = float(value)
-    print(f"[metric] {name} = {value:.6g}")
     target = os.environ.get(ENV_VAR)
     if target:
         with Path(target).open("a") as fh:

@@ -2,7 +2,8 @@
 
 The source task is the five clothing classes of Fashion-MNIST (``SOURCE_CLASSES``); the
 other five (footwear, bags and shirts, ``TARGET_CLASSES``) are held out as the target task
-of transfer learning. ``load_source_model()`` returns the trained PyTorch model, building it
+of transfer learning (:func:`course_utils.data.fashion_classes` loads either).
+``load_source_model()`` returns the trained PyTorch model, building it
 on first use (seconds to a minute on a CPU) and caching its weights under
 ``cache_dir()/models``. The script ``scripts/train_source_model.py`` does the same from the
 command line. The network is ``model.base`` (two convolution blocks that turn an image into
@@ -20,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils.data.datasets import cache_dir, load_fashion_mnist
-from course_utils.frameworks import images_to_float
+from course_utils.data.datasets import cache_dir, fashion_classes
+from course_utils.frameworks import images_to_float, require_framework
 
 N_BASE_FEATURES = 32 * 7 * 7  # the base turns a 28 x 28 image into 32 maps of 7 x 7
 N_HIDDEN = 64
@@ -33,34 +34,11 @@ SOURCE_SETTINGS = {"smoke": {"n_train": 600, "epochs": 1},
                    "gpu": {"n_train": 30000, "epochs": 5}}
 
 
-def fashion_classes(classes, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
-                    verbose: bool = True):
-    """Fashion-MNIST restricted to ``classes``, labels renumbered 0..len(classes)-1; returns an
-    ``ImageDataset`` (``n_train``/``n_test``: seeded random subsets) (chapter 14)."""
-    from course_utils.data.datasets import FASHION_CLASSES, ImageDataset
-
-    data = load_fashion_mnist(seed=seed, verbose=False)
-    rng = np.random.default_rng(seed)
-    lookup = np.full(len(FASHION_CLASSES), -1)
-    lookup[list(classes)] = np.arange(len(classes))
-    parts = []
-    for x, y, n in ((data.x_train, data.y_train, n_train), (data.x_test, data.y_test, n_test)):
-        keep = np.flatnonzero(lookup[y] >= 0)
-        if n is not None and n < len(keep):
-            keep = np.sort(rng.choice(keep, size=n, replace=False))
-        parts += [x[keep], lookup[y[keep]].astype(np.int64)]
-    names = tuple(FASHION_CLASSES[c] for c in classes)
-    subset = ImageDataset(*parts, class_names=names, source=f"{data.source}; classes {', '.join(names)}")
-    if verbose:
-        print(f"Loaded {subset}")
-    return subset
-
-
 def make_head(n_classes: int, seed: int | None = None):
     """A fresh classification head for the source CNN's base: flatten the (32, 7, 7) feature
     maps, a dense layer of 64 ReLU units, then ``n_classes`` outputs (chapter 14)."""
-    import torch
-    from torch import nn
+    torch = require_framework("torch")
+    nn = torch.nn
 
     if seed is not None:
         torch.manual_seed(seed)
@@ -73,8 +51,8 @@ def build_source_cnn(n_classes: int = len(SOURCE_CLASSES), seed: int = 0):
     - ReLU - pool; ``block2``: conv 32 - ReLU - pool) and ``head`` (:func:`make_head`) (chapter 14)."""
     from collections import OrderedDict
 
-    import torch
-    from torch import nn
+    torch = require_framework("torch")
+    nn = torch.nn
 
     torch.manual_seed(seed)
     base = nn.Sequential(OrderedDict(
@@ -93,10 +71,9 @@ def train_source_model(n_train: int = 10000, epochs: int = 2, seed: int = 0, bat
                        lr: float = 2e-3, verbose: bool = True):
     """Train the source CNN on ``n_train`` Fashion-MNIST images of the source classes; return
     ``(model, test_accuracy)`` (chapter 14)."""
-    import torch
-
     from course_utils.frameworks import torch_accuracy, torch_fit, torch_loader
 
+    torch = require_framework("torch")
     data = fashion_classes(SOURCE_CLASSES, n_train=n_train, n_test=2000, seed=seed, verbose=verbose)
     x_train = images_to_float(data.x_train, channels_last=False)
     x_test = images_to_float(data.x_test, channels_last=False)
@@ -113,9 +90,9 @@ def load_source_model(n_train: int | None = None, epochs: int | None = None, see
                       profile=None, retrain: bool = False, verbose: bool = True):
     """The pretrained Fashion-MNIST CNN: loaded from the cache, or trained and saved there on
     first use. Sizes default to the run profile's (``SOURCE_SETTINGS``) (chapter 14)."""
-    import torch
-
     from course_utils.profile import get_profile
+
+    torch = require_framework("torch")
 
     settings = SOURCE_SETTINGS[(profile or get_profile()).name]
     n_train = settings["n_train"] if n_train is None else n_train
@@ -150,11 +127,8 @@ def keras_source_model(torch_model=None, n_classes: int = len(SOURCE_CLASSES)):
     """The same network in Keras (channels last), with the weights of ``torch_model`` copied in
     when given. Layers are named ``block1_conv``, ``block2_conv``, ``head_dense`` and ``head_out``
     (chapter 14)."""
-    from course_utils.frameworks import select_keras_backend
-
-    select_keras_backend()
-    import keras
-    from keras import layers
+    keras = require_framework("keras")
+    layers = keras.layers
 
     model = keras.Sequential([
         keras.Input((28, 28, 1)),

@@ -33,7 +33,9 @@ class Profile:
 
     def torch_device(self):
         """The ``torch.device`` to train on: CUDA when present, else CPU (with a note in gpu)."""
-        import torch
+        from course_utils.frameworks import require_framework
+
+        torch = require_framework("torch")
 
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -43,9 +45,11 @@ class Profile:
 
     def device_name(self) -> str:
         """A human-readable name of the accelerator in use, or ``"CPU"``."""
+        from course_utils.frameworks import FrameworkMissing, require_framework
+
         try:
-            import torch
-        except ImportError:
+            torch = require_framework("torch")
+        except FrameworkMissing:
             return "CPU"
         if torch.cuda.is_available():
             return torch.cuda.get_device_name(0)

@@ -8,6 +8,8 @@ the cells side by side at the top level and this transform groups them after exe
 
 from __future__ import annotations
 
+import re
+
 LABELS = {"pytorch": "PyTorch", "keras": "Keras", "tensorflow": "TensorFlow", "numpy": "NumPy", "jax": "JAX"}
 TAG_PREFIX = "framework-"
 
@@ -100,8 +102,40 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
     context["script_files"][:] = unique  # in place: later handlers add to this same list
 
 
+# Matplotlib's HTML animations link Font Awesome from a CDN; the book's theme ships it.
+CDN_STYLESHEET = re.compile(r"<link[^>]*href=[\"']https?://[^\"']*font-awesome[^>]*>\s*", re.I)
+
+#: Output figures are drawn at 144 dpi (book/matplotlibrc): 20 image pixels per 10-pt letter.
+#: On a narrow screen an image is never shrunk below this share of its natural width, so its
+#: text stays at least 7 CSS pixels high; a wider figure scrolls sideways inside its output.
+MIN_FIGURE_SCALE = 0.35
+READABLE_FIGURES_JS = f"""
+document.addEventListener("DOMContentLoaded", () => {{
+  for (const img of document.querySelectorAll(".cell_output img")) {{
+    const fit = () => {{
+      img.style.minWidth = Math.round(img.naturalWidth * {MIN_FIGURE_SCALE}) + "px";
+      img.parentElement.style.overflowX = "auto";
+    }};
+    if (img.complete) fit(); else img.addEventListener("load", fit);
+  }}
+}});
+"""
+
+
+def drop_cdn_stylesheets(app, doctree, docname) -> None:
+    """Remove CDN stylesheet links from raw HTML cell outputs: the book loads nothing from the
+    network (chapter 02's animation)."""
+    from docutils import nodes
+
+    for raw in list(doctree.findall(nodes.raw)):
+        if "html" in raw.get("format", "") and CDN_STYLESHEET.search(raw.astext()):
+            raw.parent.replace(raw, nodes.raw("", CDN_STYLESHEET.sub("", raw.astext()), format="html"))
+
+
 def setup(app):
     app.setup_extension("sphinx_design")
+    app.connect("doctree-resolved", drop_cdn_stylesheets)
+    app.add_js_file(None, body=READABLE_FIGURES_JS)
     app.connect("doctree-read", group_framework_cells)
     app.connect("config-inited", use_local_mathjax)
     app.connect("build-finished", copy_local_mathjax)

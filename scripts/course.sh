@@ -3,10 +3,14 @@
 #   bash scripts/course.sh book    build the HTML book (executes every notebook, with a cache)
 #   bash scripts/course.sh test    run the whole test suite in the smoke profile
 #   bash scripts/course.sh setup   only set up
+#   bash scripts/course.sh publish [--remote R] [--branch B]
+#                                  push the built book to gh-pages (default remote: _config.yml's
+#                                  repository.url); refuses a build that failed, warned or is stale
 # Environment: VENV (default .venv), PYTHON (default python3), COURSE_PROFILE (book: default full).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
+case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 PYTHON="${PYTHON:-python3}"
 
 log() { printf '\n== %s\n' "$*"; }
@@ -52,7 +56,7 @@ python_packages() {
 setup() {
   system_packages
   python_packages
-  export PATH="$PWD/$VENV/bin:$PATH"
+  export PATH="$VENV/bin:$PATH"
 }
 
 case "${1:-}" in
@@ -61,17 +65,31 @@ case "${1:-}" in
   book)
     setup
     log "building the book (profile ${COURSE_PROFILE:=full})"
-    export COURSE_PROFILE
-    jupyter-book build . -W -n --keep-going
+    eval "$(python -m course_utils env --shell --profile "$COURSE_PROFILE")"  # what every kernel gets
+    # The stamp _build/build-info.json records the inputs before and the outcome after the
+    # build; `publish` reads it.
+    python -m course_utils build-info start
+    status=0
+    jupyter-book build . -W -n --keep-going 2>&1 | tee _build/build.log || status=$?
+    python -m course_utils build-info finish --status "$status" --log _build/build.log
+    [ "$status" -eq 0 ] || exit "$status"
     echo "Open _build/html/index.html" ;;
   test)
     setup
     log "running the tests (profile smoke)"
-    export COURSE_PROFILE=smoke OMP_NUM_THREADS=1  # two test workers on two cores: one thread each
+    # what every kernel gets; two test workers on two cores: one thread each
+    eval "$(python -m course_utils env --shell --profile smoke --threads 1)"
     ruff check course_utils tests scripts
     python -m course_utils sync --check
     python -m pytest -n 2 --dist loadscope --nbval --nbval-current-env --nbval-cell-timeout=900 \
       tests book solutions "${@:2}" ;;
+  publish)
+    # Publishes what `book` built, with the environment it built it in: no set-up here.
+    if [ ! -x "$VENV/bin/python" ]; then
+      echo "No environment in $VENV: build the book first (bash scripts/course.sh book)" >&2; exit 1
+    fi
+    export PATH="$VENV/bin:$PATH"
+    python -m course_utils publish "${@:2}" ;;
   *)
-    echo "usage: bash scripts/course.sh {book|test|setup}" >&2; exit 2 ;;
+    echo "usage: bash scripts/course.sh {book|test|setup|publish}" >&2; exit 2 ;;
 esac

@@ -1,4 +1,9 @@
-"""Shared fixtures: the repository root and notebook execution with nbclient."""
+"""Shared fixtures: the repository root and the kernels' environment.
+
+Kernels started by nbval inherit this process's environment, so the session applies
+:func:`course_utils.notebooks.kernel_env` to ``os.environ`` first (profile ``smoke`` unless
+``COURSE_PROFILE`` is set).
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.notebooks import course_variables
+
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("COURSE_PROFILE", "smoke")
+os.environ.update(course_variables(profile=os.environ.get("COURSE_PROFILE", "smoke")))
 
 
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
 
-
-def execute_notebook(path: Path, timeout: int = 600):
-    """Execute a notebook in a fresh kernel with errors allowed; return the executed notebook."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
-    return nb
-
-
-def chapters(folder: str) -> list[Path]:
-    return sorted((ROOT / folder).glob("[0-9][0-9]-*.md"))

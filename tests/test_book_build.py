@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from course_utils import chapters, links
+
 from .conftest import ROOT
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -47,11 +49,12 @@ def test_strict_build_has_every_page(built_book):
             assert page.exists(), page
             text = page.read_text()
             assert "highlight-ipythontb" not in text, f"{page.name} shows an error traceback from a cell"
-    for lecture in sorted((ROOT / "book").glob("[0-9][0-9]-*.md")):
+    for lecture in chapters.files("lecture", ROOT):
         text = (built_book / "book" / f"{lecture.stem}.html").read_text()
         for kind in ("book", "exercises", "solutions"):
-            assert f"colab.research.google.com/github/open-nn-course/nn-course/blob/main/{kind}/{lecture.stem}.ipynb" \
-                in text, f"{lecture.stem}: no Colab link to {kind}"
+            assert links.colab_url(f"{kind}/{lecture.stem}.ipynb") in text, f"{lecture.stem}: no Colab link to {kind}"
+        binder = f"mybinder.org/v2/gh/{links.REPOSITORY}/{links.BRANCH}?urlpath=tree/book/{lecture.stem}.ipynb"
+        assert binder in text, f"{lecture.stem}: no Binder launch button for the setting's repository"
 
 
 # --------------------------------------------------------------------------- browser
@@ -78,7 +81,7 @@ def browser():
                  "--disable-dev-shm-usage", "--disable-component-update", "--no-first-run",
                  "--window-size=1280,1000"):
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
     driver.set_page_load_timeout(60)
     yield driver
@@ -96,19 +99,25 @@ def server(built_book):
 
 
 def _pages_to_check():
-    pages = ["book/index"]
-    for _, files in _toc_parts():
-        chapters = [f for f in files if re.match(r"book/\d\d-", f)]
-        if chapters:
-            pages.append(chapters[0])
-    return pages
+    return [name for _, files in _toc_parts() for name in files] + ["book/index"]
 
 
-def _offline_miss(entry) -> bool:
-    """An external resource (a CDN for the widget manager) that cannot load without internet."""
-    message = entry["message"]
-    return entry["source"] == "network" and "127.0.0.1" not in message.split(" ")[0] and \
-        ("ERR_NAME_NOT_RESOLVED" in message or "ERR_INTERNET_DISCONNECTED" in message)
+#: An alt text that is only the image's file name or path, as MyST-NB writes when none is given.
+PATH_LIKE_ALT = re.compile(r"(^|/)_images/|\.(png|jpe?g|svg|gif)$|^[0-9a-f]{16,}$", re.I)
+
+
+def _requests_off_this_machine(driver, local: str) -> list[str]:
+    """URLs the page asked for from anywhere but the book's own server (CDNs, fonts ...)."""
+    import json
+
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            url = message["params"]["request"]["url"]
+            if not url.startswith((local, "data:", "blob:", "about:", "chrome")):
+                urls.append(url)
+    return urls
 
 
 def _wait(driver, script, timeout=20):
@@ -123,20 +132,24 @@ def test_pages_in_a_browser(browser, server):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     checked_links = 0
     for page in _pages_to_check():
+        browser.get_log("performance")  # forget the previous page's requests
         browser.get(f"{server}/{page}.html")
         _wait(browser, "return document.readyState === 'complete'")
-        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and not _offline_miss(e)]
+        if browser.execute_script("return document.querySelectorAll('.math').length") > 0:
+            _wait(browser, "return document.querySelectorAll('mjx-container').length > 0")
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, f"{page}: console errors {errors}"
+        outside = _requests_off_this_machine(browser, server)
+        assert not outside, f"{page}: loads from the network {outside}"
         images = browser.execute_script(
             "return Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])")
         broken = [src for src, ok in images if not ok]
         assert not broken, f"{page}: images not loaded {broken}"
-        if browser.execute_script("return document.querySelectorAll('.math').length") > 0:
-            _wait(browser, "return document.querySelectorAll('mjx-container').length > 0")
-        alt_missing = browser.execute_script(
-            "return Array.from(document.querySelectorAll('main img')).filter(i => !i.alt).map(i => i.src)")
-        assert not alt_missing, f"{page}: images without alt text {alt_missing}"
-        if re.match(r"book/\d\d-", page):
+        alts = browser.execute_script(
+            "return Array.from(document.querySelectorAll('main img')).map(i => [i.src.slice(-40), i.alt])")
+        bad_alt = [(src, alt) for src, alt in alts if not alt.strip() or PATH_LIKE_ALT.search(alt.strip())]
+        assert not bad_alt, f"{page}: images without a meaningful alt text {bad_alt}"
+        if chapters.parse(page):
             stem = page.split("/")[1]
             hrefs = browser.execute_script(
                 "return Array.from(document.querySelectorAll('a')).map(a => a.href)"
@@ -148,6 +161,35 @@ def test_pages_in_a_browser(browser, server):
             checked_links += len(hrefs)
         browser.save_screenshot(str(SCREENSHOTS / f"{page.replace('/', '_')}.png"))
     assert checked_links > 0
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_figures_are_readable_on_a_phone(browser, server):
+    """At 390 CSS pixels no output figure is shrunk so far that its text drops below 7 px."""
+    from course_utils.sphinxext import MIN_FIGURE_SCALE
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.set_window_size(390, 844)
+    try:
+        for page in _pages_to_check():
+            browser.get(f"{server}/{page}.html")
+            _wait(browser, "return document.readyState === 'complete'")
+            _wait(browser, "return Array.from(document.images).every(i => i.complete)")
+            scales = browser.execute_script(
+                "return Array.from(document.querySelectorAll('.cell_output img'))"
+                ".filter(i => i.naturalWidth > 0 && i.getClientRects().length > 0)"  # shown, not in a hidden tab
+                ".map(i => [i.alt, i.getBoundingClientRect().width / i.naturalWidth])")
+            small = [(alt[:60], round(scale, 2)) for alt, scale in scales if scale < MIN_FIGURE_SCALE - 0.01]
+            assert not small, f"{page}: figures too small to read on a phone {small}"
+            if page in ("book/00-perceptron", "book/12-cnn"):
+                browser.save_screenshot(str(SCREENSHOTS / f"phone_{page.replace('/', '_')}.png"))
+                browser.execute_script(
+                    "const i = Array.from(document.querySelectorAll('.cell_output img'))"
+                    ".find(i => i.getClientRects().length > 0); if (i) i.scrollIntoView();")
+                browser.save_screenshot(str(SCREENSHOTS / f"phone_{page.replace('/', '_')}_figure.png"))
+    finally:
+        browser.set_window_size(1280, 1000)
 
 
 @pytest.mark.slow

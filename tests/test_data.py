@@ -38,7 +38,7 @@ def test_herschel_bulkley_and_others_shapes():
     x, y = synthetic.make_cubic(n=20, noise=0.0)
     assert np.allclose(y, x[:, 0] ** 3 + 0.1 * x[:, 0] ** 2 - x[:, 0] + 0.1)
     assert synthetic.make_noisy_regression(n=10)[0].shape == (10, 1)
-    t, pos = synthetic.make_oscillator(n=200, seed=0, damping=0.0, drive=0.0, omega=1.0)
+    t, pos = synthetic.make_oscillator_series(n=200, seed=0, damping=0.0, drive=0.0, omega=1.0)
     energy = pos[:-1] ** 2 + (np.diff(pos) / (t[1] - t[0])) ** 2
     assert np.ptp(energy[:50]) < 0.2 * energy.mean()
 
@@ -101,3 +101,32 @@ def test_mnist_auto_falls_back_offline(monkeypatch, tmp_path):
     assert "subset" in datasets.load_mnist(verbose=False).source
     with pytest.raises(datasets.DatasetUnavailable, match="source='subset'"):
         datasets.load_mnist(source="full", verbose=False)
+
+
+def test_one_public_data_api():
+    import inspect
+
+    import course_utils.data as data
+
+    for name in data.__all__:
+        obj = getattr(data, name)
+        if not inspect.isfunction(obj):
+            continue
+        params = list(inspect.signature(obj).parameters.values())
+        leading = {"make_": ["n", "seed"], "load_": [], "fashion_classes": ["classes"], "logic_gate": ["name"]}
+        prefix = next(p for p in leading if name.startswith(p))
+        positional = [p.name for p in params if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+        assert positional == leading[prefix], f"{name}: only {leading[prefix]} may be positional"
+        assert obj.__doc__ and "chapter" in obj.__doc__, f"{name} has no docstring naming its chapter"
+
+
+def test_download_writes_whole_files_only(tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name in datasets.IDX_FILES.values():
+        (mirror / name).write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x02ab"))
+    target = tmp_path / "cache"
+    datasets._download(mirror.as_uri() + "/", target, timeout=5, verbose=False)
+    assert sorted(p.name for p in target.iterdir()) == sorted(datasets.IDX_FILES.values())
+    arrays = datasets._read_idx(target, None)
+    assert arrays["train_labels"].tolist() == [97, 98]

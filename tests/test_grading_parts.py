@@ -335,6 +335,7 @@ def test_contracts_validate_and_cap():
 def test_the_learners_view_hides_the_grader_the_checks_and_the_answers():
     hidden = sandbox.hidden_modules("05", {"mlp_backward"})
     assert "backprop.py" in hidden and "checks/ch05_backpropagation.py" in hidden
+    assert "backprop.py" in sandbox.hidden_modules("01", {"softmax"}), "it defines softmax"
     view = sandbox.package_view("00", {"weighted_sum"}) / "course_utils"
     assert not (view / "checks" / "ch00_perceptron.py").exists()
     assert not (view / "grading" / "judge.py").exists() and (view / "grading" / "kernel_side.py").exists()

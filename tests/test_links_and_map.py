@@ -2,7 +2,7 @@
 
 import base64
 
-from course_utils import links
+from course_utils import chapters, links
 from course_utils.coursemap import chapter_summary, course_map_markdown
 
 from .conftest import ROOT
@@ -10,7 +10,7 @@ from .conftest import ROOT
 
 def test_colab_url_maps_md_to_ipynb():
     url = links.colab_url("book/00-perceptron.md")
-    assert url == "https://colab.research.google.com/github/open-nn-course/nn-course/blob/main/book/00-perceptron.ipynb"
+    assert url == f"https://colab.research.google.com/github/{links.REPOSITORY}/blob/{links.BRANCH}/book/00-perceptron.ipynb"
 
 
 def test_chapter_links_have_three_badges_with_alt_text():
@@ -35,7 +35,25 @@ def test_chapter_summary_reads_title_and_objectives(tmp_path):
 
 def test_course_map_lists_every_chapter_in_the_toc():
     text = course_map_markdown(ROOT)
-    for lecture in sorted((ROOT / "book").glob("[0-9][0-9]-*.md")):
+    for lecture in chapters.files("lecture", ROOT):
         assert f"({lecture.stem}.md)" in text
         title, objectives = chapter_summary(lecture)
         assert objectives, f"{lecture.name} has no learning objectives"
+
+
+def _relative_luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_badge_text_has_a_contrast_of_at_least_4_5():
+    import re
+
+    svg = base64.b64decode(links.badge_svg("Lecture").split("base64,")[1]).decode()
+    text_colour = re.search(r'<g fill="(#[0-9a-f]{3,6})"', svg).group(1)
+    text_colour = "#" + "".join(c * 2 for c in text_colour[1:]) if len(text_colour) == 4 else text_colour
+    for background in re.findall(r'<rect[^>]*fill="(#[0-9a-f]{3,6})"', svg):
+        background = "#" + "".join(c * 2 for c in background[1:]) if len(background) == 4 else background
+        light, dark = sorted([_relative_luminance(text_colour), _relative_luminance(background)], reverse=True)
+        assert (light + 0.05) / (dark + 0.05) >= 4.5, (text_colour, background)

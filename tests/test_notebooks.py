@@ -8,22 +8,23 @@ import jupytext
 import pytest
 import yaml
 
-from course_utils import links
+from course_utils import chapters, links
 from course_utils.checks import checks_for
 from course_utils.exercises import exercise_md_text, is_notebook, paired_ipynb_text
 
-from .conftest import ROOT, chapters
+from .conftest import ROOT
 
-NOTEBOOK_MDS = [p for folder in ("book", "solutions", "exercises") for p in chapters(folder)]
-ALL_NOTEBOOK_MDS = [p for folder in ("book", "solutions", "exercises")
+NOTEBOOK_MDS = [p for kind in chapters.FOLDERS for p in chapters.files(kind, ROOT)]
+ALL_NOTEBOOK_MDS = [p for folder in chapters.FOLDERS.values()
                     for p in sorted((ROOT / folder).glob("*.md")) if is_notebook(p)]
-CHECK_CALL = re.compile(r"""check\(\s*["'](\d\d\.[A-Za-z0-9_]+)["']""")
+LECTURES = chapters.files("lecture", ROOT)
+SOLUTIONS = chapters.files("solution", ROOT)
 
 
 def test_every_chapter_has_its_three_notebooks():
-    lectures = {p.name for p in chapters("book")}
+    lectures = {p.name for p in LECTURES}
     assert lectures, "no chapters"
-    assert lectures == {p.name for p in chapters("solutions")} == {p.name for p in chapters("exercises")}
+    assert lectures == {p.name for p in SOLUTIONS} == {p.name for p in chapters.files("exercise", ROOT)}
 
 
 @pytest.mark.parametrize("md", ALL_NOTEBOOK_MDS, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -35,7 +36,7 @@ def test_ipynb_twin_in_sync_and_without_outputs(md):
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
 
-@pytest.mark.parametrize("solution", chapters("solutions"), ids=lambda p: p.name)
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
 def test_exercise_is_freshly_generated(solution):
     exercise = ROOT / "exercises" / solution.name
     assert exercise.read_text() == exercise_md_text(solution), \
@@ -51,10 +52,10 @@ def test_first_code_cell_sets_up_colab(md):
     assert is_notebook(md)
 
 
-@pytest.mark.parametrize("solution", chapters("solutions"), ids=lambda p: p.name)
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
 def test_solution_calls_every_check_of_its_chapter(solution):
-    chapter = solution.name[:2]
-    called = CHECK_CALL.findall(solution.read_text())
+    chapter = chapters.chapter(solution.stem).id
+    called = chapters.check_calls(solution.read_text())
     registered = set(checks_for(chapter))
     assert len(registered) >= 3, f"chapter {chapter} has fewer than three checked exercises"
     assert set(called) == registered, f"called {sorted(called)}, registered {sorted(registered)}"
@@ -62,15 +63,13 @@ def test_solution_calls_every_check_of_its_chapter(solution):
 
 
 def test_repository_settings_match_links():
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    assert config["repository"]["url"] == links.REPOSITORY_URL
-    assert config["repository"]["branch"] == links.BRANCH
-    assert config["repository"]["path_to_book"] in ("", ".")
+    """`links` (and so the notebooks' first cells) follow `repository:` in _config.yml."""
+    assert links.read_repository(ROOT / "_config.yml") == links.SETTING
 
 
 def test_colab_links_point_at_files_that_exist():
-    for lecture in chapters("book"):
-        for path in links.chapter_paths(lecture.stem).values():
+    for lecture in LECTURES:
+        for path in chapters.chapter(lecture.stem).notebooks().values():
             assert (ROOT / path).exists(), path
             assert links.colab_url(path).endswith(f"/{links.REPOSITORY}/blob/{links.BRANCH}/{path}")
         text = lecture.read_text()
@@ -93,5 +92,24 @@ def test_toc_lists_every_chapter_and_only_existing_files():
     files = list(_toc_files(toc))
     for name in files:
         assert any((ROOT / f"{name}{ext}").exists() for ext in (".md", ".ipynb")), name
-    for lecture in chapters("book"):
+    for lecture in LECTURES:
         assert f"book/{lecture.stem}" in files, f"{lecture.name} is not in _toc.yml"
+
+
+MAX_CODE_LINE = 88  # what the book's column shows without scrolling
+
+
+@pytest.mark.parametrize("md", NOTEBOOK_MDS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_code_lines_fit_the_column(md):
+    nb = jupytext.read(md)
+    long_lines = [line for cell in nb.cells if cell.cell_type == "code"
+                  for line in cell.source.splitlines() if len(line) > MAX_CODE_LINE]
+    assert not long_lines, f"{len(long_lines)} code line(s) over {MAX_CODE_LINE} characters:\n" + "\n".join(long_lines)
+
+
+def test_math_uses_no_macro_only_the_book_defines():
+    """Jupyter and Colab render the notebooks' math with stock MathJax: no book-only macros."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert "mathjax3_config" not in config["sphinx"].get("config", {}), "define no MathJax macros for the book only"
+    for md in ALL_NOTEBOOK_MDS:
+        assert not re.search(r"\\R\b", md.read_text()), f"{md.name} uses \\R: write \\mathbb{{R}}"

@@ -42,10 +42,7 @@ def _random_z(rng, shape):
     return rng.normal(scale=4.0, size=shape)
 
 
-@register("01.sigmoid", target="sigmoid",
-          mistakes=("wrong sign in the exponent", "overflow in np.exp for large inputs",
-                    "exp evaluated in the discarded branch of np.where", "not element-wise / wrong shape",
-                    "input changed in place"))
+@register("01.sigmoid")
 def check_sigmoid(sigmoid):
     """sigmoid(z): the logistic function, stable for any input."""
     rng = seeded_rng(10)
@@ -71,9 +68,7 @@ def check_sigmoid(sigmoid):
     return "exact on random inputs, no overflow for |z| = 1000"
 
 
-@register("01.sigmoid_derivative", target="sigmoid_derivative",
-          mistakes=("formula applied to z instead of sigma(z)", "wrong sign", "missing (1 - sigma) factor",
-                    "NaN for large inputs (quotient form)", "input changed in place"))
+@register("01.sigmoid_derivative")
 def check_sigmoid_derivative(sigmoid_derivative):
     """sigmoid_derivative(z) = sigma(z) (1 - sigma(z)), finite everywhere."""
     rng = seeded_rng(11)
@@ -100,9 +95,7 @@ def check_sigmoid_derivative(sigmoid_derivative):
     return "matches a finite difference and stays finite for |z| = 1000"
 
 
-@register("01.tanh_from_sigmoid", target="tanh_from_sigmoid",
-          mistakes=("sigmoid of z instead of 2z", "missing factor 2", "wrong shift", "np.tanh used",
-                    "overflow for large inputs"))
+@register("01.tanh_from_sigmoid")
 def check_tanh_from_sigmoid(tanh_from_sigmoid):
     """tanh_from_sigmoid(z) = 2 sigma(2z) - 1, without np.tanh."""
     rng = seeded_rng(12)
@@ -131,9 +124,7 @@ def check_tanh_from_sigmoid(tanh_from_sigmoid):
     return "equals tanh on random and large inputs"
 
 
-@register("01.leaky_relu_derivative", target="leaky_relu_derivative",
-          mistakes=("returns the function instead of its derivative", "alpha ignored (ReLU derivative)",
-                    "branches swapped", "alpha not passed through", "input changed in place"))
+@register("01.leaky_relu_derivative")
 def check_leaky_relu_derivative(leaky_relu_derivative):
     """leaky_relu_derivative(z, alpha) = 1 for z > 0, alpha otherwise."""
     rng = seeded_rng(13)
@@ -169,9 +160,7 @@ def _softmax_reference(Z):
     return np.array(rows)
 
 
-@register("01.softmax", target="softmax",
-          mistakes=("no max-shift: overflow", "normalised along the wrong axis", "normalised over the whole matrix",
-                    "max taken over the whole matrix (underflow)", "shift along the wrong axis", "1-D input fails"))
+@register("01.softmax")
 def check_softmax(softmax):
     """softmax(Z): row-wise, stable softmax of a (n, K) matrix or a (K,) vector."""
     rng = seeded_rng(14)

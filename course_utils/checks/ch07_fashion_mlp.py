@@ -15,9 +15,7 @@ from course_utils.checks.core import (
 )
 
 
-@register("07.preprocess", target="preprocess",
-          mistakes=("not scaled to [0, 1]", "divided by 256", "wrong dtype (not float32)",
-                    "not flattened", "whole batch flattened into one vector", "input changed in place"))
+@register("07.preprocess")
 def check_preprocess(preprocess):
     """preprocess(images) turns uint8 (n, 28, 28) into float32 (n, 784) in [0, 1]."""
     rng = seeded_rng(7)
@@ -54,9 +52,7 @@ def _accuracy_reference(logits, labels):
     return hits / len(labels)
 
 
-@register("07.accuracy_from_logits", target="accuracy_from_logits",
-          mistakes=("argmax over the wrong axis", "count instead of fraction", "percentage instead of fraction",
-                    "smallest instead of largest logit"))
+@register("07.accuracy_from_logits")
 def check_accuracy_from_logits(accuracy_from_logits):
     """accuracy_from_logits(logits, labels) is the fraction of rows whose arg-max is the label."""
     rng = seeded_rng(3)
@@ -89,9 +85,7 @@ def check_accuracy_from_logits(accuracy_from_logits):
     return "fixed and random logits"
 
 
-@register("07.confusion_matrix", target="confusion_matrix",
-          mistakes=("rows and columns swapped", "size from the labels instead of n_classes",
-                    "fractions instead of counts", "wrong shape"))
+@register("07.confusion_matrix")
 def check_confusion_matrix(confusion_matrix):
     """confusion_matrix(y_true, y_pred, n_classes): C[i, j] counts true i predicted as j."""
     rng = seeded_rng(5)
@@ -141,15 +135,13 @@ def _numpy_epoch(W, b, batches, lr, accumulate=False):
     return W, b, losses, sizes
 
 
-@register("07.train_one_epoch", target="train_one_epoch",
-          mistakes=("gradients not cleared (no zero_grad)", "no optimizer step", "model left in evaluation mode",
-                    "mean of batch means instead of per-sample mean", "sum instead of mean"))
+@register("07.train_one_epoch")
 def check_train_one_epoch(train_one_epoch):
     """train_one_epoch(model, loader, optimizer, loss_fn) runs one epoch and returns the mean loss."""
-    import torch
-    from torch import nn
+    from course_utils.frameworks import require_framework, torch_loader
 
-    from course_utils.frameworks import torch_loader
+    torch = require_framework("torch")
+    nn = torch.nn
 
     rng = seeded_rng(11)
     X = rng.normal(size=(22, 4)).astype(np.float32)

@@ -5,20 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from course_utils.checks.core import CheckFailed, call, expect_close, expect_equal, expect_pair, register, to_array
+from course_utils.frameworks import require_framework
 
 LENET_PARAMETERS = 61706  # 156 + 2416 + 48120 + 10164 + 850
 
 
-@register("12.build_lenet", target="build_lenet",
-          mistakes=("wrong flatten size (padding forgotten)", "biases missing", "softmax in the model",
-                    "wrong number of outputs", "wrong kernel size or channels", "not a torch module"))
+@register("12.build_lenet")
 def check_build_lenet(build_lenet):
     """build_lenet() returns the LeNet-style PyTorch model: (N, 1, 28, 28) -> (N, 10) logits."""
-    try:
-        import torch
-        from torch import nn
-    except ImportError:
-        raise CheckFailed("this exercise needs PyTorch: pip install torch") from None
+    torch = require_framework("torch")
+    nn = torch.nn
     torch.manual_seed(0)
     model = call(build_lenet, name="build_lenet")
     if not isinstance(model, nn.Module):
@@ -64,10 +60,7 @@ def _positive_maps(rng, n, c, h=4, w=5):
     return rng.uniform(0.5, 2.0, size=(n, c, h, w))
 
 
-@register("12.spatial_dropout", target="spatial_dropout",
-          mistakes=("element-wise instead of channel-wise", "no rescaling", "scaled by (1 - rate)",
-                    "rate is the keep probability", "same mask for every sample", "active at evaluation",
-                    "input changed in place"))
+@register("12.spatial_dropout")
 def check_spatial_dropout(spatial_dropout):
     """spatial_dropout(x, rate, rng, training) drops whole channels of x (N, C, H, W) and rescales."""
     rng = np.random.default_rng(120)
@@ -147,10 +140,7 @@ def _find_shifts(originals, shifted, reach, fill=_shift_fill):
     return found
 
 
-@register("12.random_shift", target="random_shift",
-          mistakes=("wraps around instead of zero fill", "labels changed", "shape changed",
-                    "same shift for the whole batch", "shift beyond max_shift", "one direction only",
-                    "images changed in place"))
+@register("12.random_shift")
 def check_random_shift(random_shift):
     """random_shift(images, labels, max_shift, rng) moves each image by its own random integer shift."""
     rng = np.random.default_rng(121)
@@ -196,8 +186,7 @@ def _receptive_field_backwards(layers):
     return r
 
 
-@register("12.receptive_field", target="receptive_field",
-          mistakes=("strides ignored", "kernel sizes added", "own stride included", "wrong type"))
+@register("12.receptive_field")
 def check_receptive_field(receptive_field):
     """receptive_field(layers) for a list of (kernel, stride) pairs."""
     rng = np.random.default_rng(122)

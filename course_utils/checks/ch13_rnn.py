@@ -24,9 +24,7 @@ def _pair(out, name):
     return expect_pair(out, name, "(X, y)")
 
 
-@register("13.make_windows", target="make_windows",
-          mistakes=("off-by-one target", "target skips a step", "one window too many",
-                    "last window dropped", "wrong shape", "series changed in place"))
+@register("13.make_windows")
 def check_make_windows(make_windows):
     """make_windows(series, window) returns X (n - window, window) and the next values y."""
     rng = seeded_rng(13)
@@ -64,9 +62,7 @@ def _random_cell(rng, d_x, d_h):
     return (rng.normal(size=(d_h, d_x)), rng.normal(size=(d_h, d_h)) * 0.6, rng.normal(size=d_h))
 
 
-@register("13.rnn_step", target="rnn_step",
-          mistakes=("missing tanh", "sigmoid or ReLU instead of tanh", "missing bias",
-                    "W_h transposed", "W_x transposed", "inputs changed in place"))
+@register("13.rnn_step")
 def check_rnn_step(rnn_step):
     """rnn_step(x, h, W_x, W_h, b) returns tanh(W_x x + W_h h + b)."""
     rng = seeded_rng(131)
@@ -87,9 +83,7 @@ def check_rnn_step(rnn_step):
     return "four cell sizes"
 
 
-@register("13.rnn_forward", target="rnn_forward",
-          mistakes=("only the last state returned", "h0 included", "state not carried over",
-                    "states shifted by one step", "wrong shape"))
+@register("13.rnn_forward")
 def check_rnn_forward(rnn_forward):
     """rnn_forward(xs, h0, W_x, W_h, b) returns the states h_1..h_T, shape (T, d_h)."""
     rng = seeded_rng(132)
@@ -151,9 +145,7 @@ def _numerical_grads(xs, ys, h0, params):
     return grads
 
 
-@register("13.rnn_bptt", target="rnn_bptt",
-          mistakes=("recurrent path missing", "tanh derivative missing", "W_h not transposed",
-                    "h_t used instead of h_{t-1}", "dropped or extra factor", "wrong shapes"))
+@register("13.rnn_bptt")
 def check_rnn_bptt(rnn_bptt):
     """rnn_bptt(xs, ys, h0, W_x, W_h, b) returns (dW_x, dW_h, db), checked against a numerical gradient."""
     rng = seeded_rng(133)

@@ -13,10 +13,13 @@ import os
 import signal
 import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from course_utils.chapters import EXERCISE_ID, exercise_chapter
+from course_utils.frameworks import FrameworkMissing
 
 PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 DEFAULT_TIME_LIMIT = 10.0  # seconds for one call of learner code, unless a check says otherwise
@@ -57,17 +60,16 @@ class Check:
     func: object
     target: str
     description: str = ""
-    mistakes: tuple = field(default_factory=tuple)
 
     @property
     def chapter(self) -> str:
-        return self.exercise_id.split(".", 1)[0]
+        return exercise_chapter(self.exercise_id)
 
     def verdict(self, answer) -> str:
         """``"passed"`` or ``"passed: <what was tried>"``; raises CheckFailed (the grader's entry)."""
         try:
             detail = self.func(answer)
-        except CheckFailed as err:
+        except (CheckFailed, FrameworkMissing) as err:
             raise CheckFailed(f"{self.exercise_id}: {err}") from None
         except _TimeUp:
             raise CheckFailed(f"{self.exercise_id}: your code ran out of time.") from None
@@ -85,39 +87,52 @@ class Check:
 REGISTRY: dict[str, Check] = {}
 
 
-def register(exercise_id: str, target: str, mistakes=(), description: str = ""):
-    """Decorator that adds a check function to :data:`REGISTRY` under ``exercise_id``.
+def register(exercise_id: str, target: str | None = None, description: str = ""):
+    """Decorator that adds a check function to :data:`REGISTRY` under ``exercise_id`` (``NN.name``).
 
-    ``target`` is the name the notebook gives the learner's answer (used by the grader);
-    ``mistakes`` lists the mistakes the check diagnoses.
+    ``target`` is the name the notebook gives the learner's answer (the grader looks it up);
+    it defaults to the ``name`` part of the id. ``description`` defaults to the first line of
+    the check's docstring.
     """
+    match = EXERCISE_ID.fullmatch(exercise_id)
+    if match is None:
+        raise ValueError(f"exercise id {exercise_id!r} is not NN.name, e.g. '03.fit_bingham'")
 
     def decorate(func):
         if exercise_id in REGISTRY:
             raise ValueError(f"duplicate exercise id {exercise_id!r}")
-        REGISTRY[exercise_id] = Check(exercise_id, func, target,
-                                      description or (func.__doc__ or "").strip().split("\n")[0],
-                                      tuple(mistakes))
+        REGISTRY[exercise_id] = Check(exercise_id, func, target or match["name"],
+                                      description or (func.__doc__ or "").strip().split("\n")[0])
         return func
 
     return decorate
 
 
-def check(exercise_id: str, answer) -> bool:
-    """Run the registered check ``exercise_id`` on ``answer``."""
+class Passed:
+    """What :func:`check` returns: true, and shown as nothing in a notebook (the check has
+    already printed its success line)."""
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "Passed()"
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def check(exercise_id: str, answer) -> Passed:
+    """Run the registered check ``exercise_id`` on ``answer``; raises :class:`CheckFailed`."""
     if exercise_id not in REGISTRY:
         chapter = exercise_id.split(".", 1)[0]
         known = sorted(k for k in REGISTRY if k.startswith(chapter + "."))
         raise CheckFailed(f"no exercise {exercise_id!r}; this chapter has: {', '.join(known) or 'none'}")
-    return REGISTRY[exercise_id](answer)
+    REGISTRY[exercise_id](answer)
+    return Passed()
 
 
 # --------------------------------------------------------------------------- answers
-
-
-def is_placeholder(value) -> bool:
-    """True for an untouched stub: ``None`` or ``...``."""
-    return value is None or value is Ellipsis
 
 
 def require_answer(value, name: str):
@@ -337,9 +352,14 @@ def numerical_derivative(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return (f(x + eps) - f(x - eps)) / (2 * eps)
 
 
-def finite(value: float) -> bool:
-    """True when ``value`` is a finite number."""
+def finite(value) -> bool:
+    """True when ``value`` is one finite number (chapter 10's search result)."""
     try:
         return math.isfinite(float(value))
     except (TypeError, ValueError):
         return False
+
+
+def heaviside(z) -> np.ndarray:
+    """The threshold neuron's step: 1 where ``z >= 0``, else 0, as integers (chapters 00 and 04)."""
+    return (np.asarray(z) >= 0).astype(int)

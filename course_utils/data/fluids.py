@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def make_bingham_family(n: int = 1000, seed: int = 0, max_rate: float = 10.0,
+def make_bingham_family(n: int = 1000, seed: int = 0, *, max_rate: float = 10.0,
                         max_yield_stress: float = 10.0, max_viscosity: float = 5.0):
     """Inputs ``X`` (n, 3) = (shear rate, yield stress, viscosity) drawn uniformly, target
     ``y`` (n,) = yield stress + viscosity * rate (chapter 03)."""
@@ -21,7 +21,7 @@ def make_bingham_family(n: int = 1000, seed: int = 0, max_rate: float = 10.0,
     return np.c_[rate, yield_stress, viscosity], yield_stress + viscosity * rate
 
 
-def make_herschel_bulkley_family(n: int = 1000, seed: int = 0, max_rate: float = 10.0,
+def make_herschel_bulkley_family(n: int = 1000, seed: int = 0, *, max_rate: float = 10.0,
                                  max_yield_stress: float = 5.0, max_consistency: float = 2.0,
                                  flow_index_range=(0.5, 1.0)):
     """Inputs ``X`` (n, 4) = (shear rate, yield stress, consistency k, flow index n) drawn

@@ -1,4 +1,5 @@
-"""Seeded synthetic data sets. Each generator takes ``n`` and ``seed`` and returns ``(X, y)``."""
+"""Seeded synthetic data sets. Each generator takes ``n`` and ``seed``, then keyword-only
+settings, and returns ``(X, y)``; ``make_oscillator_series`` returns a time series ``(t, x)``."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def logic_gate(name: str):
     return X, np.array(LOGIC_GATES[key], dtype=int)
 
 
-def make_linearly_separable(n: int = 100, seed: int = 0, margin: float = 0.5, w=(1.0, -1.0), b=0.0):
+def make_linearly_separable(n: int = 100, seed: int = 0, *, margin: float = 0.5, w=(1.0, -1.0), b=0.0):
     """Two classes in 2-D on either side of the line ``w.x + b = 0``, at least ``margin`` away.
 
     Labels are 0/1 (chapter 00).
@@ -41,7 +42,7 @@ def make_linearly_separable(n: int = 100, seed: int = 0, margin: float = 0.5, w=
     return X, y
 
 
-def make_xor(n: int = 200, seed: int = 0, noise: float = 0.15):
+def make_xor(n: int = 200, seed: int = 0, *, noise: float = 0.15):
     """Noisy XOR: four clusters around the corners of the unit square (chapters 00 and 04)."""
     rng = np.random.default_rng(seed)
     corners, labels = logic_gate("XOR")
@@ -50,7 +51,7 @@ def make_xor(n: int = 200, seed: int = 0, noise: float = 0.15):
     return X, labels[idx]
 
 
-def make_circles(n: int = 200, seed: int = 0, noise: float = 0.1, factor: float = 0.5):
+def make_circles(n: int = 200, seed: int = 0, *, noise: float = 0.1, factor: float = 0.5):
     """Two concentric rings, not linearly separable; inner ring is class 1 (chapter 04)."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, size=n)
@@ -60,7 +61,7 @@ def make_circles(n: int = 200, seed: int = 0, noise: float = 0.1, factor: float 
     return X + noise * rng.standard_normal((n, 2)), y
 
 
-def make_bingham(n: int = 100, seed: int = 0, yield_stress: float = 5.0, viscosity: float = 2.0,
+def make_bingham(n: int = 100, seed: int = 0, *, yield_stress: float = 5.0, viscosity: float = 2.0,
                  noise: float = 0.5, max_rate: float = 10.0):
     """Shear rate ``X`` (n, 1) and stress ``y`` (n,) of a Bingham fluid,
     ``tau = yield_stress + viscosity * rate``, with Gaussian noise (chapter 03)."""
@@ -70,7 +71,7 @@ def make_bingham(n: int = 100, seed: int = 0, yield_stress: float = 5.0, viscosi
     return rate[:, None], stress
 
 
-def make_herschel_bulkley(n: int = 200, seed: int = 0, yield_stress: float = 5.0,
+def make_herschel_bulkley(n: int = 200, seed: int = 0, *, yield_stress: float = 5.0,
                           consistency: float = 2.0, flow_index: float = 0.5,
                           noise: float = 0.3, max_rate: float = 10.0):
     """Shear rate ``X`` (n, 1) and stress ``y`` (n,) of a Herschel-Bulkley fluid,
@@ -81,7 +82,7 @@ def make_herschel_bulkley(n: int = 200, seed: int = 0, yield_stress: float = 5.0
     return rate[:, None], stress
 
 
-def make_cubic(n: int = 200, seed: int = 0, noise: float = 0.0, low: float = -1.5, high: float = 1.5):
+def make_cubic(n: int = 200, seed: int = 0, *, noise: float = 0.0, low: float = -1.5, high: float = 1.5):
     """Samples of ``x**3 + 0.1 x**2 - x + 0.1`` on [low, high] (chapter 04)."""
     rng = np.random.default_rng(seed)
     x = np.sort(rng.uniform(low, high, size=n))
@@ -89,7 +90,7 @@ def make_cubic(n: int = 200, seed: int = 0, noise: float = 0.0, low: float = -1.
     return x[:, None], y
 
 
-def make_noisy_regression(n: int = 10, seed: int = 0, noise: float = 0.3):
+def make_noisy_regression(n: int = 10, seed: int = 0, *, noise: float = 0.3):
     """A small noisy 1-D regression set, ``y = sin(2 pi x) + noise`` on [0, 1]; easy to overfit
     (chapters 03 and 10)."""
     rng = np.random.default_rng(seed)
@@ -98,9 +99,9 @@ def make_noisy_regression(n: int = 10, seed: int = 0, noise: float = 0.3):
     return x[:, None], y
 
 
-def make_oscillator(n: int = 1000, seed: int = 0, dt: float = 0.05, damping: float = 0.1,
-                    omega: float = 1.0, drive: float = 0.5, drive_freq: float = 0.7,
-                    noise: float = 0.0):
+def make_oscillator_series(n: int = 1000, seed: int = 0, *, dt: float = 0.05, damping: float = 0.1,
+                           omega: float = 1.0, drive: float = 0.5, drive_freq: float = 0.7,
+                           noise: float = 0.0):
     """A damped, driven harmonic oscillator ``x'' + 2 damping x' + omega^2 x = drive cos(drive_freq t)``
     integrated with a fourth-order Runge-Kutta step; returns times ``t`` (n,) and positions
     ``x`` (n,), the starting state drawn from ``seed`` (chapter 13)."""
@@ -123,7 +124,7 @@ def make_oscillator(n: int = 1000, seed: int = 0, dt: float = 0.05, damping: flo
     return t, xs + noise * rng.standard_normal(n)
 
 
-def make_linear_regression(n: int = 100, seed: int = 0, w=(2.0,), b: float = 1.0, noise: float = 0.5,
+def make_linear_regression(n: int = 100, seed: int = 0, *, w=(2.0,), b: float = 1.0, noise: float = 0.5,
                            low: float = -1.0, high: float = 1.0):
     """Inputs ``X`` (n, d) uniform on [low, high] and targets ``y = X @ w + b + noise`` (n,),
     with ``d = len(w)`` (chapter 02)."""

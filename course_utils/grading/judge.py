@@ -31,7 +31,8 @@ from course_utils.grading.sandbox import Channel, SandboxError
 # callbacks. Each is judged in the sandbox (the weaker path).
 IN_SANDBOX = frozenset({
     "02.gradient_descent",  # takes a gradient function
-    "06.autograd_gradient", "06.numpy_to_linear", "06.torch_mlp", "06.keras_mlp",  # tensors, models
+    "06.autograd_gradient", "06.numpy_to_linear", "06.torch_mlp", "06.keras_mlp",  # tensors, models,
+    "06.torch_to_keras", "06.softplus_function", "06.fit_herschel_bulkley",  # autograd functions
     "07.train_one_epoch",  # a model, a loader and an optimiser
     "09.layer_stds", "09.gradient_norms",  # take activation functions
     "10.random_search",  # takes an objective function

@@ -47,16 +47,19 @@ def apply_limits(limits: dict) -> None:
 
 
 def kernel_env(job: KernelJob, home: Path) -> dict:
-    """The environment of the notebook's kernel: nothing of the grader's, a private home."""
-    keep = {k: os.environ[k] for k in ("PATH", "PYTHONPATH", "LANG", "COURSE_CACHE_DIR", "COURSE_GRADER_MARK")
+    """The environment of the notebook's kernel: the course's kernel variables
+    (:func:`course_utils.notebooks.kernel_env`) on a base that keeps nothing of the grader's
+    but the paths, and a private home with fresh IPython, Jupyter and Matplotlib folders."""
+    from course_utils.notebooks import kernel_env as course_kernel_env
+
+    base = {k: os.environ[k] for k in ("PATH", "PYTHONPATH", "LANG", "COURSE_CACHE_DIR", "COURSE_GRADER_MARK")
             if k in os.environ}
-    return {**keep, "HOME": str(home), "TMPDIR": str(home.parent), "USER": "learner",
-            "COURSE_PROFILE": job.profile, "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(home / ".matplotlib"),
-            "IPYTHONDIR": str(home / ".ipython"), "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
-            "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter"),
-            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1",
-            "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    return course_kernel_env(
+        base=base, profile=job.profile, threads=1, HOME=str(home), TMPDIR=str(home.parent), USER="learner",
+        MPLBACKEND="Agg", MPLCONFIGDIR=str(home / ".matplotlib"), IPYTHONDIR=str(home / ".ipython"),
+        JUPYTER_CONFIG_DIR=str(home / ".jupyter"), JUPYTER_DATA_DIR=str(home / ".local" / "share" / "jupyter"),
+        PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1", PYTHONUNBUFFERED="1",
+        PYDEVD_DISABLE_FILE_VALIDATION="1")
 
 
 class Channel:

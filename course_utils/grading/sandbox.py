@@ -85,10 +85,15 @@ def bwrap_problem() -> str:
 # --------------------------------------------------------------------------- the learner's view
 
 
+# Modules that implement a chapter's exercises under other names (the lecture's own code).
+ANSWER_MODULES = {"05": {"backprop.py"}}
+
+
 def hidden_modules(chapter: str, targets: set[str]) -> set[str]:
     """Modules of the package (paths relative to it) a learner of ``chapter`` must not import:
-    the grader, every chapter's checks, and any module defining a name an exercise asks for."""
-    hidden = set()
+    the grader, every chapter's checks, any module defining a name an exercise asks for, and
+    those :data:`ANSWER_MODULES` lists."""
+    hidden = set(ANSWER_MODULES.get(chapter, ()))
     for path in PACKAGE_DIR.rglob("*.py"):
         rel = path.relative_to(PACKAGE_DIR).as_posix()
         if rel.startswith("grading/") or (rel.startswith("checks/ch")):
