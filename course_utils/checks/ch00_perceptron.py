@@ -13,6 +13,7 @@ from course_utils.checks.core import (
     heaviside,
     register,
     require_answer,
+    seeded_rng,
     to_array,
 )
 from course_utils.data.synthetic import LOGIC_GATES, logic_gate, make_linearly_separable
@@ -21,7 +22,7 @@ from course_utils.data.synthetic import LOGIC_GATES, logic_gate, make_linearly_s
 @register("00.weighted_sum")
 def check_weighted_sum(weighted_sum):
     """weighted_sum(X, w, b) returns z = X @ w + b for one sample or a batch."""
-    rng = np.random.default_rng(0)
+    rng = seeded_rng(0)
     x, w, b = np.array([-1.0, 2.0]), np.array([3.0, -2.0]), 1.0
     z = call(weighted_sum, x, w, b, name="weighted_sum")
     expect_close(z, -6.0, "weighted_sum", case="the worked example x=[-1, 2], w=[3, -2], b=1",
@@ -70,7 +71,7 @@ def check_gate_weights(gate_weights):
 @register("00.perceptron_update")
 def check_perceptron_update(perceptron_update):
     """perceptron_update(w, b, x, y, lr) applies one step of Rosenblatt's rule."""
-    rng = np.random.default_rng(1)
+    rng = seeded_rng(1)
     # two samples exactly on the boundary first (z = 0 predicts 1), then random ones
     edges = [(np.array([1.0, -1.0]), 0.0, np.array([2.0, 2.0]), 0, 0.5),
              (np.array([0.5, 0.5]), -1.0, np.array([1.0, 1.0]), 1, 1.0)]

@@ -13,6 +13,7 @@ from course_utils.checks.core import (
     expect_pair,
     numerical_gradient,
     register,
+    seeded_rng,
     to_array,
 )
 from course_utils.data.synthetic import make_bingham
@@ -84,7 +85,7 @@ def _patience_rule(losses, patience, strict=True, reset=True, offset=0, report_l
 @register("03.early_stopping")
 def check_early_stopping(early_stopping):
     """early_stopping(val_losses, patience) returns (best_epoch, stop_epoch)."""
-    rng = np.random.default_rng(11)
+    rng = seeded_rng(11)
     cases = [([5, 4, 3, 3.5, 3.2, 3.1, 2.9, 3.0], 2, "the example"),
              ([3, 2, 2, 2, 2, 1], 3, "a plateau of equal losses"),
              ([4, 3, 3.5, 2, 2.5, 1.5, 1.6, 1.7, 1.8, 1.9], 3, "a loss that improves now and then"),
@@ -131,7 +132,7 @@ def _hb_reference(rate, stress, tau_y, k, n, log_at_zero=0.0):
 @register("03.hb_gradient")
 def check_hb_gradient(hb_gradient):
     """hb_gradient(rate, stress, tau_y, k, n) returns (dL/dtau_y, dL/dk, dL/dn) of the MSE."""
-    rng = np.random.default_rng(21)
+    rng = seeded_rng(21)
     cases = [(np.array([0.0, 0.5, 1.0, 4.0, 9.0]), 5.0, 2.0, 0.5, "rates including 0"),
              (np.array([1.0, 2.0, 3.0]), 0.0, 1.0, 1.0, "a Newtonian fluid (n = 1, tau_y = 0)")]
     for _ in range(4):
@@ -205,7 +206,7 @@ def check_k_fold_splits(k_fold_splits):
             raise CheckFailed(f"for {case}, every row should be in exactly one validation fold.")
         if n > 10 and any(np.array_equal(np.sort(v), np.arange(v.min(), v.max() + 1)) for v in val_sets):
             raise CheckFailed(f"for {case}, a validation fold is a block of consecutive rows: shuffle the "
-                              "rows first with np.random.default_rng(seed).permutation(n).")
+                              "rows first with seeded_rng(seed).permutation(n).")
         again = call(k_fold_splits, n, k, seed, name="k_fold_splits")
         if not all(np.array_equal(to_array(a[1]), v) for a, v in zip(again, val_sets, strict=True)):
             raise CheckFailed("the same seed gave two different splits: draw the permutation from "
@@ -236,7 +237,7 @@ def _relu_network_reference(params, X, y, l2, act="relu", penalty_biases=False, 
 @register("03.relu_network_gradients")
 def check_relu_network_gradients(relu_network_gradients):
     """relu_network_gradients(params, X, y, l2) returns the gradients of the ReLU network's penalised MSE."""
-    rng = np.random.default_rng(31)
+    rng = seeded_rng(31)
     for m, d, h, l2 in [(6, 1, 3, 0.0), (9, 4, 7, 0.1), (5, 3, 2, 0.5), (12, 2, 5, 0.03)]:
         X, y = rng.normal(size=(m, d)), rng.normal(size=m)
         params = {"W1": rng.normal(size=(d, h)), "b1": rng.normal(0, 0.5, h),

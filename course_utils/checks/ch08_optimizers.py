@@ -19,6 +19,7 @@ from course_utils.checks.core import (
     expect_pair,
     register,
     same_value,
+    seeded_rng,
     to_array,
 )
 
@@ -69,7 +70,7 @@ def _learner_path(step, name, p0, grads, hyper):
 
 
 def _cases(seed, n_steps=7, d=3, scale=1.0):
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     return rng.normal(size=d), scale * rng.normal(size=(n_steps, d))
 
 

@@ -26,6 +26,23 @@ DEFAULT_TIME_LIMIT = 10.0  # seconds for one call of learner code, unless a chec
 TIME_LIMIT_CAP = None  # when set (tests), no call of learner code gets more seconds than this
 
 
+_SECRET = [int(os.environ["COURSE_CHECK_SECRET"]) if os.environ.get("COURSE_CHECK_SECRET") else None]
+
+
+def set_secret(secret: int | None) -> None:
+    """Salt every random draw of the checks with ``secret`` (the grader's, unknown to learners);
+    ``None`` restores the published seeds. Checks assert the same things either way."""
+    _SECRET[0] = None if secret is None else int(secret)
+
+
+def seeded_rng(seed) -> np.random.Generator:
+    """``np.random.default_rng(seed)``, salted with the grader's secret when one is set."""
+    secret = _SECRET[0]
+    if secret is None:
+        return np.random.default_rng(seed)
+    return np.random.default_rng([secret, *np.atleast_1d(np.asarray(seed, dtype=np.int64)).tolist()])
+
+
 class CheckFailed(AssertionError):
     """An answer is wrong; the message says what is wrong and how to look for the mistake."""
 
@@ -48,7 +65,8 @@ class Check:
     def chapter(self) -> str:
         return exercise_chapter(self.exercise_id)
 
-    def __call__(self, answer):
+    def verdict(self, answer) -> str:
+        """``"passed"`` or ``"passed: <what was tried>"``; raises CheckFailed (the grader's entry)."""
         try:
             detail = self.func(answer)
         except (CheckFailed, FrameworkMissing) as err:
@@ -58,7 +76,11 @@ class Check:
         except Exception as err:  # a bug in the check itself must still read as a failure
             raise CheckFailed(f"{self.exercise_id}: the check could not use your answer "
                               f"({type(err).__name__}: {err}).") from None
-        print(f"\u2714 {self.exercise_id} passed" + (f": {detail}" if detail else "."))
+        return f"passed: {detail}" if detail else "passed"
+
+    def __call__(self, answer):
+        message = self.verdict(answer)
+        print(f"\u2714 {self.exercise_id} {message}" + ("" if ":" in message else "."))
         return True
 
 
