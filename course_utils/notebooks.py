@@ -4,7 +4,8 @@
 benchmark call it (the grader's sandboxed driver, :mod:`course_utils.grading.kernel_side`,
 runs cell by cell with restarts, but takes its environment from here too). :func:`kernel_env`
 is the environment of every kernel the course starts: the run profile, the metrics file,
-thread counts, TensorFlow's quieting variables and no progress bars. The book build and ``nbval`` start their own kernels, which inherit the
+thread counts, TensorFlow's quieting variables and no progress bars. The book build and
+``nbval`` start their own kernels, which inherit the
 environment of their process: ``scripts/course.sh`` exports
 ``python -m course_utils env --shell`` and ``tests/conftest.py`` applies :func:`kernel_env`.
 """
