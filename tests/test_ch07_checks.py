@@ -164,3 +164,78 @@ def test_train_one_epoch_accepts(answer):
 def test_train_one_epoch_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
         check("07.train_one_epoch", answer)
+
+
+# --------------------------------------------------------------------------- train_to_target
+
+
+def _train_mlp(X, y, epochs, hidden=256, lr=1e-3, validate=True):
+    torch = pytest.importorskip("torch")
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    n_val = len(X) // 5 if validate else 0
+    loader = DataLoader(TensorDataset(torch.from_numpy(X[n_val:]), torch.from_numpy(y[n_val:])),
+                        batch_size=64, shuffle=True)
+    model = nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(epochs):
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss_fn(model(xb), yb).backward()
+            optimizer.step()
+    return model
+
+
+def test_train_to_target_accepts_early_stopping():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    def with_validation(X, y):
+        torch.manual_seed(1)
+        n_val = len(X) // 5
+        model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+        X_t, y_t = torch.from_numpy(X[n_val:]), torch.from_numpy(y[n_val:])
+        for _ in range(20):
+            for start in range(0, len(X_t), 100):  # batches by slicing, no DataLoader
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(model(X_t[start:start + 100]),
+                                            y_t[start:start + 100]).backward()
+                optimizer.step()
+            with torch.no_grad():
+                accuracy = (model(torch.from_numpy(X[:n_val])).argmax(1).numpy() == y[:n_val]).mean()
+            if accuracy > 0.84:
+                break
+        return model
+
+    assert check("07.train_to_target", with_validation)
+
+
+def test_train_to_target_accepts_fixed_epochs():
+    assert check("07.train_to_target", lambda X, y: _train_mlp(X, y, epochs=8, validate=False))
+
+
+@pytest.mark.parametrize("make,hint", [
+    (lambda X, y: _train_mlp(X, y, epochs=0), "about chance"),
+    (lambda X, y: _train_mlp(X, np.random.default_rng(0).permutation(y), epochs=2), "about chance"),
+    (lambda X, y: _train_mlp(X[:150], y[:150], epochs=20, validate=False), "all the images"),
+    (lambda X, y: _train_mlp(X, y, epochs=1, lr=2e-5), "train longer"),
+    (lambda X, y: "a model", "torch.nn.Module"),
+])
+def test_train_to_target_rejects(make, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("07.train_to_target", make)
+
+
+def test_train_to_target_rejects_wrong_output_shape():
+    pytest.importorskip("torch")
+    from torch import nn
+
+    def one_output(X, y):
+        return nn.Sequential(nn.Linear(784, 1))
+
+    with pytest.raises(CheckFailed, match="10 logits per image"):
+        check("07.train_to_target", one_output)

@@ -215,3 +215,170 @@ def test_schedule_accepts(answer):
 def test_schedule_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
         check("08.warmup_cosine", answer)
+
+
+# --------------------------------------------------------------------------- adamw_step
+
+
+def adamw_direct(params, grads, state, lr, beta1, beta2, eps, weight_decay):
+    t = state.get("t", 0) + 1
+    m = beta1 * state.get("m", 0.0) + (1 - beta1) * grads
+    v = beta2 * state.get("v", 0.0) + (1 - beta2) * grads**2
+    step = (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+    return params * (1 - lr * weight_decay) - lr * step, {"t": t, "m": m, "v": v}
+
+
+def adamw_split(params, grads, state, lr, beta1, beta2, eps, weight_decay):
+    """Decay first as its own array, moments kept as a list (float32 state)."""
+    decayed = params - lr * weight_decay * params
+    t = state.get("t", 0) + 1
+    m, v = state.get("mv", [np.zeros_like(grads), np.zeros_like(grads)])
+    m = (beta1 * m + (1 - beta1) * grads).astype(np.float32)
+    v = (beta2 * v + (1 - beta2) * grads * grads).astype(np.float32)
+    m_hat, v_hat = m.astype(float) / (1 - beta1**t), v.astype(float) / (1 - beta2**t)
+    return decayed - lr * m_hat / (np.sqrt(v_hat) + eps), {"t": t, "mv": [m.astype(float), v.astype(float)]}
+
+
+@pytest.mark.parametrize("answer", [adamw_direct, adamw_split])
+def test_adamw_accepts(answer):
+    assert check("08.adamw_step", answer)
+
+
+def adamw_l2(params, grads, state, lr, beta1, beta2, eps, weight_decay):
+    return adamw_direct(params, grads + weight_decay * params, state, lr, beta1, beta2, eps, 0.0)
+
+
+def adamw_no_lr(params, grads, state, lr, beta1, beta2, eps, weight_decay):
+    new, state = adamw_direct(params, grads, state, lr, beta1, beta2, eps, 0.0)
+    return new - weight_decay * params, state
+
+
+def adamw_after(params, grads, state, lr, beta1, beta2, eps, weight_decay):
+    new, state = adamw_direct(params, grads, state, lr, beta1, beta2, eps, 0.0)
+    return new * (1 - lr * weight_decay), state
+
+
+def adamw_plain(params, grads, state, lr, beta1, beta2, eps, weight_decay):
+    return adamw_direct(params, grads, state, lr, beta1, beta2, eps, 0.0)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (adamw_l2, "L2 penalty"),
+    (adamw_no_lr, "multiplied by the learning rate"),
+    (adamw_after, "before the Adam step"),
+    (adamw_plain, "weight decay is missing"),
+])
+def test_adamw_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("08.adamw_step", answer)
+
+
+# --------------------------------------------------------------------------- nesterov_step
+
+
+def nesterov_direct(params, state, grad_fn, lr, mu):
+    v = state.get("v", np.zeros_like(params))
+    v = mu * v - lr * grad_fn(params + mu * v)
+    return params + v, {"v": v}
+
+
+def nesterov_list_state(params, state, grad_fn, lr, mu):
+    """Velocity stored as a list, look-ahead point computed first."""
+    v = np.array(state["velocity"]) if state else np.zeros(len(params))
+    ahead = [p + mu * vi for p, vi in zip(params, v, strict=True)]
+    g = grad_fn(np.array(ahead))
+    v = [mu * vi - lr * gi for vi, gi in zip(v, g, strict=True)]
+    return np.array([p + vi for p, vi in zip(params, v, strict=True)]), {"velocity": v}
+
+
+@pytest.mark.parametrize("answer", [nesterov_direct, nesterov_list_state])
+def test_nesterov_accepts(answer):
+    assert check("08.nesterov_step", answer)
+
+
+def nesterov_here(params, state, grad_fn, lr, mu):
+    v = state.get("v", np.zeros_like(params))
+    v = mu * v - lr * grad_fn(params)
+    return params + v, {"v": v}
+
+
+def nesterov_behind(params, state, grad_fn, lr, mu):
+    v = state.get("v", np.zeros_like(params))
+    v = mu * v - lr * grad_fn(params - mu * v)
+    return params + v, {"v": v}
+
+
+def nesterov_forgets(params, state, grad_fn, lr, mu):
+    v = mu * np.zeros_like(params) - lr * grad_fn(params)
+    return params + v, {}
+
+
+def nesterov_in_place(params, state, grad_fn, lr, mu):
+    v = state.setdefault("v", np.zeros_like(params))
+    v *= mu
+    v -= lr * grad_fn(params + v)
+    return params + v, state
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (nesterov_here, "heavy-ball"),
+    (nesterov_behind, "look-ahead point is params \\+ mu"),
+    (nesterov_forgets, "not carried over"),
+    (nesterov_in_place, "in place"),
+    (lambda params, state, grad_fn, lr, mu: params, "pair"),
+])
+def test_nesterov_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("08.nesterov_step", answer)
+
+
+# --------------------------------------------------------------------------- warmup_step_scheduler
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+def test_warmup_step_scheduler_accepts():
+    torch = _torch()
+    lrs = torch.optim.lr_scheduler
+
+    def lambda_form(optimizer, warmup_steps, step_size, gamma):
+        return lrs.LambdaLR(optimizer, lambda t: (t + 1) / warmup_steps if t < warmup_steps
+                            else gamma ** ((t - warmup_steps) // step_size))
+
+    def sequential_form(optimizer, warmup_steps, step_size, gamma):
+        warm = lrs.LinearLR(optimizer, start_factor=1 / warmup_steps, end_factor=1.0,
+                            total_iters=max(warmup_steps - 1, 1))
+        decay = lrs.StepLR(optimizer, step_size=step_size, gamma=gamma)
+        return lrs.SequentialLR(optimizer, [warm, decay], milestones=[warmup_steps])
+
+    assert check("08.warmup_step_scheduler", lambda_form)
+    assert check("08.warmup_step_scheduler", sequential_form)
+
+
+@pytest.mark.parametrize("variant,hint", [
+    ("zero_start", "start at lr / warmup_steps"),
+    ("from_zero", "from the end of the warm-up"),
+    ("no_warmup", "warm-up is missing"),
+    ("list", "scheduler"),
+])
+def test_warmup_step_scheduler_rejects(variant, hint):
+    torch = _torch()
+
+    def answer(optimizer, warmup_steps, step_size, gamma):
+        if variant == "list":
+            return [0.1, 0.2]
+
+        def factor(t):
+            if variant == "no_warmup":
+                return gamma ** (t // step_size)
+            if t < warmup_steps:
+                return (t + (0 if variant == "zero_start" else 1)) / warmup_steps
+            since = t if variant == "from_zero" else t - warmup_steps
+            return gamma ** (since // step_size)
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    with pytest.raises(CheckFailed, match=hint):
+        check("08.warmup_step_scheduler", answer)

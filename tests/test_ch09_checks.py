@@ -196,3 +196,186 @@ def test_gradient_norms_crash_is_a_failure():
 
     with pytest.raises(CheckFailed, match="raised ValueError"):
         check("09.gradient_norms", broken)
+
+
+# --------------------------------------------------------------------------- kernel_fans
+
+
+def fans_unpacking(shape, layout):
+    if layout == "torch":
+        c_out, c_in, *kernel = shape
+    else:
+        *kernel, c_in, c_out = shape
+    field = int(np.prod(kernel))
+    return c_in * field, c_out * field
+
+
+def fans_loop(shape, layout):
+    """Reorder the Keras layout into PyTorch's, then multiply in a loop; returns a list."""
+    shape = list(shape)
+    if layout == "keras":
+        shape = [shape[-1], shape[-2]] + shape[:-2]
+    field = 1
+    for size in shape[2:]:
+        field *= size
+    return [shape[1] * field, shape[0] * field]
+
+
+@pytest.mark.parametrize("answer", [fans_unpacking, fans_loop])
+def test_kernel_fans_accepts(answer):
+    assert check("09.kernel_fans", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda shape, layout: fans_unpacking(shape, layout)[::-1], "wrong order"),
+    (lambda shape, layout: fans_unpacking(shape, "torch"), "layout"),
+    (lambda shape, layout: (shape[1], shape[0]) if layout == "torch" else (shape[-2], shape[-1]),
+     "receptive field"),
+    (lambda shape, layout: (fans_unpacking(shape, layout)[0],
+                            shape[0] if layout == "torch" else shape[-1]), "C_out alone"),
+    (lambda shape, layout: (1.5, 2), "whole numbers"),
+    (lambda shape, layout: 7, "pair"),
+])
+def test_kernel_fans_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("09.kernel_fans", answer)
+
+
+# --------------------------------------------------------------------------- lsuv
+
+
+def lsuv_loop(X, weights, f):
+    out, a = [], X
+    for W in weights:
+        s = np.std(a @ W)
+        out.append(W * (1.0 / s))
+        a = f(a @ out[-1])
+    return out
+
+
+def lsuv_iterative(X, weights, f):
+    """The original iterative form: rescale until the std is within tolerance (float32)."""
+    out, a = [], X
+    for W in weights:
+        W = W.copy()
+        for _ in range(20):
+            s = (a @ W).std()
+            if abs(s - 1) < 1e-9:
+                break
+            W = W / s
+        out.append(W)
+        a = f(a @ W)
+    return tuple(out)
+
+
+@pytest.mark.parametrize("answer", [lsuv_loop, lsuv_iterative])
+def test_lsuv_accepts(answer):
+    assert check("09.lsuv", answer)
+
+
+def lsuv_not_in_order(X, weights, f):
+    out, a = [], X
+    for W in weights:
+        out.append(W / (a @ W).std())
+        a = f(a @ W)  # the unscaled layer feeds the next
+    return out
+
+
+def lsuv_activations(X, weights, f):
+    out, a = [], X
+    for W in weights:
+        W = W / f(a @ W).std()
+        out.append(W)
+        a = f(a @ W)
+    return out
+
+
+def lsuv_columns(X, weights, f):
+    out, a = [], X
+    for W in weights:
+        W = W / (a @ W).std(axis=0)
+        out.append(W)
+        a = f(a @ W)
+    return out
+
+
+def lsuv_multiplies(X, weights, f):
+    out, a = [], X
+    for W in weights:
+        ref = W / (a @ W).std()
+        out.append(W * (a @ W).std())
+        a = f(a @ ref)
+    return out
+
+
+def lsuv_in_place(X, weights, f):
+    a = X
+    for i, W in enumerate(weights):
+        weights[i] = W / (a @ W).std()
+        a = f(a @ weights[i])
+    return weights
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lsuv_not_in_order, "in order"),
+    (lsuv_activations, "pre-activations"),
+    (lsuv_columns, "column by column"),
+    (lsuv_multiplies, "do not multiply"),
+    (lsuv_in_place, "in place"),
+    (lambda X, weights, f: weights[:1], "list of"),
+    (lambda X, weights, f: [np.ones_like(W) for W in weights], "multiple of its old"),
+])
+def test_lsuv_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("09.lsuv", answer)
+
+
+# --------------------------------------------------------------------------- torch_default_for_keras
+
+
+def _keras():
+    pytest.importorskip("keras")
+    from course_utils.frameworks import select_keras_backend
+
+    select_keras_backend()
+    import keras
+
+    return keras
+
+
+def test_torch_default_for_keras_accepts():
+    keras = _keras()
+
+    def variance_scaling(seed):
+        return keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform", seed=seed)
+
+    class TorchDefault(keras.initializers.Initializer):
+        """Written out: the fan-in is everything but the last axis."""
+
+        def __init__(self, seed):
+            self.seed = seed
+
+        def __call__(self, shape, dtype=None):
+            bound = 1 / np.sqrt(np.prod(shape[:-1]))
+            uniform = keras.initializers.RandomUniform(-bound, bound, seed=self.seed)
+            return uniform(shape, dtype=dtype)
+
+    assert check("09.torch_default_for_keras", variance_scaling)
+    assert check("09.torch_default_for_keras", TorchDefault)
+
+
+@pytest.mark.parametrize("make,hint", [
+    (lambda k: lambda seed: k.initializers.GlorotUniform(seed=seed), "Glorot"),
+    (lambda k: lambda seed: k.initializers.HeUniform(seed=seed), "He uniform"),
+    (lambda k: lambda seed: k.initializers.LecunUniform(seed=seed), "1/fan_in"),
+    (lambda k: lambda seed: k.initializers.VarianceScaling(1 / 3, "fan_out", "uniform", seed=seed),
+     "fan-out"),
+    (lambda k: lambda seed: k.initializers.VarianceScaling(1 / 3, "fan_in", "truncated_normal",
+                                                           seed=seed), "normally distributed"),
+    (lambda k: lambda seed: k.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"), "seed"),
+    (lambda k: lambda seed: "uniform", "initializer"),
+])
+def test_torch_default_for_keras_rejects(make, hint):
+    keras = _keras()
+    with pytest.raises(CheckFailed, match=hint):
+        check("09.torch_default_for_keras", make(keras))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from course_utils.checks.core import (
@@ -10,9 +12,12 @@ from course_utils.checks.core import (
     expect_close,
     expect_equal,
     register,
+    require_answer,
+    require_callable,
     seeded_rng,
     to_array,
 )
+from course_utils.frameworks import require_framework
 
 
 @register("07.preprocess")
@@ -184,3 +189,63 @@ def check_train_one_epoch(train_one_epoch):
                            "return the mean loss, not the sum of the batch losses": float(np.sum(losses)),
                            "return the mean over the whole epoch, not the last batch's loss": losses[-1]})
     return "weights and mean loss match a reference epoch"
+
+
+# --------------------------------------------------------------------------- training to a target
+
+TARGET_ACCURACY = 0.79
+_N_GIVEN, _N_HELD_OUT, _DATA_SEED = 5000, 2000, 7
+
+
+@functools.lru_cache(maxsize=1)
+def _target_data():
+    """The images handed to the learner and the held-out images the model is measured on."""
+    from course_utils.data.datasets import DatasetUnavailable, load_fashion_mnist
+
+    try:
+        data = load_fashion_mnist(n_train=_N_GIVEN, n_test=_N_HELD_OUT, seed=_DATA_SEED, verbose=False)
+    except DatasetUnavailable as err:
+        raise CheckFailed(f"07.train_to_target needs the Fashion-MNIST files: {err}") from None
+
+    def flat(images):
+        return (images.reshape(len(images), -1) / 255.0).astype(np.float32)
+
+    return flat(data.x_train), data.y_train.astype(np.int64), flat(data.x_test), data.y_test.astype(np.int64)
+
+
+@register("07.train_to_target")
+def check_train_to_target(train_to_target):
+    """train_to_target(X, y) returns a PyTorch model reaching the target accuracy on unseen images."""
+    torch = require_framework("torch")
+    name = "train_to_target"
+    require_callable(train_to_target, name)
+    X, y, X_held_out, y_held_out = _target_data()
+    torch.manual_seed(0)
+    model = call(train_to_target, X.copy(), y.copy(), name=name, time_limit=150)
+    require_answer(model, f"{name}(X, y)")
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailed(f"{name} should return the trained PyTorch model (a torch.nn.Module), not a "
+                          f"{type(model).__name__}.")
+    model.eval()
+
+    def predict(inputs):
+        with torch.no_grad():
+            return model(torch.from_numpy(inputs))
+
+    logits = to_array(call(predict, X_held_out, name="your model"), "the model's output on new images")
+    if logits.shape != (len(X_held_out), 10):
+        raise CheckFailed(f"the model maps {len(X_held_out)} flattened images (n, 784) to shape {logits.shape}; "
+                          "it should return 10 logits per image, shape (n, 10).")
+    if not np.all(np.isfinite(logits)):
+        raise CheckFailed("the model's outputs on new images contain NaN or inf: is the learning rate too large?")
+    accuracy = float(np.mean(logits.argmax(axis=1) == y_held_out))
+    if accuracy < TARGET_ACCURACY:
+        if accuracy < 0.2:
+            hint = ("that is about chance: did the model train at all (optimizer.step() called, the loss "
+                    "computed on the right labels, the trained model returned)?")
+        else:
+            hint = ("train longer, on all the images you were given except the validation split, with Adam "
+                    "(learning rate about 1e-3), and watch your validation accuracy.")
+        raise CheckFailed(f"your model classifies {accuracy:.1%} of {len(X_held_out)} images it never saw "
+                          f"correctly; the target is {TARGET_ACCURACY:.0%}: {hint}")
+    return f"{accuracy:.1%} on {len(X_held_out)} held-out images (target {TARGET_ACCURACY:.0%})"

@@ -18,10 +18,13 @@ from course_utils.checks.core import (
     expect_close,
     expect_pair,
     register,
+    require_answer,
+    require_callable,
     same_value,
     seeded_rng,
     to_array,
 )
+from course_utils.frameworks import require_framework
 
 
 def _weights(decay: float, n: int) -> np.ndarray:
@@ -213,3 +216,175 @@ def check_warmup_cosine(warmup_cosine):
         expect_close(got, expected, "the learning rates", case=f"steps 0 to {total + 7}, base_lr={base_lr}, "
                      f"warmup_steps={warmup}, total_steps={total}", mistakes=mistakes)
     return "three schedules, every step"
+
+
+# --------------------------------------------------------------------------- AdamW
+
+
+def _adamw_reference(p0, grads, lr, beta1, beta2, eps, weight_decay, coupled=False, order="before"):
+    """AdamW (decoupled) as in torch.optim.AdamW; variants for the hints."""
+    m_all, v_all = _moments(grads, beta1, beta2)
+    params, path = p0.copy(), []
+    m = v = 0.0
+    for t, g in enumerate(grads, start=1):
+        if coupled:  # L2 penalty folded into the gradient: Adam on g + wd * params
+            g = g + weight_decay * params
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * g**2
+            m_t, v_t = m, v
+        else:
+            m_t, v_t = m_all[t - 1], v_all[t - 1]
+        direction = (m_t / (1 - beta1**t)) / (np.sqrt(v_t / (1 - beta2**t)) + eps)
+        if coupled:
+            params = params - lr * direction
+        elif order == "before":
+            params = params * (1 - lr * weight_decay) - lr * direction
+        elif order == "after":
+            params = (params - lr * direction) * (1 - lr * weight_decay)
+        elif order == "no_lr":
+            params = params * (1 - weight_decay) - lr * direction
+        path.append(params)
+    return np.array(path)
+
+
+@register("08.adamw_step")
+def check_adamw_step(adamw_step):
+    """adamw_step(params, grads, state, lr, beta1, beta2, eps, weight_decay): decoupled decay."""
+    for seed, lr, b1, b2, eps, wd, scale in [(11, 0.01, 0.9, 0.999, 1e-8, 0.1, 1.0),
+                                             (12, 0.1, 0.8, 0.99, 1e-3, 0.5, 0.05),
+                                             (13, 0.05, 0.5, 0.9, 1e-6, 0.0, 1.0),
+                                             (14, 0.02, 0.9, 0.999, 1e-8, 2.0, 0.3)]:
+        p0, grads = _cases(seed, scale=scale)
+        p0 = 3.0 * p0  # large weights make the decay visible
+        hyper = {"lr": lr, "beta1": b1, "beta2": b2, "eps": eps, "weight_decay": wd}
+        got = _learner_path(adamw_step, "adamw_step", p0, grads, hyper)
+        ref = _adamw_reference(p0, grads, lr, b1, b2, eps, wd)
+        mistakes = {} if wd == 0 else {
+            "that is Adam with an L2 penalty (weight_decay * params added to the gradient); AdamW "
+            "decays the parameters directly, outside the moments":
+                _adamw_reference(p0, grads, lr, b1, b2, eps, wd, coupled=True),
+            "the decay is multiplied by the learning rate: params * (1 - lr * weight_decay)":
+                _adamw_reference(p0, grads, lr, b1, b2, eps, wd, order="no_lr"),
+            "decay the old parameters (before the Adam step), as torch.optim.AdamW does":
+                _adamw_reference(p0, grads, lr, b1, b2, eps, wd, order="after"),
+            "the weight decay is missing": _adamw_reference(p0, grads, lr, b1, b2, eps, 0.0),
+        }
+        expect_close(got, ref, "the parameters after each step",
+                     case=f"7 steps with lr={lr}, betas=({b1}, {b2}), eps={eps}, weight_decay={wd}",
+                     mistakes=mistakes)
+    return "7 steps, four settings (weight_decay 0 included), decay decoupled"
+
+
+# --------------------------------------------------------------------------- Nesterov, look-ahead form
+
+
+def _quadratic_grad(seed, d):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(d, d))
+    H, b = A @ A.T / d + 0.5 * np.eye(d), rng.normal(size=d)
+    return lambda p: H @ np.asarray(p, dtype=float) - b
+
+
+def _bumpy_grad(p):
+    p = np.asarray(p, dtype=float)
+    return p + np.sin(3 * p) + 0.2 * p**3
+
+
+def _nesterov_reference(grad_fn, p0, lr, mu, n, at="look_ahead", carry=True):
+    params, v, path = p0.copy(), np.zeros_like(p0), []
+    for _ in range(n):
+        point = {"look_ahead": params + mu * v, "here": params, "behind": params - mu * v}[at]
+        v_new = mu * v - lr * grad_fn(point)
+        params = params + v_new
+        v = v_new if carry else np.zeros_like(p0)
+        path.append(params)
+    return np.array(path)
+
+
+@register("08.nesterov_step")
+def check_nesterov_step(nesterov_step):
+    """nesterov_step(params, state, grad_fn, lr, mu): v = mu v - lr grad(params + mu v)."""
+    name = "nesterov_step"
+    require_callable(nesterov_step, name)
+    for seed, lr, mu, d, kind in [(0, 0.1, 0.9, 3, "quadratic"), (1, 0.05, 0.5, 4, "quadratic"),
+                                  (2, 0.02, 0.95, 2, "bumpy"), (3, 0.3, 0.0, 3, "quadratic")]:
+        grad_fn = _quadratic_grad(seed, d) if kind == "quadratic" else _bumpy_grad
+        p0 = np.random.default_rng(seed + 10).normal(size=d)
+        params, state, path = p0.copy(), {}, []
+        for t in range(8):
+            kept_params, kept_state = params.copy(), copy.deepcopy(state)
+            out = call(nesterov_step, params, state, grad_fn, lr=lr, mu=mu, name=name)
+            if not np.array_equal(params, kept_params) or not _same_state(kept_state, state):
+                raise CheckFailed(f"`{name}` changed params or the state in place at step {t + 1}: return "
+                                  "new arrays and a new dictionary.")
+            new_params, state = expect_pair(out, f"`{name}`", "(new_params, new_state)")
+            if not isinstance(state, dict):
+                raise CheckFailed(f"the new state returned by `{name}` should be a dict, not "
+                                  f"{type(state).__name__}.")
+            params = to_array(new_params, "new_params").astype(float)
+            if params.shape != p0.shape:
+                raise CheckFailed(f"new_params has shape {params.shape}, expected {p0.shape}.")
+            path.append(params)
+        case = f"8 steps on a {kind} function in {d} dimensions, lr={lr}, mu={mu}"
+        mistakes = {} if mu == 0 else {
+            "the gradient is taken at params: that is heavy-ball momentum; Nesterov evaluates it at the "
+            "look-ahead point params + mu * v": _nesterov_reference(grad_fn, p0, lr, mu, 8, at="here"),
+            "the look-ahead point is params + mu * v (v holds the last step, already pointing downhill)":
+                _nesterov_reference(grad_fn, p0, lr, mu, 8, at="behind"),
+            "the velocity is not carried over: return it in the state and use it next step":
+                _nesterov_reference(grad_fn, p0, lr, mu, 8, carry=False),
+        }
+        expect_close(np.array(path), _nesterov_reference(grad_fn, p0, lr, mu, 8),
+                     "the parameters after each step", case=case, mistakes=mistakes)
+    return "8 steps on quadratic and non-quadratic functions, four settings"
+
+
+# --------------------------------------------------------------------------- a PyTorch scheduler
+
+
+def _warmup_step_rates(lr0, warmup, step_size, gamma, n, variant="right"):
+    t = np.arange(n)
+    if variant == "zero_start":
+        warm = lr0 * t / warmup
+    else:
+        warm = lr0 * (t + 1) / warmup
+    since = t if variant == "from_zero" else t - warmup
+    decay = lr0 * gamma ** (np.maximum(since, 0) // step_size)
+    if variant == "no_warmup":
+        return lr0 * gamma ** (t // step_size)
+    return np.where(t < warmup, warm, decay)
+
+
+@register("08.warmup_step_scheduler")
+def check_warmup_step_scheduler(warmup_step_scheduler):
+    """warmup_step_scheduler(optimizer, warmup_steps, step_size, gamma) -> a torch scheduler."""
+    torch = require_framework("torch")
+    name = "warmup_step_scheduler"
+    require_callable(warmup_step_scheduler, name)
+    for lr0, warmup, step_size, gamma, n in [(0.1, 5, 10, 0.5, 40), (0.3, 1, 3, 0.1, 12),
+                                             (0.05, 8, 4, 0.9, 30), (1.0, 3, 1, 0.7, 10)]:
+        weight = torch.zeros(2, requires_grad=True)
+        optimizer = torch.optim.SGD([weight], lr=lr0)
+        scheduler = call(lambda o=optimizer, w=warmup, k=step_size, g=gamma: warmup_step_scheduler(o, w, k, g),
+                         name=name)
+        require_answer(scheduler, f"{name}(...)")
+        if not callable(getattr(scheduler, "step", None)):
+            raise CheckFailed(f"{name} should return a scheduler from torch.optim.lr_scheduler (an object with "
+                              f".step()), not a {type(scheduler).__name__}.")
+        rates = []
+        for _ in range(n):
+            rates.append(float(optimizer.param_groups[0]["lr"]))
+            optimizer.step()
+            call(scheduler.step, name="scheduler.step")
+        case = f"lr={lr0}, warmup_steps={warmup}, step_size={step_size}, gamma={gamma}"
+        expected = _warmup_step_rates(lr0, warmup, step_size, gamma, n)
+        mistakes = {
+            "the warm-up should start at lr / warmup_steps, not at 0 (the factor is (t + 1) / warmup_steps)":
+                _warmup_step_rates(lr0, warmup, step_size, gamma, n, "zero_start"),
+            "count the decay steps from the end of the warm-up, not from step 0":
+                _warmup_step_rates(lr0, warmup, step_size, gamma, n, "from_zero"),
+            "the warm-up is missing": _warmup_step_rates(lr0, warmup, step_size, gamma, n, "no_warmup"),
+        }
+        expect_close(np.array(rates), expected, "the learning rate at each step", case=case,
+                     rtol=1e-6, atol=1e-9, mistakes=mistakes)
+    return "four schedules followed for 10 to 40 steps through torch.optim"

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, numerical_gradient, register, to_array
+from course_utils.checks.core import (
+    CheckFailed,
+    call,
+    expect_close,
+    expect_equal,
+    expect_pair,
+    numerical_gradient,
+    register,
+    require_answer,
+    to_array,
+)
+from course_utils.frameworks import require_framework
 
 # --------------------------------------------------------------------------- initialisers
 
@@ -276,3 +287,179 @@ def check_gradient_norms(gradient_norms):
     expect_close(result[0], first, "the first layer's gradient norm", rtol=1e-5,
                  case="a two-layer tanh network (checked against finite differences)")
     return "finite differences and three deep networks"
+
+
+# --------------------------------------------------------------------------- kernel fans
+
+
+def _reference_fans(shape, layout):
+    """Fans of a dense or convolution kernel: PyTorch (out, in, *k) or Keras (*k, in, out)."""
+    receptive = int(np.prod(shape[2:] if layout == "torch" else shape[:-2], dtype=np.int64))
+    n_in, n_out = (shape[1], shape[0]) if layout == "torch" else (shape[-2], shape[-1])
+    return n_in * receptive, n_out * receptive
+
+
+@register("09.kernel_fans")
+def check_kernel_fans(kernel_fans):
+    """kernel_fans(shape, layout) returns (fan_in, fan_out) of a PyTorch or Keras kernel."""
+    rng = np.random.default_rng(9)
+    cases = [((32, 16, 3, 3), "torch"), ((3, 3, 16, 32), "keras"), ((8, 4, 5), "torch"),
+             ((5, 4, 8), "keras"), ((6, 2, 3, 5, 7), "torch"), ((3, 5, 7, 2, 6), "keras"),
+             ((500, 300), "torch"), ((300, 500), "keras")]
+    for _ in range(6):
+        dims = tuple(int(d) for d in rng.integers(1, 8, size=rng.integers(0, 3)))
+        c_in, c_out = (int(c) for c in rng.integers(1, 40, size=2))
+        cases += [((c_out, c_in) + dims, "torch"), (dims + (c_in, c_out), "keras")]
+    for shape, layout in cases:
+        case = f"kernel_fans({shape}, {layout!r})"
+        result = expect_pair(call(kernel_fans, shape, layout, name="kernel_fans"), case,
+                             "(fan_in, fan_out)")
+        got = to_array(result, case)
+        if not np.all(np.isfinite(got)) or np.any(got != np.round(got)):
+            raise CheckFailed(f"{case} should return two whole numbers, not {tuple(result)}.")
+        fan_in, fan_out = _reference_fans(shape, layout)
+        other = "keras" if layout == "torch" else "torch"
+        wrong_in, wrong_out = _reference_fans(shape, other)
+        receptive = fan_in // (shape[1] if layout == "torch" else shape[-2])
+        mistakes = {
+            "the two numbers are in the wrong order: return (fan_in, fan_out)": (fan_out, fan_in),
+            f"that reads the shape in the {other} layout; {layout} stores "
+            + ("(out, in, *kernel)" if layout == "torch" else "(*kernel, in, out)"): (wrong_in, wrong_out),
+            "multiply the channel counts by the receptive field, the product of the kernel "
+            "sizes": (fan_in // receptive, fan_out // receptive),
+            "the fan-out is C_out times the receptive field, not C_out alone": (fan_in, fan_out // receptive),
+        }
+        expect_equal(np.round(got).astype(np.int64), np.array([fan_in, fan_out]), case,
+                     mistakes={h: np.array(v) for h, v in mistakes.items()})
+    return "dense, 1-D, 2-D and 3-D kernels in both layouts"
+
+
+# --------------------------------------------------------------------------- LSUV
+
+
+def _lsuv_network(seed, sizes, n):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(1.0, 2.0, size=(n, sizes[0]))
+    weights = [rng.normal(0.0, 0.3, size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    return X, weights
+
+
+def _lsuv_reference(X, weights, f):
+    a, scaled = X, []
+    for W in weights:
+        z = a @ W
+        W = W / z.std()
+        scaled.append(W)
+        a = f(a @ W)
+    return scaled
+
+
+@register("09.lsuv")
+def check_lsuv(lsuv):
+    """lsuv(X, weights, f) rescales each layer, in order, so its pre-activations have std 1."""
+    cases = [(0, [6, 9, 4, 7], 50, "tanh"), (1, [5, 12, 12, 12, 3], 80, "relu"),
+             (2, [8, 3], 40, "relu"), (3, [4, 10, 6], 30, "sigmoid")]
+    for seed, sizes, n, activation in cases:
+        f = ACTIVATION_CASES[activation][0]
+        X, weights = _lsuv_network(seed, sizes, n)
+        case = f"a {activation} network with layer sizes {sizes} and {n} samples"
+        originals = [W.copy() for W in weights]
+        result = call(lsuv, X, weights, f, name="lsuv")
+        if len(weights) != len(originals) or not all(
+                np.array_equal(np.asarray(W), W0) for W, W0 in zip(weights, originals, strict=False)):
+            raise CheckFailed("lsuv changed the list `weights` in place: build a new list of new "
+                              "matrices and leave the argument as it was.")
+        require_answer(result, "lsuv(X, weights, f)")
+        if not isinstance(result, (list, tuple)) or len(result) != len(weights):
+            raise CheckFailed(f"lsuv should return a list of {len(weights)} weight matrices, one per layer, "
+                              f"for {case}; it returned a {type(result).__name__}.")
+        got = [to_array(W, f"layer {i + 1}'s weights") for i, W in enumerate(result)]
+        for i, (W_new, W_old) in enumerate(zip(got, weights, strict=True)):
+            if W_new.shape != W_old.shape:
+                raise CheckFailed(f"layer {i + 1}'s weights have shape {W_new.shape} for {case}, expected "
+                                  f"{W_old.shape}: rescale each matrix, keep its shape.")
+            ratios = W_new.astype(float) / W_old
+            if not np.allclose(ratios, ratios.flat[0], rtol=1e-5):
+                if np.allclose(ratios, ratios[:1], rtol=1e-5):
+                    raise CheckFailed(f"layer {i + 1} of {case} was scaled column by column: LSUV divides the "
+                                      "whole matrix by one number, the std of all its pre-activations.")
+                raise CheckFailed(f"layer {i + 1}'s new weights are not a multiple of its old ones for {case}: "
+                                  "keep the directions of the initial weights and only rescale them.")
+            if ratios.flat[0] <= 0:
+                raise CheckFailed(f"layer {i + 1} of {case} was multiplied by a negative number: divide by "
+                                  "the (positive) standard deviation.")
+        reference = _lsuv_reference(X, weights, f)
+        naive = [W / (X @ W).std() if i == 0 else None for i, W in enumerate(weights)]
+        a_orig = X
+        for i, W in enumerate(weights):  # each layer scaled on the unscaled network's input
+            naive[i] = W / (a_orig @ W).std()
+            a_orig = f(a_orig @ W)
+        activ = []
+        a = X
+        for W in weights:  # normalising the activations instead of the pre-activations
+            W = W / f(a @ W).std()
+            activ.append(W)
+            a = f(a @ W)
+        for i, W_new in enumerate(got):
+            expect_close(W_new, reference[i], f"layer {i + 1}'s weights", case=case, rtol=1e-5, atol=1e-9,
+                         mistakes={
+                             "feed each layer the output of the already rescaled layers before it "
+                             "(go through the layers in order)": naive[i],
+                             "normalise the pre-activations a @ W, not the activations f(a @ W)": activ[i],
+                             "divide by the standard deviation, do not multiply": weights[i] * (
+                                 weights[i] / reference[i]).flat[0],
+                         })
+    return "four networks (tanh, ReLU, sigmoid): every layer rescaled in order"
+
+
+# --------------------------------------------------------------------------- Keras initializer
+
+
+@register("09.torch_default_for_keras")
+def check_torch_default_for_keras(torch_default_for_keras):
+    """torch_default_for_keras(seed) returns a Keras initializer drawing U(-1/sqrt(fan_in), +)."""
+    keras = require_framework("keras")
+    name = "torch_default_for_keras"
+
+    def draw(seed, shape):
+        init = call(torch_default_for_keras, seed, name=name, time_limit=30)
+        require_answer(init, f"{name}({seed})")
+        if not callable(init):
+            raise CheckFailed(f"{name}({seed}) should return a Keras initializer (for example an instance of "
+                              f"a class from keras.initializers), not a {type(init).__name__}.")
+        values = call(init, shape, name=f"{name}({seed})(shape)", time_limit=30)
+        W = to_array(keras.ops.convert_to_numpy(values) if not isinstance(values, np.ndarray) else values,
+                     f"the weights drawn for shape {shape}")
+        if W.shape != tuple(shape):
+            raise CheckFailed(f"the initializer returned shape {W.shape} for the shape {shape}.")
+        return W.astype(float)
+
+    first, again, other = draw(3, (20, 30)), draw(3, (20, 30)), draw(4, (20, 30))
+    if not np.array_equal(first, again):
+        raise CheckFailed(f"two initializers from {name}(3) gave different weights: pass the seed to the "
+                          "initializer (seed=seed).")
+    if np.array_equal(first, other):
+        raise CheckFailed(f"{name}(3) and {name}(4) gave the same weights: the seed must reach the initializer.")
+    for shape, fan_in, fan_out, what in [((300, 500), 300, 500, "a Dense kernel (300, 500)"),
+                                         ((3, 3, 40, 60), 360, 540, "a Conv2D kernel (3, 3, 40, 60)")]:
+        W = draw(7, shape)
+        bound = 1.0 / np.sqrt(fan_in)
+        _check_mean(name, W, what)
+        if _kurtosis(W) > 2.1:
+            raise CheckFailed(f"the weights for {what} look normally distributed (kurtosis {_kurtosis(W):.2f}, "
+                              "uniform has 1.8): PyTorch's default is uniform (distribution='uniform').")
+        ratios = {
+            "that is Keras' own default, Glorot uniform; PyTorch's depends on fan_in only":
+                6 * fan_in / (fan_in + fan_out),
+            "that is He uniform (scale 2); PyTorch's default has a third of the fan-in variance, "
+            "scale=1/3": 6.0,
+            "the variance is 1/fan_in; PyTorch's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)) has 1/(3 fan_in): "
+            "scale=1/3": 3.0,
+            "that uses the fan-out; PyTorch's default uses the fan-in (mode='fan_in')": fan_in / fan_out,
+        }
+        _diagnose_variance(name, W, bound**2 / 3, what, ratios, "1 / (3 fan_in)")
+        largest = np.abs(W).max()
+        if largest > bound * 1.0001 or largest < 0.98 * bound:
+            raise CheckFailed(f"the largest weight for {what} is {largest:.4g}; PyTorch's default bound is "
+                              f"1/sqrt(fan_in) = {bound:.4g}.")
+    return "seeded, uniform, bound and variance for a Dense and a Conv2D kernel"
