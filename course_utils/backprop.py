@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["softmax", "init_params", "forward", "backward", "predict", "train_sgd"]
+__all__ = ["softmax", "log_softmax", "init_params", "forward", "backward", "predict", "train_minibatch"]
 
 
 def softmax(logits):
     """Row-wise softmax; subtracting the row maximum avoids overflow in exp."""
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+def log_softmax(logits):
+    """Row-wise log-softmax, Z - logsumexp(Z), computed without overflow."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def init_params(n_in, n_hidden, n_out, seed=0):
@@ -34,9 +40,9 @@ def forward(params, X, y):
     """Forward pass: the mean cross-entropy and the cache the backward pass needs."""
     Z1 = X @ params["W1"] + params["b1"]
     H = np.maximum(Z1, 0)
-    P = softmax(H @ params["W2"] + params["b2"])
-    loss = -np.mean(np.log(P[np.arange(len(y)), y] + 1e-12))
-    return loss, (X, Z1, H, P)
+    log_P = log_softmax(H @ params["W2"] + params["b2"])
+    loss = -np.mean(log_P[np.arange(len(y)), y])
+    return loss, (X, Z1, H, np.exp(log_P))
 
 
 def backward(params, cache, y):
@@ -61,18 +67,34 @@ def predict(params, X):
     return np.argmax(H @ params["W2"] + params["b2"], axis=1)
 
 
-def train_sgd(params, X, y, lr, epochs, batch_size, seed=0):
-    """Mini-batch SGD with the hand-written backward pass; returns the epoch losses."""
+def train_minibatch(params, X, y, lr, epochs, batch_size, optimiser="sgd", decay=False,
+                    seed=0):
+    """Mini-batch training with the hand-written backward pass, by "sgd" or "adam"
+    steps; with decay=True the step size falls linearly to 0. Returns the epoch
+    losses."""
+    if optimiser not in ("sgd", "adam"):
+        raise ValueError(f"optimiser must be 'sgd' or 'adam', not {optimiser!r}")
     rng = np.random.default_rng(seed)
-    losses = []
+    moments = {name: (np.zeros_like(v), np.zeros_like(v)) for name, v in params.items()}
+    n_steps = epochs * -(-len(X) // batch_size)
+    beta1, beta2, step, losses = 0.9, 0.999, 0, []
     for _ in range(epochs):
         order = rng.permutation(len(X))
         total = 0.0
         for start in range(0, len(X), batch_size):
             batch = order[start : start + batch_size]
             loss, cache = forward(params, X[batch], y[batch])
+            step += 1
+            rate = lr * (1 - (step - 1) / n_steps) if decay else lr
             for name, grad in backward(params, cache, y[batch]).items():
-                params[name] -= lr * grad
+                if optimiser == "sgd":
+                    params[name] -= rate * grad
+                    continue
+                m, v = moments[name]
+                m += (1 - beta1) * (grad - m)           # running mean of g
+                v += (1 - beta2) * (grad * grad - v)    # running mean of g^2
+                m_hat, v_hat = m / (1 - beta1**step), v / (1 - beta2**step)
+                params[name] -= rate * m_hat / (np.sqrt(v_hat) + 1e-7)
             total += loss * len(batch)
         losses.append(total / len(X))
     return losses

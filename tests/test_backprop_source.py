@@ -5,6 +5,7 @@ import inspect
 
 import jupytext
 import numpy as np
+import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
 from course_utils import backprop, chapters
@@ -48,10 +49,26 @@ def test_backward_matches_numerical_gradient():
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-5, atol=1e-8)
 
 
-def test_train_sgd_lowers_the_loss():
+@pytest.mark.parametrize("optimiser", ["sgd", "adam"])
+def test_train_minibatch_lowers_the_loss(optimiser):
     rng = np.random.default_rng(3)
     X, y = rng.normal(size=(64, 4)), rng.integers(0, 3, size=64)
     params = backprop.init_params(4, 8, 3, seed=0)
-    losses = backprop.train_sgd(params, X, y, lr=0.1, epochs=5, batch_size=16)
+    losses = backprop.train_minibatch(params, X, y, lr=0.01, epochs=5, batch_size=16,
+                                     optimiser=optimiser)
     assert losses[-1] < losses[0]
     assert backprop.predict(params, X).shape == (64,)
+
+
+def test_loss_is_log_sum_exp_for_confident_mistakes():
+    params = backprop.init_params(2, 3, 2, seed=0)
+    params["b2"] = np.array([0.0, 500.0])  # class 1 overwhelmingly favoured
+    loss, _ = backprop.forward(params, np.zeros((1, 2)), np.array([0]))
+    assert np.isfinite(loss) and abs(loss - 500.0) < 1e-6
+
+
+def test_train_minibatch_rejects_unknown_optimiser():
+    params = backprop.init_params(2, 3, 2)
+    with pytest.raises(ValueError, match="optimiser"):
+        backprop.train_minibatch(params, np.zeros((4, 2)), np.zeros(4, int), 0.1, 1, 2,
+                                 optimiser="adamw")

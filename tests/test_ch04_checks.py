@@ -84,59 +84,126 @@ def test_relu_features_rejects(answer, hint):
         check("04.relu_features", answer)
 
 
-def _features(x, w, b):
-    return np.maximum(0.0, np.outer(x, w) + b)
+# ---------------------------------------------------------------- 04.relu_interpolant
 
 
-def fit_even_knots(x, y, n_neurons):
-    knots = np.linspace(x.min(), x.max(), n_neurons + 1)[:-1]
-
-    def design(x_new):
-        return np.c_[np.ones(len(x_new)), _features(x_new, np.ones(n_neurons), -knots)]
-
-    coef, *_ = np.linalg.lstsq(design(x), y, rcond=None)
-    return lambda x_new: design(np.asarray(x_new)) @ coef
-
-
-def fit_quantile_knots_mixed_slopes(x, y, n_neurons):
-    """Knots at quantiles, alternating slopes +1 / -1 (hinges opening left or right)."""
-    knots = np.quantile(x, (np.arange(n_neurons) + 0.5) / n_neurons)
-    slopes = np.where(np.arange(n_neurons) % 2 == 0, 1.0, -1.0)
-
-    def design(x_new):
-        return np.c_[np.ones(len(x_new)), _features(np.asarray(x_new), slopes, -slopes * knots)]
-
-    coef, *_ = np.linalg.lstsq(design(x), y, rcond=None)
-    return lambda x_new: (design(x_new) @ coef)[:, None]
+def interpolant_loop(t, v):
+    a, previous = [], 0.0
+    for j in range(len(t) - 1):
+        slope = (v[j + 1] - v[j]) / (t[j + 1] - t[j])
+        a.append(slope - previous)
+        previous = slope
+    return a
 
 
-@pytest.mark.parametrize("answer", [fit_even_knots, fit_quantile_knots_mixed_slopes])
-def test_fit_relu_sum_accepts(answer):
-    assert check("04.fit_relu_sum", answer)
+def interpolant_lstsq(t, v):
+    """Another method: solve the square system of the k interpolation conditions."""
+    t, v = np.asarray(t), np.asarray(v)
+    design = np.maximum(0.0, t[1:, None] - t[None, :-1])
+    return np.linalg.solve(design, v[1:] - v[0]).astype(np.float32)
 
 
-def fit_polynomial(x, y, n_neurons):
-    coef = np.polyfit(x, y, 3)
-    return lambda x_new: np.polyval(coef, x_new)
-
-
-def fit_no_bias(x, y, n_neurons):
-    knots = np.linspace(0, x.max(), n_neurons + 1)[:-1]
-    coef, *_ = np.linalg.lstsq(_features(x, np.ones(n_neurons), -knots), y, rcond=None)
-    return lambda x_new: _features(np.asarray(x_new), np.ones(n_neurons), -knots) @ coef
-
-
-def fit_too_many(x, y, n_neurons):
-    return fit_even_knots(x, y, 4 * n_neurons)
+@pytest.mark.parametrize("answer", [interpolant_loop, interpolant_lstsq])
+def test_relu_interpolant_accepts(answer):
+    assert check("04.relu_interpolant", answer)
 
 
 @pytest.mark.parametrize("answer,hint", [
-    (fit_polynomial, "bends at"),
-    (fit_no_bias, "RMSE"),
-    (fit_too_many, "at most one kink per neuron"),
-    (lambda x, y, n: np.zeros(len(x)), "should be a function"),
-    (lambda x, y, n: (lambda x_new: 0.0), "one value per point"),
+    (lambda t, v: np.diff(v) / np.diff(t), "CHANGE of slope"),
+    (lambda t, v: np.diff(np.diff(v), prepend=0.0), "knot spacing"),
+    (lambda t, v: np.concatenate([[0.0], np.diff(np.diff(v) / np.diff(t))]),
+     "first unit starts from slope 0"),
+    (lambda t, v: np.diff(np.diff(v) / np.diff(t), prepend=0.0, append=0.0), "len\\(t\\) - 1"),
+    (lambda t, v: None, "is None"),
 ])
-def test_fit_relu_sum_rejects(answer, hint):
+def test_relu_interpolant_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check("04.fit_relu_sum", answer)
+        check("04.relu_interpolant", answer)
+
+
+# ---------------------------------------------------------------- 04.dead_units
+
+
+def dead_loop(X, W1, b1):
+    return [all(float(x @ W1[:, j] + b1[j]) <= 0 for x in X) for j in range(W1.shape[1])]
+
+
+def dead_max(X, W1, b1):
+    return (X @ W1 + b1).max(axis=0) <= 0
+
+
+@pytest.mark.parametrize("answer", [dead_loop, dead_max])
+def test_dead_units_accepts(answer):
+    assert check("04.dead_units", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda X, W1, b1: np.all(X @ W1 + b1 < 0, axis=0), "exactly 0 gives no gradient"),
+    (lambda X, W1, b1: np.any(X @ W1 + b1 <= 0, axis=0), "EVERY sample"),
+    (lambda X, W1, b1: ~np.all(X @ W1 + b1 <= 0, axis=0), "not the live ones"),
+    (lambda X, W1, b1: int(np.all(X @ W1 + b1 <= 0, axis=0).sum()), "not a count"),
+    (lambda X, W1, b1: np.all(X @ W1 + b1 <= 0, axis=0).astype(float), "boolean array"),
+    (lambda X, W1, b1: np.all(X @ W1 + b1 <= 0, axis=1), "shape"),
+])
+def test_dead_units_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("04.dead_units", answer)
+
+
+# ---------------------------------------------------------------- 04.train_tanh_regressor
+
+
+def tanh_gd(x, y, n_hidden, seed=0, steps=4000, lr=0.02, momentum=0.9, train_hidden=True):
+    rng = np.random.default_rng(seed)
+    X = np.asarray(x, dtype=float).reshape(-1, 1)
+    params = [rng.normal(0, 1, (1, n_hidden)), rng.uniform(-2, 2, n_hidden),
+              rng.normal(0, 1 / np.sqrt(n_hidden), n_hidden), 0.0]
+    velocity = [0.0] * 4
+    for _ in range(steps):
+        W1, b1, w2, b2 = params
+        H = np.tanh(X @ W1 + b1)
+        g = 2 * (H @ w2 + b2 - y) / len(X)
+        dZ = np.outer(g, w2) * (1 - H**2)
+        grads = [X.T @ dZ * train_hidden, dZ.sum(axis=0) * train_hidden, H.T @ g, g.sum()]
+        velocity = [momentum * v - lr * gr for v, gr in zip(velocity, grads, strict=True)]
+        params = [p + v for p, v in zip(params, velocity, strict=True)]
+    return dict(zip(["W1", "b1", "w2", "b2"], params, strict=True))
+
+
+def tanh_adam_float32(x, y, n_hidden, seed=0):
+    """Another optimiser, float32 parameters and a list-of-arrays loop."""
+    rng = np.random.default_rng(seed + 1)
+    X = np.asarray(x, dtype=np.float32)[:, None]
+    y = np.asarray(y, dtype=np.float32)
+    p = [rng.normal(0, 1, (1, n_hidden)).astype(np.float32),
+         rng.uniform(-2, 2, n_hidden).astype(np.float32),
+         np.zeros(n_hidden, np.float32), np.zeros(1, np.float32)]
+    m = [np.zeros_like(a) for a in p]
+    v = [np.zeros_like(a) for a in p]
+    for t in range(1, 3001):
+        H = np.tanh(X @ p[0] + p[1])
+        g = 2 * (H @ p[2] + p[3] - y) / len(X)
+        dZ = np.outer(g, p[2]) * (1 - H**2)
+        grads = [X.T @ dZ, dZ.sum(0), H.T @ g, g.sum(keepdims=True)]
+        for i, gr in enumerate(grads):
+            m[i] = 0.9 * m[i] + 0.1 * gr
+            v[i] = 0.999 * v[i] + 0.001 * gr**2
+            p[i] = p[i] - 0.01 * (m[i] / (1 - 0.9**t)) / (np.sqrt(v[i] / (1 - 0.999**t)) + 1e-8)
+    return {"W1": p[0], "b1": p[1], "w2": p[2], "b2": p[3]}
+
+
+@pytest.mark.parametrize("answer", [tanh_gd, tanh_adam_float32])
+def test_train_tanh_regressor_accepts(answer):
+    assert check("04.train_tanh_regressor", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda x, y, h, seed=0: tanh_gd(x, y, h, seed, train_hidden=False, steps=300), "straight line"),
+    (lambda x, y, h, seed=0: tanh_gd(x, y, h, seed, steps=100), "not enough"),
+    (lambda x, y, h, seed=0: tanh_gd(x, y, h, seed, lr=5.0, steps=200), "NaN or inf"),
+    (lambda x, y, h, seed=0: tuple(tanh_gd(x, y, h, seed, steps=10).values()), "dict"),
+    (lambda x, y, h, seed=0: tanh_gd(x, y, h + 1, seed, steps=10), "shapes should be"),
+])
+def test_train_tanh_regressor_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("04.train_tanh_regressor", answer)

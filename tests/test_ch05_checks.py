@@ -5,7 +5,6 @@ import functools
 import numpy as np
 import pytest
 
-from course_utils import backprop
 from course_utils.checks import CheckFailed, check
 
 # ---------------------------------------------------------------- 05.fib_memo
@@ -141,45 +140,141 @@ def test_ce_rejects(answer, hint):
         check("05.softmax_ce_grad", answer)
 
 
-# ---------------------------------------------------------------- 05.mlp_backward
+# ---------------------------------------------------------------- 05.tanh_layer_backward
 
 
-def mlp(transpose_w1=False, mask=True, bias_axis=0, mean=True, sign=1.0):
-    def backward(X, y, W1, b1, W2, b2):
-        Z1 = X @ W1 + b1
-        H = np.maximum(Z1, 0)
-        dZ2 = sign * ce_grad(H @ W2 + b2, y) * (1 if mean else len(y))
-        dZ1 = dZ2 @ W2.T * ((Z1 > 0) if mask else 1)
-        dW1 = (dZ1.T @ X) if transpose_w1 else X.T @ dZ1
-        return dW1, dZ1.sum(axis=bias_axis), H.T @ dZ2, dZ2.sum(axis=0)
-    return backward
+def tanh_backward_loops(X, W, b, dH):
+    n, d = X.shape
+    h = W.shape[1]
+    dX, dW, db = np.zeros((n, d)), np.zeros((d, h)), np.zeros(h)
+    for i in range(n):
+        for j in range(h):
+            dz = dH[i, j] * (1 - np.tanh(X[i] @ W[:, j] + b[j]) ** 2)
+            db[j] += dz
+            dW[:, j] += dz * X[i]
+            dX[i] += dz * W[:, j]
+    return dX, dW, db
 
 
-def mlp_module(X, y, W1, b1, W2, b2):
-    params = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
-    grads = backprop.backward(params, backprop.forward(params, X, y)[1], y)
-    return [grads[k] for k in ("W1", "b1", "W2", "b2")]
+def tanh_backward_einsum_float32(X, W, b, dH):
+    f = np.float32
+    Z = (X.astype(f) @ W.astype(f) + b.astype(f))
+    dZ = dH.astype(f) / np.cosh(Z) ** 2
+    return [np.einsum("nh,dh->nd", dZ, W.astype(f)), np.einsum("nd,nh->dh", X.astype(f), dZ),
+            dZ.sum(axis=0)]
 
 
-def mlp_float32(X, y, W1, b1, W2, b2):
-    args = [np.asarray(a, dtype=np.float32) for a in (X, W1, b1, W2, b2)]
-    return mlp()(args[0], y, *args[1:])
+@pytest.mark.parametrize("answer", [tanh_backward_loops, tanh_backward_einsum_float32])
+def test_tanh_layer_backward_accepts(answer):
+    assert check("05.tanh_layer_backward", answer)
 
 
-@pytest.mark.parametrize("answer", [mlp(), mlp_module, mlp_float32])
-def test_mlp_accepts(answer):
-    assert check("05.mlp_backward", answer)
+def _tanh_parts(X, W, b, dH):
+    H = np.tanh(X @ W + b)
+    return H, dH * (1 - H**2)
 
 
 @pytest.mark.parametrize("answer,hint", [
-    (mlp(transpose_w1=True), "dW1 is transposed"),
-    (mlp(mask=False), "ReLU mask is missing"),
-    (mlp(bias_axis=1), "summed over the wrong axis"),
-    (mlp(mean=False), "n times too large"),
-    (mlp(sign=-1.0), "wrong sign"),
-    (lambda X, y, W1, b1, W2, b2: {"W1": W1}, "not a dict"),
+    (lambda X, W, b, dH: (dH @ W.T, X.T @ dH, dH.sum(0)), "derivative 1 - H\\*\\*2 is missing"),
+    (lambda X, W, b, dH: (dH * (1 - np.tanh(X @ W + b))) @ W.T, "should return the tuple"),
+    (lambda X, W, b, dH: ((lambda H, dZ: (dZ @ W.T, (X.T @ dZ).T, dZ.sum(0)))(*_tanh_parts(X, W, b, dH))),
+     "dW is transposed"),
+    (lambda X, W, b, dH: ((lambda H, dZ: (dZ @ W.T, X.T @ dZ, dZ.sum(1)))(*_tanh_parts(X, W, b, dH))),
+     "axis 0"),
+    (lambda X, W, b, dH: ((lambda H, dZ: (dZ @ W.T, X.T @ (dH * (1 - H)), dZ.sum(0)))(
+        *_tanh_parts(X, W, b, dH))), "not 1 - tanh\\(Z\\)"),
+    (lambda X, W, b, dH: None, "is None"),
 ])
-def test_mlp_rejects(answer, hint):
+def test_tanh_layer_backward_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check("05.mlp_backward", answer)
+        check("05.tanh_layer_backward", answer)
 
+
+# ---------------------------------------------------------------- 05.soft_cross_entropy
+
+
+def soft_ce_logaddexp(Z, T):
+    log_norm = np.logaddexp.reduce(Z, axis=1, keepdims=True)
+    log_P = Z - log_norm
+    return float(-np.mean(np.sum(T * log_P, axis=1))), (np.exp(log_P) - T) / len(Z)
+
+
+def soft_ce_loops(Z, T):
+    n, _ = Z.shape
+    loss, grad = 0.0, np.zeros_like(Z)
+    for i in range(n):
+        m = max(Z[i])
+        log_sum = m + np.log(sum(np.exp(z - m) for z in Z[i]))
+        loss -= sum(t * (z - log_sum) for t, z in zip(T[i], Z[i], strict=True))
+        grad[i] = (np.exp(Z[i] - log_sum) - T[i]) / n
+    return [loss / n, grad]
+
+
+@pytest.mark.parametrize("answer", [soft_ce_logaddexp, soft_ce_loops])
+def test_soft_cross_entropy_accepts(answer):
+    assert check("05.soft_cross_entropy", answer)
+
+
+def _stable_parts(Z):
+    shifted = Z - Z.max(axis=1, keepdims=True)
+    P = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    return P
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda Z, T: (-np.sum(T * np.log(_stable_parts(Z) + 1e-12)) / len(Z), (_stable_parts(Z) - T) / len(Z)),
+     "log-sum-exp"),
+    (lambda Z, T: (-np.sum(T * np.log(_stable_parts(Z) + 1e-300)) * 0 + soft_ce_logaddexp(Z, T)[0],
+                   (T - _stable_parts(Z)) / len(Z)), "sign is wrong"),
+    (lambda Z, T: (soft_ce_logaddexp(Z, T)[0] * len(Z), soft_ce_logaddexp(Z, T)[1]), "divide the sum by n"),
+    (lambda Z, T: (soft_ce_logaddexp(Z, T)[0], _stable_parts(Z) - T), "1/n of the mean"),
+    (lambda Z, T: soft_ce_logaddexp(Z, T)[1], "should return the pair"),
+])
+def test_soft_cross_entropy_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("05.soft_cross_entropy", answer)
+
+
+# ---------------------------------------------------------------- 05.mlp_jvp
+
+
+def jvp_by_jacobian(x, v, W1, b1, W2, b2):
+    """Another method: build the Jacobian explicitly, then multiply."""
+    h = np.tanh(x @ W1 + b1)
+    J = W2.T @ np.diag(1 - h**2) @ W1.T
+    return h @ W2 + b2, J @ v
+
+
+def jvp_complex_step(x, v, W1, b1, W2, b2):
+    """Complex-step differentiation: exact to rounding, another forward-mode trick."""
+    eps = 1e-30
+    out = np.tanh((x + 1j * eps * v) @ W1 + b1) @ W2 + b2
+    return out.real, out.imag / eps
+
+
+@pytest.mark.parametrize("answer", [jvp_by_jacobian, jvp_complex_step])
+def test_mlp_jvp_accepts(answer):
+    assert check("05.mlp_jvp", answer)
+
+
+def jvp_finite_difference(x, v, W1, b1, W2, b2, eps=1e-6):
+    def g(z):
+        return np.tanh(z @ W1 + b1) @ W2 + b2
+    return g(x), (g(x + eps * v) - g(x)) / eps
+
+
+def jvp_reverse(x, v, W1, b1, W2, b2):
+    h = np.tanh(x @ W1 + b1)
+    return h @ W2 + b2, ((np.ones(W2.shape[1]) @ W2.T) * (1 - h**2)) @ W1.T * v
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda x, v, W1, b1, W2, b2: (np.tanh(x @ W1 + b1) @ W2 + b2, v @ W1 @ W2), "tanh derivative is missing"),
+    (jvp_finite_difference, "finite difference"),
+    (jvp_reverse, "vector-Jacobian"),
+    (lambda x, v, W1, b1, W2, b2: (x @ W1 @ W2, v @ W1 @ W2), "g\\(x\\)"),
+    (lambda x, v, W1, b1, W2, b2: np.zeros(3), "should return the pair"),
+])
+def test_mlp_jvp_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("05.mlp_jvp", answer)

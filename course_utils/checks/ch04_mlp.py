@@ -8,14 +8,14 @@ from course_utils.checks.core import (
     CheckFailed,
     call,
     expect_close,
+    expect_equal,
     heaviside,
     register,
     require_answer,
-    require_callable,
     seeded_rng,
     to_array,
 )
-from course_utils.data.synthetic import LOGIC_GATES, logic_gate, make_cubic
+from course_utils.data.synthetic import LOGIC_GATES, logic_gate
 
 _CORNERS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 _TABLES = {**LOGIC_GATES, "x1": [0, 0, 1, 1], "x2": [0, 1, 0, 1], "NOT x1": [1, 1, 0, 0],
@@ -116,36 +116,119 @@ def check_relu_features(relu_features):
     return "four sets of samples and neurons"
 
 
-def _count_bent_points(values, tol):
-    second = values[2:] - 2 * values[1:-1] + values[:-2]
-    return int(np.sum(np.abs(second) > tol))
+def _interpolant_weights(t, v):
+    slopes = np.diff(v) / np.diff(t)
+    return np.diff(np.concatenate([[0.0], slopes]))
 
 
-@register("04.fit_relu_sum")
-def check_fit_relu_sum(fit_relu_sum):
-    """fit_relu_sum(x, y, n_neurons) returns predict(x_new), a sum of n_neurons ReLUs."""
-    X, y = make_cubic(n=300, seed=2)
-    x = X[:, 0]
-    grid = np.linspace(-1.45, 1.45, 1201)
-    truth = grid**3 + 0.1 * grid**2 - grid + 0.1
-    for n_neurons, limit in [(8, 0.08), (32, 0.008)]:
-        predict = call(fit_relu_sum, x, y, n_neurons, name="fit_relu_sum", time_limit=10)
-        require_callable(predict, "the value returned by fit_relu_sum")
-        values = to_array(call(predict, grid.copy(), name="predict"), "predict(x_new)").astype(float)
-        if values.size != grid.size:
-            raise CheckFailed(f"predict(x_new) should return one value per point: {grid.size} values for "
-                              f"{grid.size} points, not shape {values.shape}.")
-        values = values.reshape(-1)
-        if not np.all(np.isfinite(values)):
-            raise CheckFailed("predict(x_new) returned NaN or inf.")
-        rmse = float(np.sqrt(np.mean((values - truth) ** 2)))
-        if rmse > limit:
-            raise CheckFailed(f"with {n_neurons} neurons the RMSE on [-1.45, 1.45] is {rmse:.4f}, it should be "
-                              f"below {limit}: spread the knots over the whole range of x and keep the output "
-                              "bias c (a column of ones).")
-        bent = _count_bent_points(values, tol=1e-7 * (1 + np.max(np.abs(values))))
-        if bent > 2 * n_neurons + 2:
-            raise CheckFailed(f"with {n_neurons} neurons, predict bends at {bent} of {grid.size} grid points: "
-                              "a sum of ReLUs is piecewise linear with at most one kink per neuron. Use "
-                              f"exactly n_neurons = {n_neurons} ReLU features (no polynomial fit).")
-    return "8 and 32 neurons within the error limits"
+@register("04.relu_interpolant")
+def check_relu_interpolant(relu_interpolant):
+    """relu_interpolant(t, v) returns a (k,) with v[0] + sum_j a_j relu(x - t_j) through the points."""
+    rng = np.random.default_rng(41)
+    cases = [("the zigzag t = [0, 1, 2, 3], v = [0, 1, 0, 1]", np.array([0.0, 1.0, 2.0, 3.0]),
+              np.array([0.0, 1.0, 0.0, 1.0])),
+             ("two points (one unit)", np.array([-1.0, 2.0]), np.array([3.0, -3.0]))]
+    for k in (5, 12):
+        t = np.sort(rng.uniform(-2, 2, k + 1))
+        t[1:] = np.maximum(t[1:], t[:-1] + 0.05)
+        cases.append((f"{k + 1} unevenly spaced random points", t, rng.normal(size=k + 1)))
+    for case, t, v in cases:
+        got = call(relu_interpolant, t.copy(), v.copy(), name="relu_interpolant")
+        expected = _interpolant_weights(t, v)
+        slopes = np.diff(v) / np.diff(t)
+        k = len(t) - 1
+        got_array = to_array(got, "a")
+        if got_array.shape == (k + 1,):
+            raise CheckFailed(f"a has {k + 1} entries for {k + 1} points ({case}): the hinges sit at "
+                              "t_0 ... t_(k-1), one unit per segment, so a has len(t) - 1 entries; "
+                              "no hinge is needed at the last point.")
+        mistakes = {"a_j is the CHANGE of slope at t_j (slope after minus slope before), "
+                    "not the slope itself": slopes,
+                    "divide the value differences by the knot spacing: a slope is "
+                    "(v[j+1] - v[j]) / (t[j+1] - t[j])": np.diff(np.concatenate([[0.0], np.diff(v)])),
+                    "the first unit starts from slope 0: a_0 is the first slope itself":
+                    np.concatenate([[0.0], np.diff(slopes)]),
+                    "the sign is flipped: slope after minus slope before": -expected}
+        expect_close(got_array, expected, "a", case=case, mistakes=mistakes)
+    return "four sets of points, evenly and unevenly spaced"
+
+
+@register("04.dead_units")
+def check_dead_units(dead_units):
+    """dead_units(X, W1, b1) returns a bool (h,): True where X W1 + b1 <= 0 for every row of X."""
+    rng = np.random.default_rng(43)
+    X0 = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    W0 = np.array([[1.0, -1.0, 0.0, -1.0], [1.0, -1.0, 0.0, 1.0]])
+    b0 = np.array([0.0, 0.0, 0.0, -1.0])  # alive, dead, dead (always exactly 0), dead (0 or -1)
+    cases = [("three samples and four units, some pre-activations exactly 0", X0, W0, b0)]
+    for n, d, h in [(20, 1, 7), (6, 3, 10), (1, 4, 3)]:
+        W = rng.normal(size=(d, h))
+        b = rng.normal(size=h) - 1.5 * np.abs(W).sum(axis=0) * rng.integers(0, 2, h)
+        cases.append((f"X of shape {(n, d)} and {h} units", rng.uniform(-1, 1, (n, d)), W, b))
+    for case, X, W, b in cases:
+        got = call(dead_units, X.copy(), W.copy(), b.copy(), name="dead_units")
+        array = to_array(got, "dead_units(X, W1, b1)")
+        Z = X @ W + b
+        expected = np.all(Z <= 0, axis=0)
+        if array.ndim == 0:
+            raise CheckFailed(f"dead_units returned the single value {array.item()!r} ({case}): "
+                              "return one boolean per hidden unit, shape (h,), not a count.")
+        if array.dtype != bool:
+            raise CheckFailed(f"dead_units should return a boolean array, not {array.dtype} ({case}): "
+                              "a comparison such as (Z <= 0) gives booleans.")
+        expect_equal(array, expected, "the dead-unit mask", case=case,
+                     mistakes={"a pre-activation of exactly 0 gives no gradient either (the ReLU mask is "
+                               "Z > 0): dead means Z <= 0 for every sample, not Z < 0": np.all(Z < 0, axis=0),
+                               "a unit is dead when it is off for EVERY sample (np.all), not for some "
+                               "sample (np.any)": np.any(Z <= 0, axis=0),
+                               "True should mark the dead units, not the live ones": ~expected})
+    return "four batches, pre-activations of exactly 0 included"
+
+
+def _tanh_net(params, x):
+    W1 = to_array(params["W1"], "W1").astype(float)
+    b1 = to_array(params["b1"], "b1").astype(float)
+    w2 = to_array(params["w2"], "w2").astype(float)
+    b2 = float(to_array(params["b2"], "b2").astype(float).reshape(-1)[0])
+    return np.tanh(x[:, None] @ W1 + b1) @ w2 + b2
+
+
+@register("04.train_tanh_regressor")
+def check_train_tanh_regressor(train_tanh_regressor):
+    """train_tanh_regressor(x, y, n_hidden, seed) returns {'W1', 'b1', 'w2', 'b2'} of a tanh net, RMSE < 0.05."""
+    rng = np.random.default_rng(47)
+    grid = np.linspace(-1.9, 1.9, 381)
+    for name, target, n_hidden in [("sin(2x)", lambda x: np.sin(2 * x), 8),
+                                   ("exp(-4 x^2)", lambda x: np.exp(-4 * x**2), 6)]:
+        x = rng.uniform(-2, 2, 200)
+        y = target(x)
+        out = call(train_tanh_regressor, x.copy(), y.copy(), n_hidden, 0, name="train_tanh_regressor",
+                   time_limit=30)
+        require_answer(out, "the value returned by train_tanh_regressor")
+        if not isinstance(out, dict) or not {"W1", "b1", "w2", "b2"} <= set(out):
+            raise CheckFailed("train_tanh_regressor should return a dict with the keys 'W1', 'b1', 'w2' "
+                              f"and 'b2', not {type(out).__name__}"
+                              + (f" with keys {sorted(out)}" if isinstance(out, dict) else "") + ".")
+        shapes = {key: to_array(out[key], key).shape for key in ("W1", "b1", "w2", "b2")}
+        if (shapes["W1"] != (1, n_hidden) or shapes["b1"] != (n_hidden,) or shapes["w2"] != (n_hidden,)
+                or int(np.prod(shapes["b2"])) != 1):
+            raise CheckFailed(f"with n_hidden={n_hidden} the shapes should be W1 (1, {n_hidden}), b1 "
+                              f"({n_hidden},), w2 ({n_hidden},) and one number b2; got {shapes}.")
+        predictions = _tanh_net(out, grid)
+        if not np.all(np.isfinite(predictions)):
+            raise CheckFailed(f"on {name} the trained network outputs NaN or inf: the learning rate is too "
+                              "large, or the gradients blow up.")
+        truth = target(grid)
+        rmse = float(np.sqrt(np.mean((predictions - truth) ** 2)))
+        line_rmse = float(np.sqrt(np.mean((np.polyval(np.polyfit(grid, truth, 1), grid) - truth) ** 2)))
+        if rmse >= 0.05:
+            if rmse > 0.8 * line_rmse:
+                hint = ("it does no better than a straight line: are the hidden weights W1, b1 updated "
+                        "too, with the tanh derivative 1 - H**2 in their gradient?")
+            else:
+                hint = ("it learned something but not enough: more steps, a larger learning rate or "
+                        "momentum, and spread initial biases b1 so the units start at different places.")
+            raise CheckFailed(f"on {name} with {n_hidden} tanh units, the RMSE of "
+                              "tanh(x W1 + b1) @ w2 + b2 on [-1.9, 1.9] is "
+                              f"{rmse:.3f}; it should be below 0.05: {hint}")
+    return "sin(2x) with 8 and a bump with 6 tanh units, both below RMSE 0.05"

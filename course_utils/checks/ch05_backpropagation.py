@@ -11,6 +11,7 @@ from course_utils.checks.core import (
     expect_pair,
     numerical_gradient,
     register,
+    require_answer,
     seeded_rng,
     to_array,
 )
@@ -152,60 +153,113 @@ def check_softmax_ce_grad(softmax_cross_entropy_grad):
     return "six batches, large logits and rows on different scales included (against numerical gradients)"
 
 
-def _mlp_loss(X, y, W1, b1, W2, b2):
-    H = np.where(X @ W1 + b1 > 0, X @ W1 + b1, 0.0)
-    return _mean_ce(H @ W2 + b2, y)
+def _dtanh(Z):
+    return 1.0 / np.cosh(Z) ** 2  # sech^2, the same as 1 - tanh^2, written differently
 
 
-@register("05.mlp_backward")
-def check_mlp_backward(mlp_backward):
-    """mlp_backward(X, y, W1, b1, W2, b2) returns (dW1, db1, dW2, db2) of the mean cross-entropy."""
-    rng = seeded_rng(11)
-    for n, d, h, c in [(6, 4, 5, 3), (10, 3, 7, 4), (1, 5, 3, 2)]:
-        X, y = rng.normal(size=(n, d)), rng.integers(0, c, size=n)
-        params = [rng.normal(size=(d, h)), rng.normal(scale=0.5, size=h), rng.normal(size=(h, c)),
-                  rng.normal(scale=0.5, size=c)]
-        case = f"n={n} samples, {d} inputs, {h} hidden units, {c} classes"
-        out = call(mlp_backward, X, y, *params, name="mlp_backward")
-        if isinstance(out, dict):
-            raise CheckFailed("mlp_backward should return the tuple (dW1, db1, dW2, db2), not a dict.")
-        if not isinstance(out, (tuple, list)) or len(out) != 4:
-            raise CheckFailed("mlp_backward should return four gradients: (dW1, db1, dW2, db2).")
-        refs = []
-        for k in range(4):
-            def loss_k(v, k=k, X=X, y=y, params=params):
-                args = list(params)
-                args[k] = v
-                return _mlp_loss(X, y, *args)
-
-            refs.append(numerical_gradient(loss_k, params[k], eps=1e-6))
-        # the typical wrong answers, computed from the same forward pass
-        Z1 = X @ params[0] + params[1]
-        H = np.maximum(Z1, 0)
-        Z2 = H @ params[2] + params[3]
-        P = np.exp(Z2 - Z2.max(axis=1, keepdims=True))
-        P /= P.sum(axis=1, keepdims=True)
-        dZ2 = (P - np.eye(c)[y]) / n
-        dZ1_no_mask = dZ2 @ params[2].T
-        dZ1 = dZ1_no_mask * (Z1 > 0)
-        names = ("dW1", "db1", "dW2", "db2")
+@register("05.tanh_layer_backward")
+def check_tanh_layer_backward(tanh_layer_backward):
+    """tanh_layer_backward(X, W, b, dH) returns (dX, dW, db) of H = tanh(X W + b)."""
+    rng = np.random.default_rng(13)
+    for n, d, h in [(5, 3, 4), (1, 2, 6), (7, 4, 4), (6, 5, 2)]:
+        X, W, b = rng.normal(size=(n, d)), rng.normal(size=(d, h)), rng.normal(size=h)
+        dH = rng.normal(size=(n, h))
+        case = f"X {X.shape}, W {W.shape}"
+        out = call(tanh_layer_backward, X, W, b, dH, name="tanh_layer_backward")
+        require_answer(out, "the value returned by tanh_layer_backward")
+        if not isinstance(out, (tuple, list)) or len(out) != 3:
+            raise CheckFailed("tanh_layer_backward should return the tuple (dX, dW, db), not "
+                              f"{type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list))
+                                                         else "") + ".")
+        Z = X @ W + b
+        H = np.tanh(Z)
+        dZ = dH * _dtanh(Z)
+        refs = {"dX": dZ @ W.T, "dW": X.T @ dZ, "db": dZ.sum(axis=0)}
         wrong = {
-            "dW2": {"dW2 is transposed: it must have the shape of W2, (hidden, classes) = H.T @ dZ2": refs[2].T},
-            "db2": {"db2 is summed over the wrong axis: sum over the samples (axis 0), one value per class":
-                    dZ2.sum(axis=1),
-                    "db2 should have one value per class: sum dZ2 over axis 0 only": dZ2.sum()},
-            "dW1": {"dW1 is transposed: it must have the shape of W1, (inputs, hidden) = X.T @ dZ1": refs[0].T,
-                    "the ReLU mask is missing: multiply dH by (Z1 > 0)": X.T @ dZ1_no_mask},
-            "db1": {"db1 is summed over the wrong axis: sum over the samples (axis 0), one value per hidden unit":
-                    dZ1.sum(axis=1),
-                    "the ReLU mask is missing in db1: multiply dH by (Z1 > 0)": dZ1_no_mask.sum(axis=0),
-                    "db1 should have one value per hidden unit: sum dZ1 over axis 0 only": dZ1.sum()},
+            "dX": {"the tanh derivative 1 - H**2 is missing: dZ = dH * (1 - H**2)": dH @ W.T,
+                   "the tanh derivative is 1 - tanh(Z)**2, not 1 - tanh(Z)": (dH * (1 - H)) @ W.T,
+                   "dX = dZ @ W.T: multiply by the transpose of W": dZ @ W if d == h else None},
+            "dW": {"the tanh derivative 1 - H**2 is missing: dZ = dH * (1 - H**2)": X.T @ dH,
+                   "dW is transposed: it has the shape of W, (d, h) = X.T @ dZ": (X.T @ dZ).T,
+                   "the tanh derivative is 1 - tanh(Z)**2, not 1 - tanh(Z)": X.T @ (dH * (1 - H))},
+            "db": {"db sums dZ over the samples (axis 0), one value per unit": dZ.sum(axis=1),
+                   "the tanh derivative 1 - H**2 is missing in db": dH.sum(axis=0)},
         }
-        for k in (2, 3, 0, 1):  # in backward order, so the first mistake found is the earliest one
-            name = names[k]
-            mistakes = dict(wrong[name])
-            mistakes[f"{name} has the wrong sign: the output gradient is P - Y, not Y - P"] = -refs[k]
-            if n > 1:
-                mistakes[f"{name} is n times too large: the loss is a mean, divide dZ2 by n"] = refs[k] * n
-            expect_close(out[k], refs[k], name, case=case, rtol=1e-5, atol=1e-7, mistakes=mistakes)
-    return "three networks of different sizes (against numerical gradients)"
+        for k, name in enumerate(("dX", "dW", "db")):
+            mistakes = {text: value for text, value in wrong[name].items() if value is not None}
+            expect_close(out[k], refs[name], name, case=case, mistakes=mistakes)
+    return "four layers of different shapes"
+
+
+def _log_softmax(Z):
+    m = Z.max(axis=1, keepdims=True)
+    return Z - m - np.log(np.exp(Z - m).sum(axis=1, keepdims=True))
+
+
+@register("05.soft_cross_entropy")
+def check_soft_cross_entropy(soft_cross_entropy):
+    """soft_cross_entropy(Z, T) returns (loss, dZ) of -mean_i sum_c T_ic log softmax(Z)_ic, stably."""
+    rng = np.random.default_rng(17)
+    cases = [("one-hot targets", np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]]),
+              np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))]
+    for n, c in [(4, 5), (1, 3), (8, 10)]:
+        T = rng.dirichlet(np.ones(c), size=n)
+        cases.append((f"soft targets, logits of shape {(n, c)}", rng.normal(scale=2.0, size=(n, c)), T))
+    cases.append(("a confident mistake: logits (0, 200, -50), targets (0.5, 0.5, 0)",
+                  np.array([[0.0, 200.0, -50.0]]), np.array([[0.5, 0.5, 0.0]])))
+    cases.append(("large logits (around 1000)", 1000 + rng.normal(scale=5.0, size=(3, 4)),
+                  rng.dirichlet(np.ones(4), size=3)))
+    for case, Z, T in cases:
+        out = call(soft_cross_entropy, Z.copy(), T.copy(), name="soft_cross_entropy")
+        expect_pair(out, "soft_cross_entropy", "(loss, dZ)")
+        n = len(Z)
+        log_P = _log_softmax(Z)
+        P = np.exp(log_P)
+        loss_ref = -np.sum(T * log_P) / n
+        loss = to_array(out[0], "the loss")
+        if loss.size != 1:
+            raise CheckFailed(f"the loss should be one number (the mean over the samples), not shape "
+                              f"{loss.shape}, for {case}.")
+        with np.errstate(all="ignore"):
+            clipped = -np.sum(T * np.log(P + 1e-12)) / n
+        mistakes = {"compute log softmax as Z - logsumexp(Z) (log-sum-exp), not log(p + small): the "
+                    "small constant caps the loss of confident mistakes": clipped,
+                    "the loss is a mean over the samples: divide the sum by n": loss_ref * n,
+                    "the sign is wrong: the cross-entropy is MINUS sum T log P": -loss_ref}
+        if n == 1:
+            mistakes.pop("the loss is a mean over the samples: divide the sum by n")
+        expect_close(loss.reshape(()), loss_ref, "the loss", case=case, mistakes=mistakes)
+        grad_ref = (P - T) / n
+        grad_mistakes = {"the sign is wrong: dZ = (P - T) / n, not (T - P) / n": -grad_ref,
+                         "apply the softmax first: dZ = (softmax(Z) - T) / n, not (Z - T) / n": (Z - T) / n}
+        if n > 1:
+            grad_mistakes["the 1/n of the mean is missing"] = grad_ref * n
+        expect_close(out[1], grad_ref, "dZ", case=case, mistakes=grad_mistakes)
+    return "one-hot and soft targets, a confident mistake and large logits"
+
+
+@register("05.mlp_jvp")
+def check_mlp_jvp(mlp_jvp):
+    """mlp_jvp(x, v, W1, b1, W2, b2) returns (g(x), J v) of g(x) = tanh(x W1 + b1) W2 + b2, exactly."""
+    rng = np.random.default_rng(19)
+    for d, h, m in [(3, 4, 2), (1, 5, 3), (4, 3, 1), (5, 6, 5)]:
+        x, v = rng.normal(size=d), rng.normal(size=d)
+        W1, b1, W2, b2 = rng.normal(size=(d, h)), rng.normal(size=h), rng.normal(size=(h, m)), rng.normal(size=m)
+        case = f"x in R^{d}, {h} hidden units, output in R^{m}"
+        out = call(mlp_jvp, x, v, W1, b1, W2, b2, name="mlp_jvp")
+        expect_pair(out, "mlp_jvp", "(g(x), J v)")
+        Z = x @ W1 + b1
+        expect_close(out[0], np.tanh(Z) @ W2 + b2, "g(x)", case=case)
+        jvp_ref = (_dtanh(Z) * (v @ W1)) @ W2
+        got = to_array(out[1], "J v")
+        if got.shape == (d,) and d != m:
+            raise CheckFailed(f"J v has shape {got.shape}, the shape of the input, for {case}: a JVP has "
+                              "the shape of the OUTPUT. Did you compute a vector-Jacobian product "
+                              "(reverse mode) instead of pushing the tangent v forward?")
+        mistakes = {"the tanh derivative is missing: the tangent of h is (1 - h**2) * (v @ W1)": v @ W1 @ W2,
+                    "the tangent does not include b1 or b2: they are constants": (_dtanh(Z) * (v @ W1 + b1)) @ W2}
+        expect_close(got, jvp_ref, "J v", case=case, mistakes=mistakes)
+        if not np.allclose(got.astype(float), jvp_ref, rtol=1e-9, atol=1e-11):
+            raise CheckFailed(f"J v is close but not exact for {case}: a finite difference? Push the tangent "
+                              "v through each operation exactly (forward mode).")
+    return "four networks of different shapes, exact to 1e-9"
