@@ -1,4 +1,4 @@
-"""Command line: ``python -m course_utils {sync,checks,grade,benchmark,env,build-info,publish}``."""
+"""Command line: ``python -m course_utils {sync,checks,grade,benchmark,mutate,env,build-info,publish}``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ def main(argv=None) -> int:
     from course_utils.benchmark import add_arguments as add_benchmark_arguments
 
     add_benchmark_arguments(p_bench)
+    p_mutate = sub.add_parser("mutate", help="mutation-test the checks on the solutions (benchmarks/mutation.json)")
+    from course_utils.mutation import add_arguments as add_mutate_arguments
+
+    add_mutate_arguments(p_mutate)
     p_env = sub.add_parser("env", help="the variables every kernel gets (course_utils.notebooks.kernel_env)")
     p_env.add_argument("--shell", action="store_true", help="print them as `export` lines for a shell's eval")
     p_env.add_argument("--profile", default=None, help="COURSE_PROFILE for the kernels")
@@ -48,6 +52,10 @@ def main(argv=None) -> int:
         from course_utils.benchmark import main as benchmark_main
 
         return benchmark_main(args)
+    if args.command == "mutate":
+        from course_utils.mutation import main as mutate_main
+
+        return mutate_main(args)
     if args.command == "env":
         return _env(args)
     if args.command in ("build-info", "publish"):

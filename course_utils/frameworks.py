@@ -1,4 +1,4 @@
-"""Small shared helpers for the PyTorch and Keras chapters (chapters 03 and 06-14).
+"""Small shared helpers for the PyTorch and Keras chapters (chapters 06-14).
 
 Nothing here imports torch, tensorflow or keras at module import time. Every optional
 framework the package needs is imported through :func:`require_framework`, which says how

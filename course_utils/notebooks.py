@@ -1,9 +1,11 @@
 """Running notebooks: the one runner and the one place that sets every kernel's environment.
 
-:func:`run_notebook` executes a notebook in a fresh kernel with nbclient; the tests, the
-benchmark and the grader call it. :func:`kernel_env` is the environment of every kernel the
-course starts: the run profile, the metrics file, thread counts and TensorFlow's quieting
-variables. The book build and ``nbval`` start their own kernels, which inherit the
+:func:`run_notebook` executes a notebook in a fresh kernel with nbclient; the tests and the
+benchmark call it (the grader's sandboxed driver, :mod:`course_utils.grading.kernel_side`,
+runs cell by cell with restarts, but takes its environment from here too). :func:`kernel_env`
+is the environment of every kernel the course starts: the run profile, the metrics file,
+thread counts, TensorFlow's quieting variables and no progress bars. The book build and
+``nbval`` start their own kernels, which inherit the
 environment of their process: ``scripts/course.sh`` exports
 ``python -m course_utils env --shell`` and ``tests/conftest.py`` applies :func:`kernel_env`.
 """

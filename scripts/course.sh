@@ -16,9 +16,10 @@ PYTHON="${PYTHON:-python3}"
 log() { printf '\n== %s\n' "$*"; }
 
 system_packages() {
-  # Fashion-MNIST as IDX files, and Chromium for the browser test. Optional: the course
-  # works without them (the loader explains how to get the data; the browser test is skipped).
-  local want=(dataset-fashion-mnist chromium chromium-driver)
+  # Fashion-MNIST as IDX files, Chromium for the browser test, bubblewrap for the grader's
+  # sandbox. Optional: the course works without them (the loader explains how to get the data;
+  # the browser test is skipped; the grader refuses untrusted work without a sandbox).
+  local want=(dataset-fashion-mnist chromium chromium-driver bubblewrap)
   local missing=()
   for pkg in "${want[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -78,7 +78,116 @@ def test_train_perceptron():
     def one_epoch_only(X, y, lr, n_epochs):
         return train(X[:3], y[:3], lr, 1)
 
-    with pytest.raises(CheckFailed, match="should reach 100 %"):
+    with pytest.raises(CheckFailed, match="n_epochs=1 is wrong"):
         check("00.train_perceptron", one_epoch_only)
     with pytest.raises(CheckFailed, match="pair"):
         check("00.train_perceptron", lambda X, y, lr, n: np.zeros(2))
+
+
+# ----------------------------------------------------------------- 00.count_updates
+
+
+def _counter(tie_class_one=True, bias_first=False, fold=True, stop=True, count_first_epoch_only=False,
+             as_float=False):
+    def count_updates(X, y, max_epochs):
+        ones = np.ones((len(X), 1))
+        X_aug = np.hstack([ones, X] if bias_first else [X, ones]) if fold else np.asarray(X, float)
+        w, n_updates, epochs = np.zeros(X_aug.shape[1]), 0, 0
+        for epoch in range(max_epochs):
+            epochs = epoch + 1
+            wrong = 0
+            for x_i, y_i in zip(X_aug, y, strict=True):
+                z = x_i @ w
+                error = y_i - int(z >= 0 if tie_class_one else z > 0)
+                if error:
+                    w, wrong = w + error * x_i, wrong + 1
+            if epoch == 0 or not count_first_epoch_only:
+                n_updates += wrong
+            if wrong == 0 and stop:
+                break
+        return (w.astype(np.float32) if as_float else w), n_updates, epochs
+    return count_updates
+
+
+def _counter_lists(X, y, max_epochs):
+    """Plain Python lists and a while loop: different code, same answer."""
+    rows = [list(map(float, row)) + [1.0] for row in X]
+    w, n_updates, epoch = [0.0] * len(rows[0]), 0, 0
+    while epoch < max_epochs:
+        epoch += 1
+        before = n_updates
+        for row, label in zip(rows, y, strict=True):
+            guess = 1 if sum(a * b for a, b in zip(w, row, strict=True)) >= 0 else 0
+            if guess != label:
+                w = [a + (label - guess) * b for a, b in zip(w, row, strict=True)]
+                n_updates += 1
+        if n_updates == before:
+            break
+    return np.array(w), n_updates, epoch
+
+
+@pytest.mark.parametrize("answer", [_counter(), _counter_lists, _counter(as_float=True)])
+def test_count_updates_accepts(answer):
+    assert check("00.count_updates", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (_counter(tie_class_one=False), "step\\(0\\) must be 1"),
+    (_counter(bias_first=True), "LAST entry"),
+    (_counter(fold=False), "fold the bias in"),
+    (_counter(stop=False), "Stop after the first epoch without a mistake"),
+    (_counter(count_first_epoch_only=True), "in every epoch"),
+    (lambda X, y, m: (np.zeros(3), 0), "triple"),
+])
+def test_count_updates_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("00.count_updates", answer)
+
+
+# ---------------------------------------------------------- 00.multiclass_perceptron
+
+
+def _multiclass(subtract=True, bias_first=False, fold=True, transpose=False):
+    def multiclass_perceptron(X, y, n_classes, n_epochs):
+        ones = np.ones((len(X), 1))
+        X_aug = np.hstack([ones, X] if bias_first else [X, ones]) if fold else np.asarray(X, float)
+        W = np.zeros((n_classes, X_aug.shape[1]))
+        for _ in range(n_epochs):
+            for x_i, y_i in zip(X_aug, y, strict=True):
+                guess = np.argmax(W @ x_i)
+                if guess != y_i:
+                    W[y_i] += x_i
+                    if subtract:
+                        W[guess] -= x_i
+        return W.T if transpose else W
+    return multiclass_perceptron
+
+
+def _multiclass_einsum(X, y, n_classes, n_epochs):
+    """Scores by einsum, updates through a one-hot difference, float32: same rule."""
+    X_aug = np.concatenate([X, np.ones((len(X), 1))], axis=1).astype(np.float32)
+    W = np.zeros((n_classes, X_aug.shape[1]), dtype=np.float32)
+    eye = np.eye(n_classes, dtype=np.float32)
+    for _ in range(n_epochs):
+        for i in range(len(X_aug)):
+            guess = int(np.argmax(np.einsum("kd,d->k", W, X_aug[i])))
+            W = W + np.outer(eye[y[i]] - eye[guess], X_aug[i])
+    return W
+
+
+@pytest.mark.parametrize("answer", [_multiclass(), _multiclass_einsum])
+def test_multiclass_accepts(answer):
+    assert check("00.multiclass_perceptron", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (_multiclass(subtract=False), "also subtract"),
+    (_multiclass(bias_first=True), "LAST column"),
+    (_multiclass(fold=False), "fold the bias in"),
+    (_multiclass(transpose=True), "one ROW per class"),
+    (lambda X, y, k, e: _multiclass()(X, y, k, e).T if k == X.shape[1] + 1 else _multiclass()(X, y, k, e),
+     "transpose"),
+])
+def test_multiclass_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("00.multiclass_perceptron", answer)

@@ -189,3 +189,122 @@ def test_softmax_accepts(answer):
 def test_softmax_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
         check("01.softmax", answer)
+
+
+# ------------------------------------------------------ 01.gelu_tanh_derivative
+
+C_GELU, K_GELU = math.sqrt(2 / math.pi), 0.044715
+
+
+def gelu_tanh_derivative(z):
+    z = np.asarray(z, dtype=float)
+    t = np.tanh(C_GELU * (z + K_GELU * z**3))
+    return 0.5 * (1 + t) + 0.5 * z * (1 - t**2) * C_GELU * (1 + 3 * K_GELU * z**2)
+
+
+def gelu_tanh_derivative_cosh(z):
+    """1 - tanh^2 = 1 / cosh^2 and 0.5 (1 + tanh u) = sigmoid(2u): other formulas, loops."""
+    z = np.asarray(z, dtype=float)
+    out = np.empty_like(z)
+    for idx, v in np.ndenumerate(z):
+        u = C_GELU * (v + K_GELU * v**3)
+        sech2 = 0.0 if abs(u) > 350 else 1 / math.cosh(u) ** 2
+        out[idx] = 1 / (1 + math.exp(-2 * u)) if u > -350 else 0.0
+        out[idx] += 0.5 * v * sech2 * C_GELU * (1 + 3 * K_GELU * v * v)
+    return out
+
+
+@pytest.mark.parametrize("answer", [gelu_tanh_derivative, gelu_tanh_derivative_cosh])
+def test_gelu_tanh_derivative_accepts(answer):
+    assert check("01.gelu_tanh_derivative", answer)
+
+
+def _gelu_wrong(kind):
+    def derivative(z):
+        z = np.asarray(z, dtype=float)
+        t = np.tanh(C_GELU * (z + K_GELU * z**3))
+        inner = {"no3": C_GELU * (1 + K_GELU * z**2)}.get(kind, C_GELU * (1 + 3 * K_GELU * z**2))
+        first = 0 if kind == "product" else 0.5 * (1 + t)
+        if kind == "exact":
+            erf = np.vectorize(math.erf)
+            return 0.5 * (1 + erf(z / math.sqrt(2))) + z * np.exp(-z**2 / 2) / math.sqrt(2 * math.pi)
+        return first + 0.5 * z * (1 - t**2) * inner
+    return derivative
+
+
+@pytest.mark.parametrize("kind,hint", [("product", "product rule"), ("no3", "1 \\+ 3 \\* 0.044715"),
+                                       ("exact", "exact GELU")])
+def test_gelu_tanh_derivative_rejects(kind, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("01.gelu_tanh_derivative", _gelu_wrong(kind))
+
+
+# ----------------------------------------------------------- 01.swish_derivative
+
+
+def swish_derivative(z, beta=1.0):
+    s = stable_sigmoid(beta * np.asarray(z, dtype=float))
+    return s + beta * z * s * (1 - s)
+
+
+def swish_derivative_float32(z, beta=1.0):
+    """sigma(x) (1 - sigma(x)) = sigma(x) sigma(-x), in float32."""
+    x = (beta * np.asarray(z, dtype=np.float32)).astype(np.float32)
+    return (stable_sigmoid(x) * (1 + x * stable_sigmoid(-x))).astype(np.float32)
+
+
+@pytest.mark.parametrize("answer", [swish_derivative, swish_derivative_float32])
+def test_swish_derivative_accepts(answer):
+    assert check("01.swish_derivative", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda z, beta=1.0: stable_sigmoid(beta * z) + z * stable_sigmoid(beta * z) * (1 - stable_sigmoid(beta * z)),
+     "chain rule"),
+    (lambda z, beta=1.0: swish_derivative(z, 1.0), "beta = 1"),
+    (lambda z, beta=1.0: stable_sigmoid(z) + beta * z * stable_sigmoid(z) * (1 - stable_sigmoid(z)),
+     "not sigmoid\\(z\\)"),
+    (lambda z, beta=1.0: beta * z * stable_sigmoid(beta * z) * (1 - stable_sigmoid(beta * z)), "product rule"),
+])
+def test_swish_derivative_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("01.swish_derivative", answer)
+
+
+# ----------------------------------------------------------- 01.softmax_backward
+
+
+def _softmax(Z):
+    Z = np.asarray(Z, dtype=float)
+    e = np.exp(Z - Z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_backward(Z, G):
+    P = _softmax(Z)
+    return P * (G - np.sum(G * P, axis=-1, keepdims=True))
+
+
+def softmax_backward_jacobian(Z, G):
+    """Builds each row's Jacobian with a loop: slower, same numbers."""
+    P = np.atleast_2d(_softmax(Z))
+    G2 = np.atleast_2d(G)
+    out = np.array([(np.diag(p) - np.outer(p, p)) @ g for p, g in zip(P, G2, strict=True)])
+    return out if np.ndim(Z) == 2 else out[0]
+
+
+@pytest.mark.parametrize("answer", [softmax_backward, softmax_backward_jacobian])
+def test_softmax_backward_accepts(answer):
+    assert check("01.softmax_backward", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda Z, G: _softmax(Z) * G, "only the diagonal part"),
+    (lambda Z, G: _softmax(Z) * (G - np.sum(G * _softmax(Z))), "row by row"),
+    (lambda Z, G: _softmax(Z) * (G + np.sum(G * _softmax(Z), axis=-1, keepdims=True)), "not p \\* \\(g \\+"),
+    (lambda Z, G: np.exp(Z) / np.exp(Z).sum(-1, keepdims=True) * (G - np.sum(G * np.exp(Z) / np.exp(Z).sum(
+        -1, keepdims=True), axis=-1, keepdims=True)), "NaN or inf"),
+])
+def test_softmax_backward_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("01.softmax_backward", answer)

@@ -257,3 +257,118 @@ def test_make_linear_regression_is_seeded_and_linear():
     np.testing.assert_array_equal(X, X2)
     _, noisy = make_linear_regression(n=2000, seed=0, noise=0.3)
     assert noisy.shape == (2000,)
+
+
+# --------------------------------------------------------------- 02.hinge_step
+
+
+def _hinge(signs=True, strict=True, penalty=2.0, mean=True, bias_penalised=False, sign=-1.0):
+    def hinge_step(w, b, X, y, lr, lam):
+        t = 2 * y - 1 if signs else y
+        margin = t * (X @ w + b)
+        active = margin < 1 if strict else margin <= 1
+        reduce = np.mean if mean else np.sum
+        grad_w = -reduce(X * (t * active)[:, None], axis=0) + penalty * lam * w
+        grad_b = -np.mean(t * active) + (2 * lam * b if bias_penalised else 0.0)
+        return w + sign * lr * grad_w, b + sign * lr * grad_b
+    return hinge_step
+
+
+def hinge_step_loop(w, b, X, y, lr, lam):
+    """A loop over samples with Python floats: different code, same step."""
+    gw, gb = [0.0] * len(w), 0.0
+    for x_i, y_i in zip(X, y, strict=True):
+        t = 1.0 if y_i == 1 else -1.0
+        if t * (float(np.dot(w, x_i)) + b) < 1:
+            gw = [g - t * v / len(y) for g, v in zip(gw, x_i, strict=True)]
+            gb -= t / len(y)
+    return np.array([wi - lr * (g + 2 * lam * wi) for wi, g in zip(w, gw, strict=True)]), b - lr * gb
+
+
+@pytest.mark.parametrize("answer", [_hinge(), hinge_step_loop])
+def test_hinge_step_accepts(answer):
+    assert check("02.hinge_step", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (_hinge(signs=False), "signs t = 2 y - 1"),
+    (_hinge(strict=False), "margin < 1"),
+    (_hinge(penalty=1.0), "2 lam w"),
+    (_hinge(mean=False), "mean, not sum"),
+    (_hinge(bias_penalised=True), "bias is not penalised"),
+    (_hinge(sign=1.0), "against the subgradient"),
+])
+def test_hinge_step_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("02.hinge_step", answer)
+
+
+# ------------------------------------------------------------- 02.gaussian_nll
+
+
+def gaussian_nll(y, mu, log_var):
+    return np.mean(0.5 * (np.log(2 * np.pi) + log_var + (y - mu) ** 2 * np.exp(-log_var)))
+
+
+def gaussian_nll_float32(y, mu, log_var):
+    """log N(y; mu, var) written as a log-density, in float32."""
+    y, mu = np.float32(y), np.float32(mu)
+    log_var = np.broadcast_to(np.float32(log_var), y.shape)
+    log_density = -0.5 * np.log(np.float32(2 * np.pi)) - 0.5 * log_var - 0.5 * (y - mu) ** 2 / np.exp(log_var)
+    return -log_density.mean()
+
+
+@pytest.mark.parametrize("answer", [gaussian_nll, gaussian_nll_float32])
+def test_gaussian_nll_accepts(answer):
+    assert check("02.gaussian_nll", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda y, mu, lv: np.mean(0.5 * (lv + (y - mu) ** 2 * np.exp(-lv))), "log\\(2 pi\\)"),
+    (lambda y, mu, lv: np.mean(np.log(2 * np.pi) + lv + (y - mu) ** 2 * np.exp(-lv)), "halved"),
+    (lambda y, mu, lv: np.mean(0.5 * (np.log(2 * np.pi) + (y - mu) ** 2 * np.exp(-lv))), "log-variance term"),
+    (lambda y, mu, lv: np.sum(0.5 * (np.log(2 * np.pi) + lv + (y - mu) ** 2 * np.exp(-lv))), "not the sum"),
+    (lambda y, mu, lv: 0.5 * (np.log(2 * np.pi) + lv + (y - mu) ** 2 * np.exp(-lv)), "one number"),
+])
+def test_gaussian_nll_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("02.gaussian_nll", answer)
+
+
+# ------------------------------------------------------ 02.backtracking_line_search
+
+
+def _search(c_power=2, decrease=True, return_next=False, start_shrunk=False):
+    def backtracking_line_search(f, grad, x, lr0, shrink, c):
+        g = grad(x)
+        size = np.sum(g * g) if c_power == 2 else np.sqrt(np.sum(g * g))
+        lr = lr0 * shrink if start_shrunk else lr0
+        while f(x - lr * g) > f(x) - (c * lr * size if decrease else 0.0):
+            lr *= shrink
+        return lr * shrink if return_next else lr
+    return backtracking_line_search
+
+
+def search_recursive(f, grad, x, lr0, shrink, c):
+    """Recursion instead of a loop: same first accepted step."""
+    g = grad(x)
+    if f(x - lr0 * g) <= f(x) - c * lr0 * float(g @ g):
+        return lr0
+    return search_recursive(f, grad, x, lr0 * shrink, shrink, c)
+
+
+@pytest.mark.parametrize("answer", [_search(), search_recursive])
+def test_line_search_accepts(answer):
+    assert check("02.backtracking_line_search", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (_search(c_power=1), "squared length"),
+    (_search(decrease=False), "sufficient-decrease"),
+    (_search(return_next=True), "not the one after it"),
+    (_search(start_shrunk=True), "starting with lr0"),
+    (lambda f, grad, x, lr0, shrink, c: lr0, "keep shrinking"),
+])
+def test_line_search_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("02.backtracking_line_search", answer)

@@ -11,36 +11,6 @@ def grad_vectorised(x, y, w, b):
     return 2 * np.mean(error * x), 2 * np.mean(error)
 
 
-def grad_loop(x, y, w, b):
-    dw = db = 0.0
-    for xi, yi in zip(x, y, strict=True):
-        dw += 2 * (w * xi + b - yi) * xi / len(x)
-        db += 2 * (w * xi + b - yi) / len(x)
-    return dw, db
-
-
-def grad_matrix(x, y, w, b):
-    A = np.c_[x, np.ones_like(x)]
-    return tuple(2 / len(x) * A.T @ (A @ np.array([w, b]) - y))
-
-
-@pytest.mark.parametrize("answer", [grad_vectorised, grad_loop, grad_matrix])
-def test_mse_gradient_accepts(answer):
-    assert check("03.mse_gradient", answer)
-
-
-@pytest.mark.parametrize("answer,hint", [
-    (lambda x, y, w, b: (np.mean((w * x + b - y) * x), np.mean(w * x + b - y)), "factor 2"),
-    (lambda x, y, w, b: (2 * np.sum((w * x + b - y) * x), 2 * np.sum(w * x + b - y)), "1/n"),
-    (lambda x, y, w, b: (2 * np.mean((y - w * x - b) * x), 2 * np.mean(y - w * x - b)), "wrong sign"),
-    (lambda x, y, w, b: grad_vectorised(x, y, w, b)[::-1], "swapped"),
-    (lambda x, y, w, b: None, "pair"),
-])
-def test_mse_gradient_rejects(answer, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check("03.mse_gradient", answer)
-
-
 def fit_gd(rate, stress, steps=300, map_back=True, swap=False):
     mean, std = rate.mean(), rate.std()
     z = (rate - mean) / std
@@ -86,66 +56,6 @@ def fit_raw_large_lr(rate, stress):
 def test_fit_bingham_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
         check("03.fit_bingham", answer)
-
-
-def split_perm(X, y, val_fraction, seed):
-    order = np.random.default_rng(seed).permutation(len(X))
-    n_val = int(round(val_fraction * len(X)))
-    return X[order[n_val:]], X[order[:n_val]], y[order[n_val:]], y[order[:n_val]]
-
-
-def split_mask(X, y, val_fraction, seed):
-    rng = np.random.default_rng(seed)
-    is_val = np.zeros(len(X), dtype=bool)
-    is_val[rng.choice(len(X), size=int(round(val_fraction * len(X))), replace=False)] = True
-    return X[~is_val], X[is_val], y[~is_val], y[is_val]
-
-
-@pytest.mark.parametrize("answer", [split_perm, split_mask])
-def test_split_accepts(answer):
-    assert check("03.train_val_split", answer)
-
-
-def split_unshuffled(X, y, f, seed):
-    n_val = int(round(f * len(X)))
-    return X[:-n_val], X[-n_val:], y[:-n_val], y[-n_val:]
-
-
-def split_overlap(X, y, f, seed):
-    rng = np.random.default_rng(seed)
-    n_val = int(round(f * len(X)))
-    val = rng.choice(len(X), n_val, replace=False)
-    train = rng.choice(len(X), len(X) - n_val, replace=False)
-    return X[train], X[val], y[train], y[val]
-
-
-def split_misaligned(X, y, f, seed):
-    rng = np.random.default_rng(seed)
-    a, b = rng.permutation(len(X)), rng.permutation(len(X))
-    n_val = int(round(f * len(X)))
-    return X[a[n_val:]], X[a[:n_val]], y[b[n_val:]], y[b[:n_val]]
-
-
-def split_swapped(X, y, f, seed):
-    X_train, X_val, y_train, y_val = split_perm(X, y, f, seed)
-    return X_val, X_train, y_val, y_train
-
-
-def split_unseeded(X, y, f, seed):
-    return split_perm(X, y, f, None)
-
-
-@pytest.mark.parametrize("answer,hint", [
-    (split_unshuffled, "not shuffled"),
-    (split_overlap, "overlap"),
-    (split_misaligned, "same permutation"),
-    (split_swapped, "swapped"),
-    (lambda X, y, f, seed: split_perm(X, y, 1 - f, seed), "wrong sizes|swapped"),
-    (split_unseeded, "same seed"),
-])
-def test_split_rejects(answer, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check("03.train_val_split", answer)
 
 
 def stop_counter(losses, patience):
@@ -221,3 +131,187 @@ def stop_past_the_end(losses, patience):
 def test_early_stopping_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
         check("03.early_stopping", answer)
+
+
+# ---------------------------------------------------------------- 03.hb_gradient
+
+
+def hb_where(rate, stress, tau_y, k, n):
+    power = rate**n
+    error = tau_y + k * power - stress
+    log_rate = np.log(np.where(rate > 0, rate, 1.0))
+    return 2 * np.mean(error), 2 * np.mean(error * power), 2 * np.mean(error * k * power * log_rate)
+
+
+def hb_loop(rate, stress, tau_y, k, n):
+    g = [0.0, 0.0, 0.0]
+    for r, s in zip(rate.tolist(), stress.tolist(), strict=True):
+        e = tau_y + k * r**n - s
+        g[0] += 2 * e / len(rate)
+        g[1] += 2 * e * r**n / len(rate)
+        if r > 0:
+            g[2] += 2 * e * k * r**n * np.log(r) / len(rate)
+    return g
+
+
+def hb_float32_array(rate, stress, tau_y, k, n):
+    return np.array(hb_where(rate.astype(np.float64), stress, tau_y, k, n), dtype=np.float64)
+
+
+@pytest.mark.parametrize("answer", [hb_where, hb_loop, hb_float32_array])
+def test_hb_gradient_accepts(answer):
+    assert check("03.hb_gradient", answer)
+
+
+def hb_nan_at_zero(rate, stress, tau_y, k, n):
+    power = rate**n
+    error = tau_y + k * power - stress
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2 * np.mean(error), 2 * np.mean(error * power), 2 * np.mean(error * k * power * np.log(rate))
+
+
+def hb_no_k(rate, stress, tau_y, k, n):
+    g = hb_where(rate, stress, tau_y, k, n)
+    return g[0], g[1], g[2] / k
+
+
+def hb_power_rule(rate, stress, tau_y, k, n):
+    g = hb_where(rate, stress, tau_y, k, n)
+    error = tau_y + k * rate**n - stress
+    safe = np.where(rate > 0, rate, 1.0)
+    return g[0], g[1], 2 * np.mean(error * k * n * safe ** (n - 1) * (rate > 0))
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (hb_nan_at_zero, "rate 0"),
+    (lambda *a: tuple(np.array(hb_where(*a)) / 2), "factor 2"),
+    (lambda *a: tuple(-np.array(hb_where(*a))), "wrong sign"),
+    (hb_no_k, "factor k is missing"),
+    (hb_power_rule, "not k n rate"),
+    (lambda *a: hb_where(*a)[:2], "three numbers"),
+])
+def test_hb_gradient_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("03.hb_gradient", answer)
+
+
+# ---------------------------------------------------------------- 03.k_fold_splits
+
+
+def folds_split(n, k, seed):
+    order = np.random.default_rng(seed).permutation(n)
+    return [(np.setdiff1d(order, f), f) for f in np.array_split(order, k)]
+
+
+def folds_modulo(n, k, seed):
+    order = np.random.default_rng(seed).permutation(n)
+    out = []
+    for i in range(k):
+        val = order[i::k]
+        out.append((np.array([j for j in order if j not in set(val.tolist())]), val))
+    return out
+
+
+@pytest.mark.parametrize("answer", [folds_split, folds_modulo])
+def test_k_fold_accepts(answer):
+    assert check("03.k_fold_splits", answer)
+
+
+def folds_unshuffled(n, k, seed):
+    idx = np.arange(n)
+    return [(np.setdiff1d(idx, f), f) for f in np.array_split(idx, k)]
+
+
+def folds_unseeded(n, k, seed):
+    return folds_split(n, k, None)
+
+
+def folds_train_is_val(n, k, seed):
+    return [(v, v) for _, v in folds_split(n, k, seed)]
+
+
+def folds_unbalanced(n, k, seed):
+    order = np.random.default_rng(seed).permutation(n)
+    size = n // k
+    cuts = [order[i * size:(i + 1) * size] for i in range(k - 1)] + [order[(k - 1) * size:]]
+    return [(np.setdiff1d(order, f), f) for f in cuts]
+
+
+def folds_masks(n, k, seed):
+    out = []
+    for _, v in folds_split(n, k, seed):
+        mask = np.zeros(n, dtype=bool)
+        mask[v] = True
+        out.append((~mask, mask))
+    return out
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (folds_unshuffled, "consecutive"),
+    (folds_unseeded, "same seed"),
+    (folds_train_is_val, "every row"),
+    (folds_unbalanced, "differ by at most one"),
+    (folds_masks, "integer row indices"),
+    (lambda n, k, seed: folds_split(n, k - 1, seed), "list of"),
+])
+def test_k_fold_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("03.k_fold_splits", answer)
+
+
+# ---------------------------------------------------------------- 03.relu_network_gradients
+
+
+def relu_grads(params, X, y, l2, act="relu", two=True, bias_penalty=False, mean=True, penalty=True):
+    pre = X @ params["W1"] + params["b1"]
+    hidden = np.maximum(pre, 0) if act == "relu" else np.tanh(pre)
+    slope = (pre > 0) if act == "relu" else 1 - hidden**2
+    delta = 2 * (hidden @ params["w2"] + params["b2"] - y) / (len(y) if mean else 1)
+    G = np.outer(delta, params["w2"]) * slope
+    f = (2 if two else 1) * l2 * penalty
+    out = {"W1": X.T @ G + f * params["W1"], "b1": G.sum(axis=0), "w2": hidden.T @ delta + f * params["w2"],
+           "b2": delta.sum()}
+    if bias_penalty:
+        out["b1"] = out["b1"] + 2 * l2 * params["b1"]
+        out["b2"] = out["b2"] + 2 * l2 * params["b2"]
+    return out
+
+
+def relu_grads_loop(params, X, y, l2):
+    d, h = params["W1"].shape
+    g = {"W1": np.zeros((d, h)), "b1": np.zeros(h), "w2": np.zeros(h), "b2": 0.0}
+    for x, t in zip(X, y, strict=True):
+        pre = x @ params["W1"] + params["b1"]
+        hid = np.maximum(pre, 0)
+        e = 2 * (hid @ params["w2"] + params["b2"] - t) / len(y)
+        g["w2"] += e * hid
+        g["b2"] += e
+        back = e * params["w2"] * (pre > 0)
+        g["b1"] += back
+        g["W1"] += np.outer(x, back)
+    g["W1"] += 2 * l2 * params["W1"]
+    g["w2"] += 2 * l2 * params["w2"]
+    return g
+
+
+def relu_grads_lists(params, X, y, l2):
+    return {k: np.asarray(v).tolist() for k, v in relu_grads(params, X, y, l2).items()}
+
+
+@pytest.mark.parametrize("answer", [relu_grads, relu_grads_loop, relu_grads_lists])
+def test_relu_network_accepts(answer):
+    assert check("03.relu_network_gradients", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda p, X, y, l2: relu_grads(p, X, y, l2, act="tanh"), "not tanh"),
+    (lambda p, X, y, l2: relu_grads(p, X, y, l2, two=False), "factor 2 is missing"),
+    (lambda p, X, y, l2: relu_grads(p, X, y, l2, bias_penalty=True), "not on the biases"),
+    (lambda p, X, y, l2: relu_grads(p, X, y, l2, penalty=False), "penalty's gradient is missing"),
+    (lambda p, X, y, l2: relu_grads(p, X, y, l2, mean=False), "mean over the samples"),
+    (lambda p, X, y, l2: {k: v for k, v in relu_grads(p, X, y, l2).items() if k != "b2"}, "keys"),
+    (lambda p, X, y, l2: dict(relu_grads(p, X, y, l2), W1=relu_grads(p, X, y, l2)["W1"].T), "shape of W1"),
+])
+def test_relu_network_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("03.relu_network_gradients", answer)

@@ -205,3 +205,217 @@ def test_keras_mlp_accepts(answer):
 def test_keras_mlp_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
         check("06.keras_mlp", answer)
+
+
+# ---------------------------------------------------------------- 06.torch_to_keras
+
+
+def to_keras_sequential(model):
+    keras = _keras()
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    layers = [keras.Input(shape=(linears[0].in_features,))]
+    for i, lin in enumerate(linears):
+        layers.append(keras.layers.Dense(lin.out_features, activation=None if i == len(linears) - 1 else "relu"))
+    out = keras.Sequential(layers)
+    for dense, lin in zip(out.layers, linears, strict=True):
+        dense.set_weights([lin.weight.detach().numpy().T, lin.bias.detach().numpy()])
+    return out
+
+
+def to_keras_functional(model):
+    keras = _keras()
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    inputs = keras.Input(shape=(linears[0].in_features,))
+    x, denses = inputs, []
+    for i, lin in enumerate(linears):
+        if i:
+            x = keras.layers.ReLU()(x)
+        dense = keras.layers.Dense(lin.out_features)
+        x = dense(x)
+        denses.append(dense)
+    out = keras.Model(inputs, x)
+    for dense, lin in zip(denses, linears, strict=True):
+        dense.kernel.assign(lin.weight.detach().numpy().T.astype("float32"))
+        dense.bias.assign(lin.bias.detach().numpy().astype("float32"))
+    return out
+
+
+@pytest.mark.parametrize("answer", [to_keras_sequential, to_keras_functional])
+def test_torch_to_keras_accepts(answer):
+    assert check("06.torch_to_keras", answer)
+
+
+def to_keras_variant(model, transpose=True, hidden="relu", output=None):
+    keras = _keras()
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    layers = [keras.Input(shape=(linears[0].in_features,))]
+    for i, lin in enumerate(linears):
+        layers.append(keras.layers.Dense(lin.out_features, activation=output if i == len(linears) - 1 else hidden))
+    out = keras.Sequential(layers)
+    for dense, lin in zip(out.layers, linears, strict=True):
+        W = lin.weight.detach().numpy()
+        dense.set_weights([W.T if transpose else W, lin.bias.detach().numpy()])
+    return out
+
+
+def to_keras_square_only_untransposed(model):
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    square = all(m.in_features == m.out_features for m in linears)
+    return to_keras_variant(model, transpose=not square)
+
+
+def to_keras_mutates(model):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(2)
+    return to_keras_sequential(model)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda m: to_keras_variant(m, hidden=None), "hidden layers have no activation"),
+    (lambda m: to_keras_variant(m, output="relu"), "leave the ReLU off the output"),
+    (to_keras_square_only_untransposed, "weight.T"),
+    (to_keras_mutates, "changed the PyTorch model"),
+    (lambda m: m, "keras.Model"),
+])
+def test_torch_to_keras_rejects(answer, hint):
+    _keras()
+    with pytest.raises(CheckFailed, match=hint):
+        check("06.torch_to_keras", answer)
+
+
+# ---------------------------------------------------------------- 06.softplus_function
+
+
+def make_softplus(forward, backward):
+    class Softplus(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return forward(x)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return backward(x, grad_output)
+
+    return Softplus
+
+
+def stable(x):
+    return torch.clamp(x, min=0) + torch.log1p(torch.exp(-torch.abs(x)))
+
+
+@pytest.mark.parametrize("answer", [
+    make_softplus(stable, lambda x, g: g * torch.sigmoid(x)),
+    make_softplus(lambda x: torch.nn.functional.softplus(x, threshold=30),
+                  lambda x, g: g / (1 + torch.exp(-x))),
+    make_softplus(lambda x: torch.logaddexp(x, torch.zeros_like(x)),
+                  lambda x, g: g * torch.exp(-stable(-x))),
+])
+def test_softplus_accepts(answer):
+    assert check("06.softplus_function", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (make_softplus(lambda x: torch.log(1 + torch.exp(x)), lambda x, g: g * torch.sigmoid(x)), "overflow"),
+    (make_softplus(stable, lambda x, g: torch.sigmoid(x)), "multiply by grad_output"),
+    (make_softplus(stable, lambda x, g: g * stable(x)), "not softplus itself"),
+    (make_softplus(torch.sigmoid, lambda x, g: g * torch.sigmoid(x)), "returned the sigmoid"),
+    (make_softplus(lambda x: x.clone(), lambda x, g: g * torch.sigmoid(x)), "not log\\(e\\^x\\)"),
+    (lambda x: stable(x), "subclasses torch.autograd.Function"),
+])
+def test_softplus_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("06.softplus_function", answer)
+
+
+# ---------------------------------------------------------------- 06.fit_herschel_bulkley
+
+
+class _Scaled(nn.Module):
+    def __init__(self, X, y, scale_in=True, scale_out=True):
+        super().__init__()
+        self.scale_in, self.scale_out = scale_in, scale_out
+        self.register_buffer("xm", torch.tensor(X.mean(0), dtype=torch.float32))
+        self.register_buffer("xs", torch.tensor(X.std(0), dtype=torch.float32))
+        self.ym, self.ys = float(y.mean()), float(y.std())
+        self.net = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 1))
+
+    def forward(self, x):
+        z = (x - self.xm) / self.xs if self.scale_in else x
+        return self.net(z) * self.ys + self.ym if self.scale_out else self.net(z)
+
+
+def _train(model, X, y, epochs=60, standardised_loss=True, in_scaled=True):
+    torch.manual_seed(0)
+    inputs = torch.tensor(X if in_scaled else (X - X.mean(0)) / X.std(0), dtype=torch.float32)
+    targets = torch.tensor(y[:, None], dtype=torch.float32)
+    if not model.scale_out:
+        targets = (targets - model.ym) / model.ys
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(inputs, targets), batch_size=128,
+                                         shuffle=True, generator=torch.Generator().manual_seed(0))
+    for _ in range(epochs):
+        for xb, yb in loader:
+            opt.zero_grad()
+            div = model.ys if model.scale_out else 1.0
+            nn.functional.mse_loss(model(xb) / div, yb / div).backward()
+            opt.step()
+    return model
+
+
+def fit_buffers(X, y):
+    torch.manual_seed(0)
+    return _train(_Scaled(X, y), X, y)
+
+
+def fit_flat_float64_output(X, y):
+    """A wrapper returning shape (m,) in float64."""
+    class Flat(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x.float()).reshape(-1).double()
+
+    return Flat(fit_buffers(X, y))
+
+
+@pytest.mark.parametrize("answer", [fit_buffers, fit_flat_float64_output])
+def test_fit_hb_accepts(answer):
+    assert check("06.fit_herschel_bulkley", answer)
+
+
+def fit_no_input_scaling_inside(X, y):
+    torch.manual_seed(0)
+    model = _Scaled(X, y, scale_in=False)
+    return _train(model, X, y, in_scaled=False)
+
+
+def fit_standardised_output(X, y):
+    torch.manual_seed(0)
+    return _train(_Scaled(X, y, scale_out=False), X, y)
+
+
+def fit_untrained(X, y):
+    torch.manual_seed(0)
+    return _Scaled(X, y)
+
+
+def fit_short(X, y):
+    torch.manual_seed(0)
+    return _train(_Scaled(X, y), X, y, epochs=1)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (fit_no_input_scaling_inside, "standardisation into it"),
+    (fit_standardised_output, "outputs are standardised"),
+    (fit_untrained, "is the network trained"),
+    (fit_short, "Train longer"),
+    (lambda X, y: (lambda x: x), "nn.Module"),
+])
+def test_fit_hb_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("06.fit_herschel_bulkley", answer)

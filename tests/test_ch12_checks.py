@@ -26,15 +26,60 @@ def lenet_sequential(padding=2, flat=400, bias=True, softmax=False, n_out=10, ke
 class LeNetModule(nn.Module):
     """A subclass with a functional forward: different code, same network."""
 
+    activation = staticmethod(torch.relu)
+
     def __init__(self):
         super().__init__()
         self.c1, self.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
         self.f1, self.f2, self.f3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
 
     def forward(self, x):
-        x = nn.functional.max_pool2d(torch.tanh(self.c1(x)), 2)
-        x = nn.functional.max_pool2d(torch.tanh(self.c2(x)), 2)
-        return self.f3(torch.tanh(self.f2(torch.tanh(self.f1(x.flatten(1))))))
+        f, pool = self.activation, nn.functional.max_pool2d
+        for conv in (self.c1, self.c2):
+            x = pool(f(conv(x)), 2)
+        return self.f3(f(self.f2(f(self.f1(x.flatten(1))))))
+
+
+class LeNetTanh(LeNetModule):
+    """Same shapes and parameter count, but tanh where the statement names ReLU."""
+
+    activation = staticmethod(torch.tanh)
+
+
+class LeNetAvgPool(LeNetModule):
+    """Average instead of max pooling: same shapes, same parameter count."""
+
+    def forward(self, x):
+        pool = nn.functional.avg_pool2d
+        for conv in (self.c1, self.c2):
+            x = pool(torch.relu(conv(x)), 2)
+        return self.f3(torch.relu(self.f2(torch.relu(self.f1(x.flatten(1))))))
+
+
+def lenet_relu_first():
+    """ReLU before the first convolution: the layers the statement names, in another order."""
+    return nn.Sequential(nn.ReLU(), nn.Conv2d(1, 6, 5, padding=2), nn.MaxPool2d(2),
+                         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def lenet_padding_3():
+    """padding=3 in the first convolution still flattens to 16 x 5 x 5 = 400."""
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (LeNetTanh, "asks for ReLU, then 2x2 max pooling"),
+    (LeNetAvgPool, "asks for ReLU, then 2x2 max pooling"),
+    (lenet_relu_first, "asks for ReLU, then 2x2 max pooling"),
+    (lenet_padding_3, "keeps 28x28"),
+])
+def test_build_lenet_checks_the_named_layer_types(answer, hint):
+    """Weakness class: architectures checked by shapes and parameter counts only."""
+    with pytest.raises(CheckFailed, match=hint):
+        check("12.build_lenet", answer)
 
 
 @pytest.mark.parametrize("answer", [lenet_sequential(), LeNetModule])

@@ -143,3 +143,92 @@ def test_register_derives_the_target_and_refuses_bad_ids():
     assert REGISTRY["06.torch_mlp"].target == "TorchMLP"
     with pytest.raises(ValueError, match="NN.name"):
         register("3.x")
+
+
+def test_a_passing_check_is_true_and_shows_nothing_in_a_notebook():
+    from IPython.core.formatters import DisplayFormatter
+
+    from course_utils.checks import check
+
+    result = check("00.weighted_sum", lambda x, w, b: np.asarray(x) @ np.asarray(w) + b)
+    assert result
+    data, _ = DisplayFormatter().format(result)
+    assert data == {}, "a passed check must not add an output (a stray `True`) to the cell"
+
+
+def test_comparing_nested_containers():
+    from course_utils.checks.core import same_value
+
+    a = {"m": {"w": np.ones(3), "b": np.zeros(2)}, "t": 1, "hist": [np.ones(2), 3.0]}
+    b = {"m": {"w": np.ones(3), "b": np.zeros(2)}, "t": 1, "hist": [np.ones(2), 3.0]}
+    assert same_value(a, b) is True
+    b["m"]["w"] = np.full(3, 2.0)
+    assert same_value(a, b) is False
+    assert same_value({"x": np.float32([np.nan])}, {"x": np.float32([np.nan])}) is True
+
+    class Incomparable:
+        def __eq__(self, other):
+            raise RuntimeError("cannot compare")
+
+    assert same_value({"x": Incomparable()}, {"x": Incomparable()}) is None
+
+
+def test_an_exception_while_comparing_is_never_a_verdict():
+    """'cannot tell' is not 'changed': a learner's nested, incomparable argument is left alone."""
+    class Incomparable:
+        def __eq__(self, other):
+            raise RuntimeError("cannot compare")
+
+        def __deepcopy__(self, memo):
+            return Incomparable()
+
+    assert call(lambda state: 1, {"m": {"w": Incomparable()}}) == 1
+
+    def writes(state):
+        state["m"]["w"][0] = 5.0
+        return 1
+
+    with pytest.raises(CheckFailed, match="in place"):
+        call(writes, {"m": {"w": np.zeros(2)}})
+
+
+def test_the_element_out_of_tolerance_is_named():
+    """A large element inside its relative tolerance must not hide a small one outside it."""
+    expected = np.array([1e6, 1e-3, 5.0])
+    got = np.array([1e6 + 0.5, 2e-3, 5.0])  # 0.5 off is within rtol at 1e6; 1e-3 off is not
+    with pytest.raises(CheckFailed, match=r"at index \(1,\) \(1 of 3 values out of tolerance\): your value "
+                                          r"is 0\.002"):
+        expect_close(got, expected)
+
+
+def test_the_reported_line_is_the_learners_not_numpys():
+    def learner(x):
+        return np.linalg.inv(x)  # raises inside NumPy
+
+    with pytest.raises(CheckFailed) as info:
+        call(learner, np.zeros((2, 2)))
+    message = str(info.value)
+    assert "np.linalg.inv(x)" in message and "linalg.py" not in message
+
+
+def test_calls_of_a_global_helper_are_counted_and_restored():
+    from course_utils.checks.core import calls_of_global
+
+    namespace = {"helper": lambda v: v + 1}
+    exec("def answer(v):\n    return helper(helper(v))", namespace)
+    original = namespace["helper"]
+    with calls_of_global(namespace["answer"], "helper") as counter:
+        assert namespace["answer"](1) == 3
+    assert counter.count == 2 and namespace["helper"] is original
+    with calls_of_global(len, "helper") as counter:
+        pass
+    assert counter.count is None
+
+
+def test_compiled_library_frames_are_not_the_learners_line():
+    def learner(rng):
+        return rng.uniform(1.0, 0.0 - 1e308 * 10, size=2)  # raised in compiled NumPy code
+
+    with pytest.raises(CheckFailed) as info:
+        call(learner, np.random.default_rng(0))
+    assert ".pyx" not in str(info.value) and "rng.uniform" in str(info.value)

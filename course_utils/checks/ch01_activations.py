@@ -6,7 +6,15 @@ import math
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, numerical_derivative, register, to_array
+from course_utils.checks.core import (
+    CheckFailed,
+    call,
+    expect_close,
+    numerical_derivative,
+    register,
+    seeded_rng,
+    to_array,
+)
 
 LARGE = np.array([-1000.0, -750.0, -40.0, 40.0, 750.0, 1000.0])
 
@@ -37,7 +45,7 @@ def _random_z(rng, shape):
 @register("01.sigmoid")
 def check_sigmoid(sigmoid):
     """sigmoid(z): the logistic function, stable for any input."""
-    rng = np.random.default_rng(10)
+    rng = seeded_rng(10)
     fixed = np.array([0.0, 1.0, -2.0, 6.0])
     expect_close(call(sigmoid, fixed.copy(), name="sigmoid"), _sigmoid_reference(fixed), "sigmoid(z)",
                  case="z = [0, 1, -2, 6]",
@@ -63,7 +71,7 @@ def check_sigmoid(sigmoid):
 @register("01.sigmoid_derivative")
 def check_sigmoid_derivative(sigmoid_derivative):
     """sigmoid_derivative(z) = sigma(z) (1 - sigma(z)), finite everywhere."""
-    rng = np.random.default_rng(11)
+    rng = seeded_rng(11)
     z = _random_z(rng, (12,))
     s = _sigmoid_reference(z)
     expected = numerical_derivative(_sigmoid_reference, z)
@@ -90,7 +98,7 @@ def check_sigmoid_derivative(sigmoid_derivative):
 @register("01.tanh_from_sigmoid")
 def check_tanh_from_sigmoid(tanh_from_sigmoid):
     """tanh_from_sigmoid(z) = 2 sigma(2z) - 1, without np.tanh."""
-    rng = np.random.default_rng(12)
+    rng = seeded_rng(12)
     z = _random_z(rng, (10,)) / 2
     s1, s2 = _sigmoid_reference(z), _sigmoid_reference(2 * z)
     original_tanh, calls = np.tanh, []
@@ -119,7 +127,7 @@ def check_tanh_from_sigmoid(tanh_from_sigmoid):
 @register("01.leaky_relu_derivative")
 def check_leaky_relu_derivative(leaky_relu_derivative):
     """leaky_relu_derivative(z, alpha) = 1 for z > 0, alpha otherwise."""
-    rng = np.random.default_rng(13)
+    rng = seeded_rng(13)
     for alpha, shape in [(0.01, (9,)), (0.2, (3, 5)), (0.05, (6,))]:
         z = _random_z(rng, shape)
         positive = z > 0
@@ -155,7 +163,7 @@ def _softmax_reference(Z):
 @register("01.softmax")
 def check_softmax(softmax):
     """softmax(Z): row-wise, stable softmax of a (n, K) matrix or a (K,) vector."""
-    rng = np.random.default_rng(14)
+    rng = seeded_rng(14)
     z = np.array([2.0, 1.0, 0.1])
     expect_close(call(softmax, z, name="softmax"), _softmax_reference(z)[0], "softmax(z)",
                  case="the vector [2, 1, 0.1]")
@@ -182,3 +190,138 @@ def check_softmax(softmax):
     if not np.allclose(sums, 1.0):
         raise CheckFailed("the rows of softmax(Z) do not sum to 1.")
     return "rows of probabilities, stable for logits in the thousands"
+
+
+GELU_C = math.sqrt(2.0 / math.pi)
+GELU_K = 0.044715
+
+
+def _gelu_tanh_derivative_reference(z):
+    """Derivative of 0.5 z (1 + tanh(c (z + k z^3))), element by element with math."""
+    z = np.asarray(z, dtype=float)
+    out = []
+    for v in z.ravel():
+        t = math.tanh(GELU_C * (v + GELU_K * v**3))
+        out.append(0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_C * (1 + 3 * GELU_K * v * v))
+    return np.array(out).reshape(z.shape)
+
+
+def _gelu_tanh(z):
+    z = np.asarray(z, dtype=float)
+    return 0.5 * z * (1 + np.tanh(GELU_C * (z + GELU_K * z**3)))
+
+
+@register("01.gelu_tanh_derivative")
+def check_gelu_tanh_derivative(gelu_tanh_derivative):
+    """gelu_tanh_derivative(z): derivative of the tanh approximation of GELU, any shape."""
+    rng = np.random.default_rng(15)
+    fixed = np.array([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0])
+    t = np.tanh(GELU_C * (fixed + GELU_K * fixed**3))
+    erf = np.vectorize(math.erf)
+    exact = 0.5 * (1 + erf(fixed / math.sqrt(2))) + fixed * np.exp(-fixed**2 / 2) / math.sqrt(2 * math.pi)
+    expect_close(call(gelu_tanh_derivative, fixed.copy(), name="gelu_tanh_derivative"),
+                 _gelu_tanh_derivative_reference(fixed), "gelu_tanh_derivative(z)",
+                 case="z = [-3, -1, -0.5, 0, 0.5, 1, 3]", rtol=1e-7, atol=1e-9,
+                 mistakes={"the product rule: d/dz [0.5 z (1 + tanh(u))] has the term 0.5 (1 + tanh(u)) too":
+                               0.5 * fixed * (1 - t**2) * GELU_C * (1 + 3 * GELU_K * fixed**2),
+                           "the inner derivative of z + 0.044715 z^3 is 1 + 3 * 0.044715 z^2":
+                               0.5 * (1 + t) + 0.5 * fixed * (1 - t**2) * GELU_C * (1 + GELU_K * fixed**2),
+                           "the inner derivative sqrt(2/pi) (1 + 3 k z^2) is missing":
+                               0.5 * (1 + t) + 0.5 * fixed * (1 - t**2),
+                           "that is the derivative of the exact GELU z Phi(z); differentiate the tanh "
+                           "approximation": exact,
+                           "d tanh(u) / du is 1 - tanh(u)^2, not 1 + tanh(u)^2":
+                               0.5 * (1 + t) + 0.5 * fixed * (1 + t**2) * GELU_C * (1 + 3 * GELU_K * fixed**2)})
+    for shape in [(9,), (3, 5)]:
+        z = rng.normal(scale=2.5, size=shape)
+        expect_close(call(gelu_tanh_derivative, z.copy(), name="gelu_tanh_derivative"),
+                     numerical_derivative(_gelu_tanh, z), "gelu_tanh_derivative(z)",
+                     case=f"a random array of shape {shape} (compared with a finite difference)",
+                     rtol=1e-5, atol=1e-7)
+    large = np.array([-1000.0, -40.0, 40.0, 1000.0])
+    expect_close(call(gelu_tanh_derivative, large.copy(), name="gelu_tanh_derivative"),
+                 _gelu_tanh_derivative_reference(large), "gelu_tanh_derivative(z)",
+                 case="large inputs z = +-40, +-1000 (the derivative is 0 far left, 1 far right)")
+    return "fixed values, finite differences on two shapes, large inputs"
+
+
+def _swish_derivative_reference(z, beta):
+    z = np.asarray(z, dtype=float)
+    s = _sigmoid_reference(beta * z)
+    return s + beta * z * s * (1 - s)
+
+
+@register("01.swish_derivative")
+def check_swish_derivative(swish_derivative):
+    """swish_derivative(z, beta): derivative of z * sigmoid(beta * z), stable, any shape."""
+    rng = np.random.default_rng(16)
+    fixed = np.array([-4.0, -1.0, 0.0, 0.5, 2.0])
+    for beta in (1.0, 0.5, 3.0):
+        s = _sigmoid_reference(beta * fixed)
+        s1 = _sigmoid_reference(fixed)
+        expect_close(call(swish_derivative, fixed.copy(), beta, name="swish_derivative"),
+                     _swish_derivative_reference(fixed, beta), "swish_derivative(z, beta)",
+                     case=f"z = [-4, -1, 0, 0.5, 2] and beta = {beta}",
+                     mistakes={"the chain rule: the derivative of sigmoid(beta z) is beta sigma'(beta z)":
+                                   s + fixed * s * (1 - s),
+                               "the product rule: d/dz [z sigmoid(beta z)] also has the term sigmoid(beta z)":
+                                   beta * fixed * s * (1 - s),
+                               "use sigmoid(beta * z), not sigmoid(z)": s1 + beta * fixed * s1 * (1 - s1),
+                               "that is the derivative for beta = 1; use the beta argument":
+                                   _swish_derivative_reference(fixed, 1.0)})
+    expect_close(call(swish_derivative, fixed.copy(), 0.0, name="swish_derivative"), np.full(5, 0.5),
+                 "swish_derivative(z, beta)", case="beta = 0 (then f(z) = z / 2)")
+    for shape, beta in [((8,), 1.7), ((2, 6), 0.3)]:
+        z = rng.normal(scale=3.0, size=shape)
+        expect_close(call(swish_derivative, z.copy(), beta, name="swish_derivative"),
+                     numerical_derivative(lambda v, b=beta: v * _sigmoid_reference(b * v), z),
+                     "swish_derivative(z, beta)", case=f"a random array of shape {shape}, beta = {beta} "
+                     "(compared with a finite difference)", rtol=1e-5, atol=1e-7)
+    large = np.array([-1000.0, -50.0, 50.0, 1000.0])
+    for beta in (1.0, 10.0):
+        expect_close(call(swish_derivative, large.copy(), beta, name="swish_derivative"),
+                     _swish_derivative_reference(large, beta), "swish_derivative(z, beta)",
+                     case=f"large inputs z = +-50, +-1000 with beta = {beta}")
+    return "four values of beta, two shapes, large inputs"
+
+
+def _softmax_backward_reference(Z, G):
+    """dL/dZ through the explicit Jacobian diag(p) - p p^T of each row."""
+    P = _softmax_reference(Z)
+    G = np.atleast_2d(np.asarray(G, dtype=float))
+    return np.array([(np.diag(p) - np.outer(p, p)).T @ g for p, g in zip(P, G, strict=True)])
+
+
+@register("01.softmax_backward")
+def check_softmax_backward(softmax_backward):
+    """softmax_backward(Z, G): dL/dZ from G = dL/dP for P = softmax(Z), row by row."""
+    rng = np.random.default_rng(17)
+    z, g = np.array([2.0, 1.0, 0.1]), np.array([0.5, -1.0, 2.0])
+    p = _softmax_reference(z)[0]
+    expect_close(call(softmax_backward, z.copy(), g.copy(), name="softmax_backward"),
+                 _softmax_backward_reference(z, g)[0], "softmax_backward(z, g)",
+                 case="one vector z = [2, 1, 0.1], g = [0.5, -1, 2]",
+                 mistakes={"p * g is only the diagonal part of the Jacobian; subtract p * (g . p) too": p * g,
+                           "the Jacobian is diag(p) - p p^T, so the result is p * (g - g . p), not "
+                           "p * (g + g . p)": p * (g + g @ p),
+                           "multiply by p: the result is p * (g - g . p)": g - g @ p})
+    for n, K in [(4, 3), (2, 7), (5, 2)]:
+        Z, G = rng.normal(scale=2.0, size=(n, K)), rng.normal(size=(n, K))
+        P = _softmax_reference(Z)
+        expect_close(call(softmax_backward, Z.copy(), G.copy(), name="softmax_backward"),
+                     _softmax_backward_reference(Z, G), "softmax_backward(Z, G)",
+                     case=f"a random batch of shape {(n, K)}",
+                     mistakes={"take the dot product g . p row by row (axis=-1, keepdims=True), not over the "
+                               "whole batch": P * (G - np.sum(G * P)),
+                               "p * g is only the diagonal part of the Jacobian; subtract p * (g . p) too": P * G})
+    Z = np.array([[1000.0, 1001.0, 999.0], [-3.0, 0.0, 2.0]])
+    G = rng.normal(size=Z.shape)
+    expect_close(call(softmax_backward, Z.copy(), G.copy(), name="softmax_backward"),
+                 _softmax_backward_reference(Z, G), "softmax_backward(Z, G)",
+                 case="a row of logits near 1000 (compute a stable softmax first)")
+    y = np.eye(4)[[2, 0]]
+    Z = rng.normal(size=(2, 4))
+    P = _softmax_reference(Z)
+    expect_close(call(softmax_backward, Z.copy(), -y / P, name="softmax_backward"), P - y,
+                 "softmax_backward(Z, -y / p)", case="the cross-entropy's G = -y / p (the answer is p - y)")
+    return "vectors, batches, large logits, and the cross-entropy's p - y"

@@ -13,6 +13,7 @@ from course_utils.checks.core import (
     expect_pair,
     numerical_gradient,
     register,
+    seeded_rng,
     to_array,
 )
 
@@ -20,7 +21,7 @@ from course_utils.checks.core import (
 @register("02.mse")
 def check_mse(mse):
     """mse(y_true, y_pred): mean squared error, also for a column against a vector."""
-    rng = np.random.default_rng(20)
+    rng = seeded_rng(20)
     y_true, y_pred = np.array([1.0, 3.0]), np.array([1.5, 2.0])
     expect_close(call(mse, y_true, y_pred, name="mse"), 0.625, "mse", case="y_true = [1, 3], y_pred = [1.5, 2]",
                  mistakes={"divide by the number of samples: that is the sum, not the mean": 1.25,
@@ -59,7 +60,7 @@ def _bce_reference(y, z):
 @register("02.binary_cross_entropy")
 def check_binary_cross_entropy(binary_cross_entropy):
     """binary_cross_entropy(y, z): mean BCE from logits, exact for |z| up to 1000."""
-    rng = np.random.default_rng(21)
+    rng = seeded_rng(21)
     for n in (4, 15):
         y = rng.integers(0, 2, size=n).astype(float)
         z = rng.normal(scale=3.0, size=n)
@@ -98,7 +99,7 @@ def _logistic_loss(params, X, y):
 @register("02.logistic_gradient")
 def check_logistic_gradient(logistic_gradient):
     """logistic_gradient(X, y, w, b) = (X^T (p - y) / n, mean(p - y)), checked numerically."""
-    rng = np.random.default_rng(22)
+    rng = seeded_rng(22)
     for n, d in [(8, 2), (25, 3), (40, 1)]:
         X = rng.normal(size=(n, d))
         y = rng.integers(0, 2, size=n).astype(float)
@@ -180,7 +181,7 @@ def check_minibatches(minibatches):
     X_before, y_before = X.copy(), y.copy()
 
     def one_epoch(batch_size, seed):
-        return call(lambda: list(minibatches(X, y, batch_size, np.random.default_rng(seed))), name="minibatches")
+        return call(lambda: list(minibatches(X, y, batch_size, seeded_rng(seed))), name="minibatches")
 
     batches = one_epoch(5, 0)
     if not np.array_equal(X, X_before) or not np.array_equal(y, y_before):
@@ -223,3 +224,150 @@ def check_minibatches(minibatches):
     if len(big) != 1 or len(to_array(big[0][1])) != n:
         raise CheckFailed("with batch_size larger than n there should be one batch holding all the samples.")
     return "paired, shuffled batches covering every sample once"
+
+
+def _hinge_step_reference(w, b, X, y, lr, lam):
+    """One subgradient step on mean hinge + lam ||w||^2, labels {0, 1}, slope 0 at margin 1."""
+    X = np.asarray(X, dtype=float)
+    t = 2.0 * np.asarray(y, dtype=float) - 1.0
+    margin = t * (X @ w + b)
+    active = (margin < 1).astype(float)
+    grad_w = -(X * (t * active)[:, None]).mean(axis=0) + 2 * lam * w
+    grad_b = -(t * active).mean()
+    return w - lr * grad_w, b - lr * grad_b
+
+
+@register("02.hinge_step")
+def check_hinge_step(hinge_step):
+    """hinge_step(w, b, X, y, lr, lam) -> (new_w, new_b): one regularised hinge subgradient step."""
+    rng = np.random.default_rng(21)
+    X = np.array([[1.0, 0.0], [0.0, 2.0], [-1.0, -1.0], [0.5, 0.5]])
+    y = np.array([1, 0, 0, 1])
+    w, b = np.array([1.0, -0.5]), 0.0  # margins 1 (exactly), 1, -0.5, 0.25
+    cases = [(w, b, X, y, 0.1, 0.0, "the fixed 4-sample case, two margins exactly 1"),
+             (w, b, X, y, 0.5, 0.1, "the fixed case with lam = 0.1, lr = 0.5")]
+    for n, d in [(7, 3), (12, 1), (5, 4)]:
+        cases.append((rng.normal(size=d), float(rng.normal()), rng.normal(size=(n, d)),
+                      rng.integers(0, 2, size=n), float(rng.choice([0.05, 0.3])),
+                      float(rng.choice([0.0, 0.01, 0.2])), f"random data, {n} samples, {d} features"))
+    for w, b, X, y, lr, lam, case in cases:
+        out = call(hinge_step, w.copy(), b, X.copy(), y.copy(), lr, lam, name="hinge_step")
+        new_w, new_b = expect_pair(out, "hinge_step", "(new_w, new_b)")
+        ref_w, ref_b = _hinge_step_reference(w, b, X, y, lr, lam)
+        t = 2.0 * y - 1.0
+        margin = t * (X @ w + b)
+        mistakes_w = {
+            "labels are 0/1: convert them to signs t = 2 y - 1 first":
+                w - lr * (-(X * (y * (y * (X @ w + b) < 1))[:, None]).mean(axis=0) + 2 * lam * w),
+            "at a margin of exactly 1 the hinge is flat on the right: use margin < 1, not <= 1":
+                w - lr * (-(X * (t * (margin <= 1))[:, None]).mean(axis=0) + 2 * lam * w),
+            "the penalty lam ||w||^2 has gradient 2 lam w":
+                w - lr * (-(X * (t * (margin < 1))[:, None]).mean(axis=0) + lam * w),
+            "average the hinge subgradient over the samples (mean, not sum)":
+                w - lr * (-(X * (t * (margin < 1))[:, None]).sum(axis=0) + 2 * lam * w),
+            "the step goes against the subgradient: w - lr * g": 2 * w - ref_w,
+        }
+        expect_close(new_w, ref_w, "new_w", case=case, mistakes=mistakes_w)
+        expect_close(np.asarray(to_array(new_b, "new_b"), dtype=float).reshape(()), ref_b, "new_b",
+                     case=case, mistakes={"the bias is not penalised: leave lam out of its step":
+                                          ref_b - lr * 2 * lam * b,
+                                          "the bias is not updated": b})
+    return "fixed and random steps, margins exactly 1, every parameter varied"
+
+
+def _gaussian_nll_reference(y, mu, log_var):
+    y, mu, log_var = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (y, mu, log_var)))
+    values = [0.5 * (math.log(2 * math.pi) + lv + (a - m) ** 2 * math.exp(-lv))
+              for a, m, lv in zip(y.ravel(), mu.ravel(), log_var.ravel(), strict=True)]
+    return float(np.mean(values))
+
+
+@register("02.gaussian_nll")
+def check_gaussian_nll(gaussian_nll):
+    """gaussian_nll(y, mu, log_var): mean Gaussian negative log-likelihood, one number."""
+    rng = np.random.default_rng(22)
+    cases = [(np.array([1.0, 2.0, 0.0]), np.array([1.5, 1.0, 0.0]), np.array([0.0, 0.0, 0.0]),
+              "three samples with unit variance (log_var = 0)")]
+    for n in (6, 11):
+        cases.append((rng.normal(size=n), rng.normal(size=n), rng.normal(size=n),
+                      f"{n} random samples with their own log-variances"))
+    cases.append((rng.normal(size=5), rng.normal(size=5), np.float64(np.log(0.3)),
+                  "one shared log-variance (a scalar log_var)"))
+    cases.append((np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.array([-60.0, 60.0]),
+                  "extreme log-variances -60 and 60 (exact predictions)"))
+    for y, mu, log_var, case in cases:
+        out = call(gaussian_nll, y.copy(), mu.copy(), np.copy(log_var), name="gaussian_nll")
+        value = to_array(out, "gaussian_nll(y, mu, log_var)")
+        if value.size != 1:
+            raise CheckFailed(f"gaussian_nll should return one number (the mean over samples), not an array "
+                              f"of shape {value.shape}.")
+        lv = np.broadcast_to(log_var, y.shape)
+        sq = (y - mu) ** 2
+        expect_close(value.reshape(()), _gaussian_nll_reference(y, mu, log_var), "gaussian_nll", case=case,
+                     mistakes={"the constant 0.5 log(2 pi) is part of the NLL":
+                                   np.mean(0.5 * (lv + sq * np.exp(-lv))),
+                               "log_var is the LOG of the variance: divide by exp(log_var)":
+                                   np.mean(0.5 * (np.log(2 * np.pi) + lv + sq / np.where(lv == 0, 1, lv)))
+                                   if np.all(lv != 0) else np.nan,
+                               "the whole bracket is halved: 0.5 (log 2 pi + log_var + (y - mu)^2 / var)":
+                                   np.mean(np.log(2 * np.pi) + lv + sq * np.exp(-lv)),
+                               "the log-variance term is missing: the NLL has + 0.5 log_var":
+                                   np.mean(0.5 * (np.log(2 * np.pi) + sq * np.exp(-lv))),
+                               "take the mean over the samples, not the sum":
+                                   np.sum(0.5 * (np.log(2 * np.pi) + lv + sq * np.exp(-lv)))})
+    return "fixed, random, scalar and extreme log-variances"
+
+
+def _line_search_reference(f, grad, x, lr0, shrink, c):
+    x = np.asarray(x, dtype=float)
+    g = np.asarray(grad(x), dtype=float)
+    fx, slope = float(f(x)), float(np.sum(g * g))
+    lr = lr0
+    for _ in range(200):
+        if float(f(x - lr * g)) <= fx - c * lr * slope:
+            return lr
+        lr *= shrink
+    return lr
+
+
+@register("02.backtracking_line_search")
+def check_backtracking_line_search(backtracking_line_search):
+    """backtracking_line_search(f, grad, x, lr0, shrink, c) -> the first lr0 * shrink^k that passes Armijo."""
+    quartic = (lambda x: float(np.sum(x**4 - 6 * x**2 + 3 * x)), lambda x: 4 * x**3 - 12 * x + 3)
+    A = np.array([[10.0, 2.0], [2.0, 1.0]])
+    bowl = (lambda x: float(0.5 * x @ A @ x), lambda x: A @ x)
+    cases = [(quartic, np.array([2.5]), 1.0, 0.5, 1e-4, "the quartic at x = 2.5, lr0 = 1"),
+             (quartic, np.array([2.5]), 0.01, 0.5, 1e-4, "the quartic at x = 2.5 with a small lr0 = 0.01"),
+             (quartic, np.array([-1.0, 2.0]), 0.3, 0.8, 0.3, "two quartic coordinates, shrink 0.8, c = 0.3"),
+             (bowl, np.array([1.0, -3.0]), 2.0, 0.5, 1e-4, "a 2-D quadratic bowl, lr0 = 2"),
+             (bowl, np.array([1.0, -3.0]), 2.0, 0.3, 0.5, "the bowl with shrink 0.3 and c = 0.5")]
+    for (f, grad), x, lr0, shrink, c, case in cases:
+        out = call(backtracking_line_search, f, grad, x.copy(), lr0, shrink, c,
+                   name="backtracking_line_search")
+        lr = to_array(out, "the learning rate")
+        if lr.size != 1:
+            raise CheckFailed("backtracking_line_search should return one number, the learning rate.")
+        ref = _line_search_reference(f, grad, x, lr0, shrink, c)
+        g = grad(x)
+        value = float(lr.reshape(-1)[0])
+        passes = f(x - value * g) <= f(x) - c * value * float(np.sum(g * g))
+        try:
+            expect_close(value, ref, "the learning rate", case=case,
+                         mistakes={"the Armijo test uses the squared length of the gradient, c * lr * ||g||^2":
+                                       _line_search_reference(f, grad, x, lr0, shrink, c * np.sqrt(np.sum(g * g)) /
+                                                              max(np.sum(g * g), 1e-12)),
+                                   "the test must hold with the sufficient-decrease term: "
+                                   "f(x - lr g) <= f(x) - c lr ||g||^2, not just f(x - lr g) < f(x)":
+                                       _line_search_reference(f, grad, x, lr0, shrink, 0.0),
+                                   "return the first step size that passes the test, starting with lr0 "
+                                   "itself (not the one after it, not a smaller start)": ref * shrink})
+        except CheckFailed as err:
+            if "your value is" not in str(err) or passes:
+                raise
+            raise CheckFailed(f"the learning rate {value:.6g} for {case} does not pass the Armijo test: "
+                              "keep shrinking until f(x - lr g) <= f(x) - c lr ||g||^2 holds.") from None
+    flat = call(backtracking_line_search, quartic[0], lambda x: np.zeros_like(x), np.array([1.0]), 0.7, 0.5,
+                1e-4, name="backtracking_line_search")
+    expect_close(float(to_array(flat, "the learning rate").reshape(-1)[0]), 0.7, "the learning rate",
+                 case="a zero gradient (lr0 passes at once)")
+    return "five cases varying x, lr0, shrink and c, and a zero gradient"

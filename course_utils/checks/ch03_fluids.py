@@ -7,11 +7,13 @@ import numpy as np
 from course_utils.checks.core import (
     CheckFailed,
     call,
+    calls_of_global,
     expect_close,
     expect_equal,
     expect_pair,
     numerical_gradient,
     register,
+    seeded_rng,
     to_array,
 )
 from course_utils.data.synthetic import make_bingham
@@ -22,28 +24,6 @@ def _pair(out, name: str, what: str):
         out = tuple(out.reshape(-1))
     expect_pair(out, name, what)
     return float(to_array(out[0]).reshape(-1)[0]), float(to_array(out[1]).reshape(-1)[0])
-
-
-@register("03.mse_gradient")
-def check_mse_gradient(mse_gradient):
-    """mse_gradient(x, y, w, b) returns (dL/dw, dL/db) of the mean squared error."""
-    rng = np.random.default_rng(3)
-    for trial in range(6):
-        n = int(rng.integers(3, 40))
-        x, y = rng.uniform(-2, 10, n), rng.normal(5, 3, n)
-        w, b = float(rng.normal()), float(rng.normal())
-        loss = lambda p, x=x, y=y: np.mean((p[0] * x + p[1] - y) ** 2)  # noqa: E731
-        reference = numerical_gradient(loss, np.array([w, b]))
-        out = call(mse_gradient, x, y, w, b, name="mse_gradient")
-        got = np.array(_pair(out, "mse_gradient", "(dL/dw, dL/db)"))
-        expect_close(got, reference, "(dL/dw, dL/db)", case=f"{n} samples (trial {trial + 1})",
-                     rtol=1e-5, atol=1e-6,
-                     mistakes={"a factor 2 is missing: d/dw of (w x + b - y)^2 is 2 (w x + b - y) x":
-                               reference / 2,
-                               "use the mean over the samples, not the sum (the 1/n is missing)": reference * n,
-                               "the gradient has the wrong sign: the error is y_hat - y": -reference,
-                               "dw and db are swapped": reference[::-1]})
-    return "six random data sets against a numerical gradient"
 
 
 def _least_squares(rate, stress):
@@ -60,7 +40,12 @@ def check_fit_bingham(fit_bingham):
         X, stress = make_bingham(n=400, seed=seed, yield_stress=tau_true, viscosity=mu_true,
                                  noise=0.02 * tau_true, max_rate=max_rate)
         rate = X[:, 0]
-        out = call(fit_bingham, rate, stress, name="fit_bingham", time_limit=5)
+        with calls_of_global(fit_bingham, "mse_gradient") as gradient_calls:
+            out = call(fit_bingham, rate, stress, name="fit_bingham", time_limit=5)
+        if gradient_calls.count is not None and gradient_calls.count < 10:
+            raise CheckFailed(f"fit_bingham called your mse_gradient {gradient_calls.count} times: the exercise "
+                              "asks for gradient descent with it, one call per step (a closed-form fit such "
+                              "as np.polyfit or lstsq finds the same line, but not by the method asked for).")
         tau, mu = _pair(out, "fit_bingham", "(tau_y, mu)")
         case = f"a fluid with tau_y = {tau_true:g}, mu = {mu_true:g}, rates 0 to {max_rate:g}"
         if not (np.isfinite(tau) and np.isfinite(mu)) or max(abs(tau), abs(mu)) > 1e6:
@@ -79,53 +64,6 @@ def check_fit_bingham(fit_bingham):
             raise CheckFailed(f"for {case} you found tau_y = {tau:.4g}, mu = {mu:.4g}: more than 2 % off. "
                               "Has gradient descent converged? Standardise the rate and take more steps.")
     return "four fluids within 2 %"
-
-
-@register("03.train_val_split")
-def check_train_val_split(train_val_split):
-    """train_val_split(X, y, val_fraction, seed) returns a shuffled, disjoint split."""
-    for n, d, fraction, seed in [(50, 2, 0.2, 0), (101, 3, 0.3, 7), (10, 1, 0.5, 1)]:
-        ids = np.arange(n, dtype=float)
-        X = np.c_[ids, np.random.default_rng(seed).normal(size=(n, d - 1))]
-        y = 1000.0 + ids
-        case = f"n = {n}, val_fraction = {fraction}"
-        out = call(train_val_split, X, y, fraction, seed, name="train_val_split")
-        if not isinstance(out, (tuple, list)) or len(out) != 4:
-            raise CheckFailed("train_val_split should return four arrays: X_train, X_val, y_train, y_val.")
-        X_train, X_val, y_train, y_val = (to_array(a, name) for a, name in
-                                          zip(out, ("X_train", "X_val", "y_train", "y_val"), strict=True))
-        n_val = int(round(fraction * n))
-        if X_train.ndim != 2 or X_val.ndim != 2 or X_train.shape[1] != d or X_val.shape[1] != d:
-            raise CheckFailed(f"for {case}, X_train and X_val should keep the {d} columns of X; "
-                              f"got shapes {X_train.shape} and {X_val.shape}.")
-        if len(X_val) == n - n_val != n_val and len(X_train) == n_val:
-            raise CheckFailed(f"for {case}, the training and validation sets are swapped: "
-                              f"the validation set should hold val_fraction of the rows ({n_val}).")
-        if len(X_val) != n_val or len(X_train) != n - n_val:
-            raise CheckFailed(f"for {case}, expected {n - n_val} training and {n_val} validation rows, "
-                              f"got {len(X_train)} and {len(X_val)}: wrong sizes.")
-        if len(y_train) != len(X_train) or len(y_val) != len(X_val):
-            raise CheckFailed(f"for {case}, y_train and y_val should have as many values as X_train and X_val.")
-        train_ids, val_ids = X_train[:, 0], X_val[:, 0]
-        if np.intersect1d(train_ids, val_ids).size or len(np.unique(np.r_[train_ids, val_ids])) != n:
-            raise CheckFailed(f"for {case}, some rows are in both sets (overlap) or in neither: use one "
-                              "permutation and split it into two disjoint parts.")
-        if not (np.array_equal(y_train, 1000.0 + train_ids) and np.array_equal(y_val, 1000.0 + val_ids)):
-            raise CheckFailed(f"for {case}, y no longer matches X row by row: shuffle X and y with the "
-                              "same permutation.")
-        ordered = [np.arange(n - n_val, n), np.arange(n_val)]
-        if any(np.array_equal(np.sort(val_ids), o) for o in ordered) and n > 10:
-            raise CheckFailed(f"for {case}, the validation set is the first or last rows in order: the "
-                              "data is not shuffled (our shear rates are sorted, so that would be "
-                              "extrapolation, not validation).")
-        again = call(train_val_split, X, y, fraction, seed, name="train_val_split")
-        if not np.array_equal(to_array(again[1], "X_val"), X_val):
-            raise CheckFailed("the same seed gave two different splits: draw the permutation from "
-                              "np.random.default_rng(seed).")
-        other = call(train_val_split, X, y, fraction, seed + 100, name="train_val_split")
-        if n > 10 and np.array_equal(to_array(other[1], "X_val"), X_val):
-            raise CheckFailed("a different seed gave the same split: use the seed argument.")
-    return "three splits: sizes, no overlap, aligned, shuffled, reproducible"
 
 
 def _patience_rule(losses, patience, strict=True, reset=True, offset=0, report_last=False):
@@ -147,19 +85,25 @@ def _patience_rule(losses, patience, strict=True, reset=True, offset=0, report_l
 @register("03.early_stopping")
 def check_early_stopping(early_stopping):
     """early_stopping(val_losses, patience) returns (best_epoch, stop_epoch)."""
-    rng = np.random.default_rng(11)
+    rng = seeded_rng(11)
     cases = [([5, 4, 3, 3.5, 3.2, 3.1, 2.9, 3.0], 2, "the example"),
              ([3, 2, 2, 2, 2, 1], 3, "a plateau of equal losses"),
              ([4, 3, 3.5, 2, 2.5, 1.5, 1.6, 1.7, 1.8, 1.9], 3, "a loss that improves now and then"),
-             ([1, 2, 3, 4], 10, "a run shorter than the patience")]
+             ([1, 2, 3, 4], 10, "a run shorter than the patience"),
+             ([3, 2, 2.5, 1, 1.5, 1.2], 3, "a run that never stops, best epoch not the first")]
     for _ in range(5):
         curve = np.abs(np.cumsum(rng.normal(-0.05, 0.3, 60))) + 0.1
         cases.append((curve.tolist(), int(rng.integers(2, 8)), "a random validation curve"))
     for losses, patience, what in cases:
         case = f"{what} with patience {patience}"
         out = call(early_stopping, list(losses), patience, name="early_stopping")
-        got = np.array(_pair(out, "early_stopping", "(best_epoch, stop_epoch)"))
-        expect_equal(got.astype(int) if np.all(got == np.round(got)) else got,
+        expect_pair(out, "early_stopping", "(best_epoch, stop_epoch)")
+        for what_epoch, value in zip(("best_epoch", "stop_epoch"), out, strict=True):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise CheckFailed(f"{what_epoch} for {case} is {value!r}, a {type(value).__name__}: epochs "
+                                  "are whole numbers, return them as ints (an index into val_losses).")
+        got = np.array(out)
+        expect_equal(got,
                      np.array(_patience_rule(losses, patience)), "(best_epoch, stop_epoch)", case=case,
                      mistakes={"a loss equal to the best is not an improvement (use <, not <=)":
                                np.array(_patience_rule(losses, patience, strict=False)),
@@ -174,3 +118,170 @@ def check_early_stopping(early_stopping):
                                "if the rule never fires, stop_epoch is the last epoch":
                                np.array([_patience_rule(losses, patience)[0], len(losses)])})
     return f"{len(cases)} validation curves"
+
+
+def _hb_reference(rate, stress, tau_y, k, n, log_at_zero=0.0):
+    """Gradient of mean((tau_y + k rate^n - stress)^2) in (tau_y, k, n)."""
+    power = rate**n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_term = np.where(rate > 0, power * np.log(np.where(rate > 0, rate, 1.0)), log_at_zero)
+    error = tau_y + k * power - stress
+    return np.array([2 * np.mean(error), 2 * np.mean(error * power), 2 * np.mean(error * k * log_term)])
+
+
+@register("03.hb_gradient")
+def check_hb_gradient(hb_gradient):
+    """hb_gradient(rate, stress, tau_y, k, n) returns (dL/dtau_y, dL/dk, dL/dn) of the MSE."""
+    rng = seeded_rng(21)
+    cases = [(np.array([0.0, 0.5, 1.0, 4.0, 9.0]), 5.0, 2.0, 0.5, "rates including 0"),
+             (np.array([1.0, 2.0, 3.0]), 0.0, 1.0, 1.0, "a Newtonian fluid (n = 1, tau_y = 0)")]
+    for _ in range(4):
+        m = int(rng.integers(4, 30))
+        rate = np.sort(rng.uniform(0, 10, m))
+        rate[0] = 0.0 if rng.random() < 0.5 else rate[0]
+        cases.append((rate, float(rng.uniform(0, 5)), float(rng.uniform(0.1, 3)),
+                      float(rng.uniform(0.3, 1.2)), f"{m} random rates"))
+    for rate, tau_y, k, n, what in cases:
+        stress = 3.0 + 1.5 * np.sqrt(rate) + rng.normal(0, 0.3, len(rate))
+        reference = _hb_reference(rate, stress, tau_y, k, n)
+
+        def loss(p, rate=rate, stress=stress):
+            return np.mean((p[0] + p[1] * rate**p[2] - stress) ** 2)
+
+        if np.all(rate > 0):  # the finite difference is exact away from rate 0
+            reference = numerical_gradient(loss, np.array([tau_y, k, n]))
+        case = f"{what}, tau_y = {tau_y:.3g}, k = {k:.3g}, n = {n:.3g}"
+        out = call(hb_gradient, rate.copy(), stress.copy(), tau_y, k, n, name="hb_gradient")
+        got = to_array(out, "(dL/dtau_y, dL/dk, dL/dn)").astype(float).reshape(-1)
+        if got.shape != (3,):
+            raise CheckFailed(f"hb_gradient should return three numbers (dL/dtau_y, dL/dk, dL/dn), "
+                              f"got {got.size} for {case}.")
+        if not np.all(np.isfinite(got)):
+            raise CheckFailed(f"hb_gradient returned NaN or inf for {case}: at rate 0, rate**n * log(rate) "
+                              "is 0 (its limit as the rate goes to 0), not nan; treat those rows apart.")
+        error = tau_y + k * rate**n - stress
+        derivative_rule = 2 * np.mean(error * k * n * np.where(rate > 0, rate, 1.0) ** (n - 1) * (rate > 0))
+        mistakes = {"a factor 2 is missing: d/dp of e^2 is 2 e de/dp": reference / 2,
+                    "use the mean over the samples, not the sum": reference * len(rate),
+                    "the gradient has the wrong sign: the error is prediction - stress": -reference,
+                    "d tau / dn is k rate^n ln(rate), not k n rate^(n-1)": np.r_[reference[:2], derivative_rule]}
+        if k != 1:
+            mistakes["d tau / dn is k rate^n ln(rate): the factor k is missing"] = np.r_[reference[:2],
+                                                                                          reference[2] / k]
+        expect_close(got, reference, "(dL/dtau_y, dL/dk, dL/dn)", case=case, rtol=1e-5, atol=1e-7,
+                     mistakes=mistakes)
+    return f"{len(cases)} data sets, with rates of 0, against the exact gradient"
+
+
+@register("03.k_fold_splits")
+def check_k_fold_splits(k_fold_splits):
+    """k_fold_splits(n, k, seed) returns k (train_idx, val_idx) pairs of a shuffled k-fold split."""
+    for n, k, seed in [(10, 5, 0), (23, 4, 3), (7, 7, 1), (50, 2, 9), (101, 10, 4)]:
+        case = f"n = {n}, k = {k}"
+        out = call(k_fold_splits, n, k, seed, name="k_fold_splits")
+        if not isinstance(out, (list, tuple)) or len(out) != k:
+            got = len(out) if isinstance(out, (list, tuple)) else type(out).__name__
+            raise CheckFailed(f"for {case}, k_fold_splits should return a list of {k} pairs "
+                              f"(train_idx, val_idx), got {got}.")
+        val_sets, sizes = [], []
+        for i, pair in enumerate(out):
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise CheckFailed(f"for {case}, fold {i} should be a pair (train_idx, val_idx).")
+            train, val = (to_array(a, name) for a, name in zip(pair, ("train_idx", "val_idx"), strict=True))
+            if train.ndim != 1 or val.ndim != 1 or not (np.issubdtype(train.dtype, np.integer)
+                                                       and np.issubdtype(val.dtype, np.integer)):
+                raise CheckFailed(f"for {case}, train_idx and val_idx should be 1-D arrays of integer row "
+                                  f"indices (got dtypes {train.dtype} and {val.dtype}), not masks or floats.")
+            if len(np.unique(val)) != len(val) or len(np.unique(train)) != len(train):
+                raise CheckFailed(f"for {case}, fold {i} repeats a row index.")
+            if not np.array_equal(np.sort(np.r_[train, val]), np.arange(n)):
+                raise CheckFailed(f"for {case}, fold {i}: train_idx and val_idx together should hold every "
+                                  f"row 0..{n - 1} exactly once (train is every row not in val).")
+            val_sets.append(val)
+            sizes.append(len(val))
+        if sorted(sizes) != sorted(len(part) for part in np.array_split(np.arange(n), k)):
+            raise CheckFailed(f"for {case}, the validation folds have sizes {sizes}: they should differ by at "
+                              f"most one row (np.array_split cuts {n} rows into {k} such parts).")
+        if not np.array_equal(np.sort(np.concatenate(val_sets)), np.arange(n)):
+            raise CheckFailed(f"for {case}, every row should be in exactly one validation fold.")
+        if n > 10 and any(np.array_equal(np.sort(v), np.arange(v.min(), v.max() + 1)) for v in val_sets):
+            raise CheckFailed(f"for {case}, a validation fold is a block of consecutive rows: shuffle the "
+                              "rows first with seeded_rng(seed).permutation(n).")
+        again = call(k_fold_splits, n, k, seed, name="k_fold_splits")
+        if not all(np.array_equal(to_array(a[1]), v) for a, v in zip(again, val_sets, strict=True)):
+            raise CheckFailed("the same seed gave two different splits: draw the permutation from "
+                              "np.random.default_rng(seed).")
+        if n > 10:
+            other = call(k_fold_splits, n, k, seed + 1, name="k_fold_splits")
+            if all(np.array_equal(to_array(a[1]), v) for a, v in zip(other, val_sets, strict=True)):
+                raise CheckFailed("a different seed gave the same split: use the seed argument.")
+    return "five (n, k) pairs: a partition, balanced folds, shuffled, reproducible"
+
+
+def _relu_network_reference(params, X, y, l2, act="relu", penalty_biases=False, two=True):
+    W1, b1, w2, b2 = (np.asarray(params[k], dtype=float) for k in ("W1", "b1", "w2", "b2"))
+    pre = X @ W1 + b1
+    hidden = np.maximum(pre, 0) if act == "relu" else np.tanh(pre)
+    slope = (pre > 0).astype(float) if act == "relu" else 1 - hidden**2
+    delta = 2 * (hidden @ w2 + b2 - y) / len(y)
+    G = np.outer(delta, w2) * slope
+    f = 2 if two else 1
+    grads = {"W1": X.T @ G + f * l2 * W1, "b1": G.sum(axis=0), "w2": hidden.T @ delta + f * l2 * w2,
+             "b2": np.array(delta.sum())}
+    if penalty_biases:
+        grads["b1"] = grads["b1"] + 2 * l2 * b1
+        grads["b2"] = grads["b2"] + 2 * l2 * b2
+    return grads
+
+
+@register("03.relu_network_gradients")
+def check_relu_network_gradients(relu_network_gradients):
+    """relu_network_gradients(params, X, y, l2) returns the gradients of the ReLU network's penalised MSE."""
+    rng = seeded_rng(31)
+    for m, d, h, l2 in [(6, 1, 3, 0.0), (9, 4, 7, 0.1), (5, 3, 2, 0.5), (12, 2, 5, 0.03)]:
+        X, y = rng.normal(size=(m, d)), rng.normal(size=m)
+        params = {"W1": rng.normal(size=(d, h)), "b1": rng.normal(0, 0.5, h),
+                  "w2": rng.normal(size=h), "b2": float(rng.normal())}
+        case = f"X of shape {(m, d)}, {h} hidden units, l2 = {l2:g}"
+        reference = _relu_network_reference(params, X, y, l2)
+        out = call(relu_network_gradients, params, X, y, l2, name="relu_network_gradients")
+        if not isinstance(out, dict) or set(out) != {"W1", "b1", "w2", "b2"}:
+            keys = sorted(out) if isinstance(out, dict) else type(out).__name__
+            raise CheckFailed(f"relu_network_gradients should return a dict with the keys 'W1', 'b1', "
+                              f"'w2', 'b2', got {keys}.")
+        for name in ("W1", "b1", "w2", "b2"):
+            got = to_array(out[name], f"the gradient {name}").astype(float)
+            if got.shape != np.shape(reference[name]) and not (name == "b2" and got.size == 1):
+                raise CheckFailed(f"for {case}, the gradient {name} should have the shape of {name}, "
+                                  f"{np.shape(reference[name])}, got {got.shape}.")
+            got = got.reshape(np.shape(reference[name]))
+            wrong = {"use the ReLU's derivative (1 where the weighted sum is > 0, else 0), not tanh's":
+                     _relu_network_reference(params, X, y, l2, act="tanh")[name],
+                     "the penalty l2 * sum(w^2) has the gradient 2 * l2 * w (a factor 2 is missing)":
+                     _relu_network_reference(params, X, y, l2, two=False)[name],
+                     "the penalty is on the weights W1 and w2 only, not on the biases":
+                     _relu_network_reference(params, X, y, l2, penalty_biases=True)[name],
+                     "the penalty's gradient is missing": _relu_network_reference(params, X, y, 0.0)[name],
+                     "use the mean over the samples, not the sum (the 1/m is missing)":
+                     _relu_network_reference(params, X, y, l2)[name] * m}
+            wrong = {hint: value for hint, value in wrong.items()
+                     if not np.allclose(value, reference[name], rtol=1e-6, atol=1e-9)}
+            expect_close(got, reference[name], f"the gradient {name}", case=case, rtol=1e-5, atol=1e-8,
+                         mistakes=wrong)
+
+        def loss(theta, X=X, y=y, l2=l2, params=params):  # an independent finite-difference test
+            p, i = {}, 0
+            for name in ("W1", "b1", "w2", "b2"):
+                size = np.size(params[name])
+                p[name] = theta[i:i + size].reshape(np.shape(params[name]))
+                i += size
+            out = np.maximum(X @ p["W1"] + p["b1"], 0) @ p["w2"] + p["b2"]
+            return np.mean((out - y) ** 2) + l2 * (np.sum(p["W1"] ** 2) + np.sum(p["w2"] ** 2))
+
+        theta = np.concatenate([np.ravel(params[k]) for k in ("W1", "b1", "w2", "b2")])
+        numeric = numerical_gradient(loss, theta)
+        flat = np.concatenate([np.ravel(to_array(out[k]).astype(float)) for k in ("W1", "b1", "w2", "b2")])
+        if not np.allclose(flat, numeric, rtol=1e-4, atol=1e-5):
+            raise CheckFailed(f"for {case}, the gradients disagree with a finite-difference gradient of the "
+                              "penalised loss.")
+    return "four shapes and penalties, against the exact and a numerical gradient"

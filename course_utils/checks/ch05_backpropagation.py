@@ -11,6 +11,7 @@ from course_utils.checks.core import (
     expect_pair,
     numerical_gradient,
     register,
+    seeded_rng,
     to_array,
 )
 
@@ -85,7 +86,7 @@ def _neuron_loss(X, y, w, b):
 @register("05.neuron_backward")
 def check_neuron_backward(neuron_backward):
     """neuron_backward(X, y, w, b) returns (dw, db) of L = mean((sigmoid(X w + b) - y)^2)."""
-    rng = np.random.default_rng(5)
+    rng = seeded_rng(5)
     cases = [("the worked example of the lecture (one sample)", np.array([[1.0, 2.0]]), np.array([1.0]),
               np.array([0.5, -0.25]), 0.1)]
     for n, d in [(5, 3), (12, 2), (1, 4)]:
@@ -122,15 +123,21 @@ def _mean_ce(logits, labels):
 @register("05.softmax_ce_grad", target="softmax_cross_entropy_grad")
 def check_softmax_ce_grad(softmax_cross_entropy_grad):
     """softmax_cross_entropy_grad(logits, labels) returns dL/dlogits of the mean cross-entropy."""
-    rng = np.random.default_rng(7)
+    rng = seeded_rng(7)
     cases = [("a batch of 2 samples and 3 classes", np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]]),
               np.array([1, 2]))]
     for n, c in [(4, 5), (1, 3), (8, 10)]:
         cases.append((f"random logits of shape {(n, c)}", rng.normal(scale=2.0, size=(n, c)),
                       rng.integers(0, c, size=n)))
     cases.append(("large logits (around 1000)", 1000 + rng.normal(scale=5.0, size=(3, 4)), np.array([0, 3, 1])))
+    cases.append(("rows on different scales (one around +1000, one around -1000)",
+                  np.array([[1000.0, 998.0, 1001.0], [-1000.0, -1003.0, -999.0]]), np.array([2, 0])))
     for case, logits, labels in cases:
         got = call(softmax_cross_entropy_grad, logits, labels, name="softmax_cross_entropy_grad")
+        if "different scales" in case and not np.all(np.isfinite(to_array(got, "the gradient"))):
+            raise CheckFailed(f"the gradient for {case} contains NaN or inf: subtract each row's own "
+                              "maximum, logits.max(axis=1, keepdims=True), not the maximum of the whole "
+                              "batch (exp underflows to 0 in the other rows).")
         ref = numerical_gradient(lambda z, labels=labels: _mean_ce(z, labels), logits, eps=1e-5)
         n, c = logits.shape
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -142,7 +149,7 @@ def check_softmax_ce_grad(softmax_cross_entropy_grad):
         if n > 1:
             mistakes["the 1/n of the mean is missing"] = ref * n
         expect_close(got, ref, "the gradient", case=case, rtol=1e-5, atol=1e-7, mistakes=mistakes)
-    return "five batches, large logits included (against numerical gradients)"
+    return "six batches, large logits and rows on different scales included (against numerical gradients)"
 
 
 def _mlp_loss(X, y, W1, b1, W2, b2):
@@ -153,7 +160,7 @@ def _mlp_loss(X, y, W1, b1, W2, b2):
 @register("05.mlp_backward")
 def check_mlp_backward(mlp_backward):
     """mlp_backward(X, y, W1, b1, W2, b2) returns (dW1, db1, dW2, db2) of the mean cross-entropy."""
-    rng = np.random.default_rng(11)
+    rng = seeded_rng(11)
     for n, d, h, c in [(6, 4, 5, 3), (10, 3, 7, 4), (1, 5, 3, 2)]:
         X, y = rng.normal(size=(n, d)), rng.integers(0, c, size=n)
         params = [rng.normal(size=(d, h)), rng.normal(scale=0.5, size=h), rng.normal(size=(h, c)),

@@ -36,7 +36,13 @@ def check_autograd_gradient(autograd_gradient):
                 return float(f(torch.tensor(v, dtype=torch.float64)))
 
         ref = numerical_gradient(f_numpy, x)
-        out = call(autograd_gradient, f, x.copy(), name="autograd_gradient")
+        tracked = []
+
+        def f_watched(t, f=f, tracked=tracked):
+            tracked.append(bool(getattr(t, "requires_grad", False)))
+            return f(t)
+
+        out = call(autograd_gradient, f_watched, x.copy(), name="autograd_gradient")
         if out is None:
             raise CheckFailed(f"autograd_gradient returned None for {case}: `x.grad` stays None unless the "
                               "tensor was created with requires_grad=True and loss.backward() was called.")
@@ -47,6 +53,10 @@ def check_autograd_gradient(autograd_gradient):
                                "you returned x itself: return x.grad, the gradient stored on x": x,
                                "the gradient is doubled: .backward() was called twice, and gradients "
                                "accumulate in .grad": 2 * ref})
+        if tracked and not any(tracked):
+            raise CheckFailed(f"for {case}, f never saw a tensor with requires_grad=True: the gradient must "
+                              "come from autograd (torch.tensor(x, requires_grad=True), f(t).backward(), "
+                              "t.grad), not from finite differences.")
     return "three functions, against numerical gradients"
 
 
@@ -167,3 +177,156 @@ def check_keras_mlp(build_keras_mlp):
         (W1, b1), (W2, b2) = [[np.asarray(w, dtype=float) for w in d.get_weights()] for d in denses]
         _mlp_diagnosis(got, x.astype(float), W1, b1, W2, b2, "the model's output", case)
     return "two sizes: parameter count, output shape and the ReLU network's values"
+
+
+def _torch_stack(torch, sizes, seed):
+    """An nn.Sequential of Linear layers with ReLU between them, seeded."""
+    torch.manual_seed(seed)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        if i:
+            layers.append(torch.nn.ReLU())
+        layers.append(torch.nn.Linear(n_in, n_out))
+    return torch.nn.Sequential(*layers)
+
+
+def _stack_numpy(weights, x, transpose=True, hidden_relu=True, output_relu=False):
+    """Forward pass of the stack from its (weight, bias) pairs, with typical mistakes."""
+    for i, (W, b) in enumerate(weights):
+        x = x @ (W.T if transpose else W) + b
+        last = i == len(weights) - 1
+        if (not last and hidden_relu) or (last and output_relu):
+            x = np.maximum(x, 0)
+    return x
+
+
+@register("06.torch_to_keras", target="torch_to_keras")
+def check_torch_to_keras(torch_to_keras):
+    """torch_to_keras(model) returns a keras.Model computing what the PyTorch stack computes."""
+    torch = require_framework("torch")
+    keras = require_framework("keras")
+    rng = np.random.default_rng(6)
+    for sizes in [(5, 7, 3), (4, 4, 4), (3, 8, 6, 2), (1, 2, 1)]:
+        model = _torch_stack(torch, sizes, seed=len(sizes) + sizes[0])
+        before = [p.detach().clone() for p in model.parameters()]
+        case = "an nn.Sequential of " + " -> ".join(str(s) for s in sizes) + " units"
+        out_model = call(torch_to_keras, model, name="torch_to_keras", time_limit=30)
+        if not isinstance(out_model, keras.Model):
+            raise CheckFailed(f"torch_to_keras should return a keras.Model (for example keras.Sequential), "
+                              f"not a {type(out_model).__name__}.")
+        if any(not torch.equal(a, p.detach()) for a, p in zip(before, model.parameters(), strict=True)):
+            raise CheckFailed("torch_to_keras changed the PyTorch model's weights: only read them.")
+        x = rng.normal(size=(6, sizes[0])).astype("float32")
+        got = to_array(keras.ops.convert_to_numpy(call(out_model, x, name="keras_model(x)", time_limit=30)),
+                       "the Keras model's output").astype(float)
+        if got.shape != (6, sizes[-1]):
+            raise CheckFailed(f"for {case} the Keras model maps a batch of shape (6, {sizes[0]}) to "
+                              f"{got.shape}; expected (6, {sizes[-1]}).")
+        weights = [(m.weight.detach().numpy().astype(float), m.bias.detach().numpy().astype(float))
+                   for m in model if isinstance(m, torch.nn.Linear)]
+        expected = _stack_numpy(weights, x.astype(float))
+        mistakes = {"ReLU belongs between the layers: the hidden layers have no activation":
+                    _stack_numpy(weights, x.astype(float), hidden_relu=False),
+                    "the last layer has no activation: leave the ReLU off the output":
+                    _stack_numpy(weights, x.astype(float), output_relu=True)}
+        if all(W.shape[0] == W.shape[1] for W, _ in weights):
+            mistakes["nn.Linear stores (outputs, inputs): a Dense kernel is weight.T"] = _stack_numpy(
+                weights, x.astype(float), transpose=False)
+        expect_close(got, expected, "the Keras model's output", case=case, rtol=1e-4, atol=1e-5,
+                     mistakes=mistakes)
+    return "four stacks, two and three layers, square and not: outputs match PyTorch's"
+
+
+@register("06.softplus_function", target="Softplus")
+def check_softplus_function(Softplus):
+    """Softplus is a torch.autograd.Function: forward log(1 + e^x) without overflow, backward sigmoid."""
+    torch = require_framework("torch")
+    if not (isinstance(Softplus, type) and issubclass(Softplus, torch.autograd.Function)):
+        raise CheckFailed("Softplus should be a class that subclasses torch.autograd.Function, with "
+                          "@staticmethod forward(ctx, x) and backward(ctx, grad_output).")
+    rng = np.random.default_rng(7)
+    cases = [("values from -50 to 800", np.array([-50.0, -3.0, -0.5, 0.0, 0.5, 3.0, 40.0, 800.0])),
+             ("a (3, 4) matrix", rng.normal(0, 3, (3, 4))),
+             ("random values", rng.normal(0, 10, 25))]
+    for case, values in cases:
+        x = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+        y = call(Softplus.apply, x, name="Softplus.apply")
+        if not isinstance(y, torch.Tensor):
+            raise CheckFailed(f"Softplus.apply should return a tensor, not a {type(y).__name__}.")
+        if y.grad_fn is None or type(y.grad_fn).__name__ != f"{Softplus.__name__}Backward":
+            raise CheckFailed("the output was not made by your Function (its grad_fn is not "
+                              f"{Softplus.__name__}Backward): return the result from forward, and call it "
+                              "with Softplus.apply.")
+        got = to_array(y.detach().numpy(), "Softplus(x)").astype(float)
+        expected = np.logaddexp(0.0, values)
+        if not np.all(np.isfinite(got)):
+            raise CheckFailed(f"Softplus returned inf or nan for {case}: log(1 + exp(x)) overflows for large x. "
+                              "Write it as max(x, 0) + log1p(exp(-|x|)).")
+        expect_close(got, expected, "Softplus(x)", case=case, rtol=1e-6, atol=1e-9,
+                     mistakes={"softplus is log(1 + e^x), not log(e^x) = x": values,
+                               "softplus is log(1 + e^x); you returned the sigmoid": 1 / (1 + np.exp(-values))})
+        upstream = rng.uniform(0.5, 2.0, values.shape)
+        call(y.backward, torch.tensor(upstream), name="backward")
+        grad = to_array(x.grad.numpy() if x.grad is not None else None, "x.grad").astype(float)
+        if not np.all(np.isfinite(grad)):
+            raise CheckFailed(f"the backward pass returned inf or nan for {case}: compute the sigmoid "
+                              "without overflow, e.g. as torch.sigmoid(x).")
+        sigmoid = 1 / (1 + np.exp(-np.clip(values, -700, 700)))
+        expect_close(grad, sigmoid * upstream, "the gradient", case=case, rtol=1e-6, atol=1e-9,
+                     mistakes={"multiply by grad_output: backward returns grad_output * d softplus / dx": sigmoid,
+                               "d softplus / dx is the sigmoid 1 / (1 + e^-x), not softplus itself":
+                               expected * upstream,
+                               "d softplus / dx is the sigmoid, not e^x":
+                               np.exp(np.clip(values, None, 700)) * upstream})
+    return "forward values up to x = 800 and the backward pass on three inputs"
+
+
+@register("06.fit_herschel_bulkley", target="fit_herschel_bulkley")
+def check_fit_herschel_bulkley(fit_herschel_bulkley):
+    """fit_herschel_bulkley(X, y) returns a trained nn.Module: raw (rate, tau_y, k, n) -> stress."""
+    torch = require_framework("torch")
+    from course_utils.data.fluids import make_herschel_bulkley_family
+
+    X, y = make_herschel_bulkley_family(n=4000, seed=11)
+    X_new, y_new = make_herschel_bulkley_family(n=2000, seed=12)
+    model = call(fit_herschel_bulkley, X.copy(), y.copy(), name="fit_herschel_bulkley", time_limit=120)
+    if not isinstance(model, torch.nn.Module):
+        raise CheckFailed(f"fit_herschel_bulkley should return a torch.nn.Module, not a {type(model).__name__}.")
+    if not list(model.parameters()):
+        raise CheckFailed("the returned module has no parameters: return the trained network.")
+    model.eval()
+    dtype = next(model.parameters()).dtype
+
+    def predict(inputs):
+        with torch.no_grad():
+            out = call(model, torch.as_tensor(inputs, dtype=dtype), name="model(X)", time_limit=30)
+        return to_array(out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else out,
+                        "the model's output").astype(float)
+
+    pred = predict(X_new)
+    if pred.shape not in ((len(X_new),), (len(X_new), 1)):
+        raise CheckFailed(f"the model maps inputs of shape {X_new.shape} to {pred.shape}; expected "
+                          f"({len(X_new)}, 1) or ({len(X_new)},): one stress per fluid.")
+    pred = pred.reshape(-1)
+    if not np.all(np.isfinite(pred)):
+        raise CheckFailed("the model predicts nan or inf: training diverged; lower the learning rate and "
+                          "standardise the inputs.")
+    target = 0.05
+    mse = float(np.mean((pred - y_new) ** 2))
+    if mse <= target:
+        return f"validation MSE {mse:.4f} Pa^2 on 2000 new fluids (target {target})"
+    hint = ""
+    x_mean, x_std, y_mean, y_std = X.mean(axis=0), X.std(axis=0), y.mean(), y.std()
+    scaled_in = predict((X_new - x_mean) / x_std).reshape(-1)
+    if np.mean((scaled_in - y_new) ** 2) <= target or np.mean((scaled_in * y_std + y_mean - y_new) ** 2) <= target:
+        hint = (" It does well on standardised inputs: the module must take raw inputs, so build the "
+                "standardisation into it (for example store the means and stds with register_buffer).")
+    elif np.mean((pred * y_std + y_mean - y_new) ** 2) <= target:
+        hint = (" Its outputs are standardised stresses: undo the scaling inside the module "
+                "(output * y_std + y_mean).")
+    elif mse > 0.5 * np.var(y_new):
+        hint = " That is barely better than predicting the mean stress: is the network trained?"
+    else:
+        hint = " Train longer, standardise inputs and target, or use Adam with a learning rate near 0.01."
+    raise CheckFailed(f"the model's mean squared error on 2000 new fluids is {mse:.3f} Pa^2; the target is "
+                      f"at most {target}.{hint}")

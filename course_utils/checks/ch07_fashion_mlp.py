@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, expect_equal, register, to_array
+from course_utils.checks.core import (
+    CheckFailed,
+    call,
+    expect_close,
+    expect_equal,
+    register,
+    seeded_rng,
+    to_array,
+)
 
 
 @register("07.preprocess")
 def check_preprocess(preprocess):
     """preprocess(images) turns uint8 (n, 28, 28) into float32 (n, 784) in [0, 1]."""
-    rng = np.random.default_rng(7)
+    rng = seeded_rng(7)
     for n in (5, 1, 12):
         images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
         images[0, 0, :3] = (0, 255, 128)
@@ -47,7 +55,7 @@ def _accuracy_reference(logits, labels):
 @register("07.accuracy_from_logits")
 def check_accuracy_from_logits(accuracy_from_logits):
     """accuracy_from_logits(logits, labels) is the fraction of rows whose arg-max is the label."""
-    rng = np.random.default_rng(3)
+    rng = seeded_rng(3)
     for n in (10, 37, 1):
         while True:  # draw until the typical mistakes give values different from each other
             logits = rng.normal(size=(n, 10))
@@ -80,7 +88,7 @@ def check_accuracy_from_logits(accuracy_from_logits):
 @register("07.confusion_matrix")
 def check_confusion_matrix(confusion_matrix):
     """confusion_matrix(y_true, y_pred, n_classes): C[i, j] counts true i predicted as j."""
-    rng = np.random.default_rng(5)
+    rng = seeded_rng(5)
     cases = [(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 0, 2]), 4, "a small example with class 3 absent")]
     y = rng.integers(0, 10, size=300)
     cases.append((y, np.where(rng.random(300) < 0.7, y, rng.integers(0, 10, size=300)), 10, "300 random labels"))
@@ -102,7 +110,10 @@ def check_confusion_matrix(confusion_matrix):
                                    expected / np.maximum(rows, 1),
                                "count the samples; do not divide by the number of samples": expected / len(y_true)})
         expect_equal(np.round(got).astype(np.int64), expected, "the confusion matrix", case=case)
-    return "rows are true classes, columns predictions"
+        if not np.issubdtype(got.dtype, np.integer):
+            raise CheckFailed(f"the confusion matrix for {case} has the right counts, stored as {got.dtype}: "
+                              "return an integer array, for example np.zeros((n_classes, n_classes), dtype=int).")
+    return "rows are true classes, columns predictions, integer counts"
 
 
 def _numpy_epoch(W, b, batches, lr, accumulate=False):
@@ -135,7 +146,7 @@ def check_train_one_epoch(train_one_epoch):
     torch = require_framework("torch")
     nn = torch.nn
 
-    rng = np.random.default_rng(11)
+    rng = seeded_rng(11)
     X = rng.normal(size=(22, 4)).astype(np.float32)
     y = rng.integers(0, 3, size=22)
     loader = torch_loader(X, y, batch_size=8, shuffle=False)  # batches of 8, 8 and 6

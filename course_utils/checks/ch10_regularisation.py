@@ -12,6 +12,7 @@ from course_utils.checks.core import (
     finite,
     numerical_gradient,
     register,
+    seeded_rng,
     to_array,
 )
 from course_utils.frameworks import require_framework
@@ -179,7 +180,7 @@ def check_random_search(random_search):
 
 
 def _spatial(spatial_dropout, x, p, training, seed, channels_last=False):
-    return to_array(call(spatial_dropout, x, p, training, np.random.default_rng(seed),
+    return to_array(call(spatial_dropout, x, p, training, seeded_rng(seed),
                          channels_last=channels_last, name="spatial_dropout"),
                     "spatial_dropout(x, p, training, rng)")
 
@@ -195,7 +196,7 @@ def _channel_view(out, channels_last):
 def check_spatial_dropout(spatial_dropout):
     """spatial_dropout(x, p, training, rng, channels_last=False) drops whole channels of each
     sample and rescales the kept ones by 1 / (1 - p)."""
-    rng = np.random.default_rng(21)
+    rng = seeded_rng(21)
     x = rng.normal(size=(6, 5, 4, 7))  # N, C, H, W: nothing square
     out = _spatial(spatial_dropout, x, 0.4, False, seed=1)
     expect_close(out, x, "spatial_dropout(x, p, training=False, rng)", case="evaluation mode",
@@ -312,7 +313,7 @@ def _bn2d_wrong_dx(x, gamma, grad_out, eps):
 def check_batchnorm2d_backward(batchnorm2d_backward):
     """batchnorm2d_backward(x, gamma, grad_out, eps) returns (dx, dgamma, dbeta) of training-mode batch
     norm on x (N, C, H, W), statistics per channel."""
-    rng = np.random.default_rng(22)
+    rng = seeded_rng(22)
     for n, c, h, w, eps in [(2, 3, 2, 4, 1e-5), (3, 2, 3, 1, 1e-3), (1, 4, 3, 2, 1e-5), (5, 1, 2, 2, 0.1)]:
         x = rng.normal(size=(n, c, h, w)) * rng.uniform(0.5, 3.0, size=(1, c, 1, 1)) + rng.normal(0, 2, (1, c, 1, 1))
         gamma, beta = rng.uniform(0.5, 2.0, c), rng.normal(size=c)

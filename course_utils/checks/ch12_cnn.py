@@ -39,6 +39,7 @@ def check_build_lenet(build_lenet):
                               "the second pooling: 16 x 5 x 5 = 400 (with padding=2 in the first convolution). "
                               f"({err})") from None
         raise
+    _check_lenet_flow(torch, model, convs, linears)
     out = to_array(out, "the model's output")
     if out.shape != (3, 10):
         raise CheckFailed(f"for a batch of 3 images the output has shape {out.shape}, expected (3, 10): "
@@ -54,6 +55,53 @@ def check_build_lenet(build_lenet):
     if sizes != [(400, 120), (120, 84), (84, 10)]:
         raise CheckFailed(f"the Linear layers are {sizes}; expected 400 -> 120 -> 84 -> 10.")
     return f"(N, 1, 28, 28) -> (N, 10), {LENET_PARAMETERS:,} parameters"
+
+
+def _check_lenet_flow(torch, model, convs, linears):
+    """The layer types the statement names, seen in the data flow (so a model written with
+    torch.nn.functional passes too): each layer's input is what the named ReLU, pooling and
+    flattening make of the previous layer's output."""
+    if len(linears) != 3:
+        return  # the layer sizes are reported below
+    seen = {}
+
+    def recorder(key):
+        def hook(module, inputs, output):
+            seen.setdefault(key, (inputs[0].detach(), output.detach()))  # returns None: output kept
+        return hook
+
+    hooks = [m.register_forward_hook(recorder(key)) for key, m in
+        [("conv1", convs[0]), ("conv2", convs[1]), ("fc1", linears[0]), ("fc2", linears[1]),
+         ("fc3", linears[2])]]
+    try:
+        with torch.no_grad():
+            call(model, torch.rand(2, 1, 28, 28), name="your model")
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if len(seen) < 5:
+        raise CheckFailed("a forward pass did not run through both convolutions and all three Linear layers.")
+    pool = torch.nn.functional.max_pool2d
+    relu = torch.relu
+    conv1_out = seen["conv1"][1]
+    if tuple(conv1_out.shape[1:]) != (6, 28, 28):
+        raise CheckFailed(f"the first convolution outputs maps of shape {tuple(conv1_out.shape[1:])}; with "
+                          "padding 2 a 5x5 convolution keeps 28x28: expected (6, 28, 28).")
+    steps = [
+        ("conv1", "conv2", lambda a: pool(relu(a), 2), "ReLU, then 2x2 max pooling"),
+        ("conv2", "fc1", lambda a: pool(relu(a), 2).flatten(1), "ReLU, 2x2 max pooling, then flatten"),
+        ("fc1", "fc2", relu, "a ReLU"),
+        ("fc2", "fc3", relu, "a ReLU"),
+    ]
+    for before, after, between, named in steps:
+        expected, got = between(seen[before][1]), seen[after][0]
+        if tuple(got.shape) != tuple(expected.shape) or not torch.allclose(got, expected, atol=1e-5):
+            raise CheckFailed(f"between the {_LAYER_NAMES[before]} and the {_LAYER_NAMES[after]} the statement "
+                              f"asks for {named}, in this order; your model does something else there.")
+
+
+_LAYER_NAMES = {"conv1": "first convolution", "conv2": "second convolution", "fc1": "first Linear layer",
+                "fc2": "second Linear layer", "fc3": "last Linear layer"}
 
 
 def _positive_maps(rng, n, c, h=4, w=5):

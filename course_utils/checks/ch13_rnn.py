@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, expect_pair, numerical_gradient, register
+from course_utils.checks.core import (
+    CheckFailed,
+    call,
+    expect_close,
+    expect_pair,
+    numerical_gradient,
+    register,
+    seeded_rng,
+)
 
 
 def _windows(series, window):
@@ -19,7 +27,7 @@ def _pair(out, name):
 @register("13.make_windows")
 def check_make_windows(make_windows):
     """make_windows(series, window) returns X (n - window, window) and the next values y."""
-    rng = np.random.default_rng(13)
+    rng = seeded_rng(13)
     cases = [(np.arange(10.0), 3, "series 0..9, window 3"), (np.arange(6.0), 1, "series 0..5, window 1")]
     cases += [(rng.normal(size=n), w, f"a random series of length {n}, window {w}")
               for n, w in [(30, 5), (17, 16), (50, 12)]]
@@ -57,7 +65,7 @@ def _random_cell(rng, d_x, d_h):
 @register("13.rnn_step")
 def check_rnn_step(rnn_step):
     """rnn_step(x, h, W_x, W_h, b) returns tanh(W_x x + W_h h + b)."""
-    rng = np.random.default_rng(131)
+    rng = seeded_rng(131)
     for d_x, d_h in [(3, 3), (2, 4), (5, 3), (1, 1)]:
         W_x, W_h, b = _random_cell(rng, d_x, d_h)
         x, h = rng.normal(size=d_x), rng.normal(size=d_h)
@@ -78,7 +86,7 @@ def check_rnn_step(rnn_step):
 @register("13.rnn_forward")
 def check_rnn_forward(rnn_forward):
     """rnn_forward(xs, h0, W_x, W_h, b) returns the states h_1..h_T, shape (T, d_h)."""
-    rng = np.random.default_rng(132)
+    rng = seeded_rng(132)
     for T, d_x, d_h in [(6, 2, 3), (1, 3, 2), (12, 1, 4)]:
         W_x, W_h, b = _random_cell(rng, d_x, d_h)
         xs, h0 = rng.normal(size=(T, d_x)), rng.normal(size=d_h)
@@ -140,7 +148,7 @@ def _numerical_grads(xs, ys, h0, params):
 @register("13.rnn_bptt")
 def check_rnn_bptt(rnn_bptt):
     """rnn_bptt(xs, ys, h0, W_x, W_h, b) returns (dW_x, dW_h, db), checked against a numerical gradient."""
-    rng = np.random.default_rng(133)
+    rng = seeded_rng(133)
     for T, d_x, d_h in [(4, 2, 3), (1, 2, 2), (7, 3, 4)]:
         W_x, W_h, b = _random_cell(rng, d_x, d_h)
         xs, ys, h0 = rng.normal(size=(T, d_x)), rng.normal(size=(T, d_h)), rng.normal(size=d_h)

@@ -125,11 +125,13 @@ def check_finetune_param_groups(finetune_param_groups):
     and the head head_lr, for torch.optim."""
     torch = require_framework("torch")
     base_lr, head_lr = 1e-4, 3e-3
-    for frozen_block1 in (True, False):
+    for case in ("block1 frozen", "nothing frozen", "a head parameter frozen too"):
         model = _model()
-        if frozen_block1:
+        if case != "nothing frozen":
             for p in model.base.block1.parameters():
                 p.requires_grad = False
+        if case == "a head parameter frozen too":  # "frozen parameters must not appear", head included
+            list(model.head.parameters())[-1].requires_grad = False
         groups = call(lambda m=model: finetune_param_groups(m, base_lr, head_lr),  # noqa: B023
                       name="finetune_param_groups")
         if isinstance(groups, dict) or not hasattr(groups, "__iter__"):
@@ -145,7 +147,6 @@ def check_finetune_param_groups(finetune_param_groups):
         for group in optimizer.param_groups:
             for p in group["params"]:
                 lr_of[id(p)] = group["lr"]
-        case = "block1 frozen" if frozen_block1 else "nothing frozen"
         for name, p in model.named_parameters():
             part = "head" if name.startswith("head.") else "base"
             if not p.requires_grad and id(p) in lr_of:

@@ -26,6 +26,23 @@ DEFAULT_TIME_LIMIT = 10.0  # seconds for one call of learner code, unless a chec
 TIME_LIMIT_CAP = None  # when set (tests), no call of learner code gets more seconds than this
 
 
+_SECRET = [int(os.environ["COURSE_CHECK_SECRET"]) if os.environ.get("COURSE_CHECK_SECRET") else None]
+
+
+def set_secret(secret: int | None) -> None:
+    """Salt every random draw of the checks with ``secret`` (the grader's, unknown to learners);
+    ``None`` restores the published seeds. Checks assert the same things either way."""
+    _SECRET[0] = None if secret is None else int(secret)
+
+
+def seeded_rng(seed) -> np.random.Generator:
+    """``np.random.default_rng(seed)``, salted with the grader's secret when one is set."""
+    secret = _SECRET[0]
+    if secret is None:
+        return np.random.default_rng(seed)
+    return np.random.default_rng([secret, *np.atleast_1d(np.asarray(seed, dtype=np.int64)).tolist()])
+
+
 class CheckFailed(AssertionError):
     """An answer is wrong; the message says what is wrong and how to look for the mistake."""
 
@@ -48,7 +65,8 @@ class Check:
     def chapter(self) -> str:
         return exercise_chapter(self.exercise_id)
 
-    def __call__(self, answer):
+    def verdict(self, answer) -> str:
+        """``"passed"`` or ``"passed: <what was tried>"``; raises CheckFailed (the grader's entry)."""
         try:
             detail = self.func(answer)
         except (CheckFailed, FrameworkMissing) as err:
@@ -58,7 +76,11 @@ class Check:
         except Exception as err:  # a bug in the check itself must still read as a failure
             raise CheckFailed(f"{self.exercise_id}: the check could not use your answer "
                               f"({type(err).__name__}: {err}).") from None
-        print(f"\u2714 {self.exercise_id} passed" + (f": {detail}" if detail else "."))
+        return f"passed: {detail}" if detail else "passed"
+
+    def __call__(self, answer):
+        message = self.verdict(answer)
+        print(f"\u2714 {self.exercise_id} {message}" + ("" if ":" in message else "."))
         return True
 
 
@@ -86,13 +108,28 @@ def register(exercise_id: str, target: str | None = None, description: str = "")
     return decorate
 
 
-def check(exercise_id: str, answer) -> bool:
-    """Run the registered check ``exercise_id`` on ``answer``."""
+class Passed:
+    """What :func:`check` returns: true, and shown as nothing in a notebook (the check has
+    already printed its success line)."""
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "Passed()"
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def check(exercise_id: str, answer) -> Passed:
+    """Run the registered check ``exercise_id`` on ``answer``; raises :class:`CheckFailed`."""
     if exercise_id not in REGISTRY:
         chapter = exercise_id.split(".", 1)[0]
         known = sorted(k for k in REGISTRY if k.startswith(chapter + "."))
         raise CheckFailed(f"no exercise {exercise_id!r}; this chapter has: {', '.join(known) or 'none'}")
-    return REGISTRY[exercise_id](answer)
+    REGISTRY[exercise_id](answer)
+    return Passed()
 
 
 # --------------------------------------------------------------------------- answers
@@ -116,8 +153,39 @@ def require_callable(func, name: str):
     return func
 
 
+def _library_dirs() -> tuple[str, ...]:
+    """Folders of installed code (this package, the standard library, site-packages): a
+    traceback frame in them is never the learner's line."""
+    import sysconfig
+
+    dirs = {PACKAGE_DIR}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            dirs.add(str(Path(path).resolve()))
+    return tuple(sorted(dirs))
+
+
+LIBRARY_DIRS = _library_dirs()
+
+
+def _is_learner_frame(filename: str) -> bool:
+    if filename.startswith("<") or "ipykernel" in filename:
+        return True
+    if not os.path.isabs(filename) or filename.endswith((".pyx", ".pxd")):
+        return False  # compiled library code (NumPy's random generators name their .pyx files)
+    try:
+        resolved = str(Path(filename).resolve())
+    except OSError:
+        resolved = filename
+    return not any(resolved.startswith(d + os.sep) or resolved == d for d in LIBRARY_DIRS) \
+        and "site-packages" not in resolved and "dist-packages" not in resolved
+
+
 def _learner_line(tb) -> str:
-    frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(PACKAGE_DIR)]
+    """`` at line N of your cell: `code` `` for the learner's deepest frame (NumPy, PyTorch and
+    this package's frames are skipped), or "" when no frame is the learner's."""
+    frames = [f for f in traceback.extract_tb(tb) if _is_learner_frame(f.filename)]
     if not frames:
         return ""
     last = frames[-1]
@@ -156,17 +224,48 @@ def _run_limited(func, args, kwargs, seconds):
     return outcome.get("value")
 
 
-def _same(a, b) -> bool:
-    """Equal data before and after a call. Random generators and callables change state when
-    used, which is not an in-place change of the learner's inputs, so they are not compared."""
+def same_value(a, b):
+    """True when ``a`` and ``b`` hold equal data, False when they differ, None when it cannot
+    be told (a comparison raised). Dicts, lists and tuples are compared element by element,
+    arrays with NaN equal to NaN; random generators and callables change state when used,
+    which is not an in-place change, so they count as equal."""
     if isinstance(a, np.random.Generator) or callable(a):
         return True
     try:
+        if isinstance(a, dict) or isinstance(b, dict):
+            if not (isinstance(a, dict) and isinstance(b, dict)) or a.keys() != b.keys():
+                return False
+            return _all_same(same_value(a[k], b[k]) for k in a)
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            if type(a) is not type(b) or len(a) != len(b):
+                return False
+            return _all_same(same_value(x, y) for x, y in zip(a, b, strict=True))
         if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-            return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
-        return bool(a == b)
-    except Exception:
-        return True
+            a_array, b_array = np.asarray(a), np.asarray(b)
+            if a_array.dtype == object or b_array.dtype == object:
+                if a_array.shape != b_array.shape:
+                    return False
+                return _all_same(same_value(x, y) for x, y in zip(a_array.flat, b_array.flat, strict=True))
+            return bool(np.array_equal(a_array, b_array, equal_nan=a_array.dtype.kind in "fc"
+                                       and b_array.dtype.kind in "fc"))
+        equal = a == b
+        if isinstance(equal, np.ndarray) or hasattr(equal, "shape"):
+            return bool(np.all(equal))
+        return bool(equal)
+    except Exception:  # an exception while comparing is "cannot tell", never a verdict
+        return None
+
+
+def _all_same(verdicts) -> bool | None:
+    verdicts = list(verdicts)
+    if False in verdicts:
+        return False
+    return None if None in verdicts else True
+
+
+def _same(a, b) -> bool:
+    """Not shown to have changed: equal, or cannot tell (the learner gets the benefit)."""
+    return same_value(a, b) is not False
 
 
 def call(func, *args, name: str | None = None, time_limit: float | None = None, **kwargs):
@@ -202,6 +301,34 @@ def call(func, *args, name: str | None = None, time_limit: float | None = None, 
     if result is Ellipsis:
         raise CheckFailed(f"`{name}` returned `...`: it is still the placeholder.")
     return result
+
+
+class calls_of_global:
+    """Count the calls a learner's function makes to a function it looks up among its own
+    globals (the notebook's), e.g. ``mse_gradient`` inside ``fit_bingham``: the way to see the
+    method a statement prescribes. ``count`` stays None when it cannot be observed (not a
+    Python function, or no such global)."""
+
+    def __init__(self, func, global_name: str):
+        self.namespace = getattr(func, "__globals__", None)
+        self.global_name, self.count, self._original = global_name, None, None
+
+    def __enter__(self):
+        if isinstance(self.namespace, dict) and callable(self.namespace.get(self.global_name)):
+            self._original = original = self.namespace[self.global_name]
+            self.count = 0
+
+            def counted(*args, **kwargs):
+                self.count += 1
+                return original(*args, **kwargs)
+
+            self.namespace[self.global_name] = counted
+        return self
+
+    def __exit__(self, *exc):
+        if self._original is not None:
+            self.namespace[self.global_name] = self._original
+        return False
 
 
 def expect_pair(value, name: str, what: str):
@@ -274,11 +401,21 @@ def expect_close(got, expected, name: str = "the result", *, case: str = "", rto
         if wrong.shape == array.shape and np.allclose(array.astype(float), wrong, rtol=max(rtol, 1e-4),
                                                       atol=max(atol, 1e-6), equal_nan=True):
             raise CheckFailed(f"{name}{where} is wrong: {text}")
-    diff = np.abs(array.astype(float) - expected)
-    worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
-    at = f" at index {tuple(int(i) for i in worst)}" if diff.ndim else ""
-    raise CheckFailed(f"{name}{where} is wrong{at}: your value is "
-                      f"{float(array.astype(float)[worst]):.6g}, off by {float(diff[worst]):.3g}.")
+    raise CheckFailed(f"{name}{where} is wrong{_worst_element(array.astype(float), expected, rtol, atol)}")
+
+
+def _worst_element(array: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str:
+    """Name the element furthest out of tolerance (relative to its own tolerance, so a large
+    element inside its tolerance never hides a small one outside it)."""
+    diff = np.abs(array - expected)
+    excess = np.where(np.isnan(diff), np.inf, diff / (atol + rtol * np.abs(expected)))
+    if not diff.ndim:
+        return f": your value is {float(array):.6g}, off by {float(diff):.3g}."
+    worst = np.unravel_index(int(np.argmax(excess)), diff.shape)
+    index = tuple(int(i) for i in worst)
+    count = int(np.sum(excess > 1))
+    return (f" at index {index} ({count} of {diff.size} values out of tolerance): your value is "
+            f"{float(array[worst]):.6g}, off by {float(diff[worst]):.3g}.")
 
 
 def expect_equal(got, expected, name: str = "the result", *, case: str = "", mistakes=None):
@@ -293,8 +430,12 @@ def expect_equal(got, expected, name: str = "the result", *, case: str = "", mis
     for text, wrong in (mistakes or {}).items():
         if np.shape(wrong) == array.shape and np.array_equal(array, np.asarray(wrong)):
             raise CheckFailed(f"{name}{where} is wrong: {text}")
-    wrong_count = int(np.sum(array != expected))
-    raise CheckFailed(f"{name}{where} is wrong in {wrong_count} of {expected.size} places.")
+    if array.size == 1:
+        raise CheckFailed(f"{name}{where} is wrong: your value is {array.reshape(-1)[0].item()!r}.")
+    wrong = array != expected
+    first = tuple(int(i) for i in np.argwhere(wrong)[0])
+    raise CheckFailed(f"{name}{where} is wrong in {int(np.sum(wrong))} of {expected.size} places, first at "
+                      f"index {first}: your value is {array[first].item()!r}.")
 
 
 def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:

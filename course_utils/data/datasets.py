@@ -136,6 +136,15 @@ def _find_idx_dir(candidates) -> Path | None:
     return None
 
 
+def _where(folder: Path, env_dir: str | None, cache: Path) -> str:
+    """Where the files were found, in words a reader recognises (no paths of the machine)."""
+    if folder == DEBIAN_FASHION_DIR:
+        return "from Debian's dataset-fashion-mnist package"
+    if env_dir and folder == Path(env_dir) / "fashion-mnist":
+        return "from $COURSE_DATA_DIR"
+    return "from the course cache" if folder == cache else "from local files"
+
+
 def _subsample(x, y, n, rng):
     if n is None or n >= len(y):
         return x, y
@@ -165,12 +174,12 @@ def load_fashion_mnist(*, n_train: int | None = None, n_test: int | None = None,
     env_dir = os.environ.get("COURSE_DATA_DIR")
     target = cache_dir() / "fashion-mnist"
     folder = _find_idx_dir([Path(env_dir) / "fashion-mnist" if env_dir else None, DEBIAN_FASHION_DIR, target])
-    source = f"local files in {folder}" if folder else ""
+    source = _where(folder, env_dir, target) if folder else ""
     if folder is None:
         if download:
             try:
                 _download(FASHION_URL, target, timeout=30.0, verbose=verbose)
-                folder, source = target, "downloaded to " + str(target)
+                folder, source = target, "downloaded into the course cache"
             except OSError:
                 folder = None
         if folder is None:

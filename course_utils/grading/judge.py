@@ -1,0 +1,254 @@
+"""Trusted judging (grading, book/grading.md): the checks run in the grader's process.
+
+For each exercise the check of the installed package runs here, on a stand-in for the
+learner's answer: a value the notebook defined is fetched once as plain data; a function
+becomes a :class:`Proxy` whose calls send their arguments to the sandbox as plain data
+(:mod:`.wire`) and bring the result back the same way. The learner's code never sees the
+check, the reference or the comparison, and the random inputs are salted with a secret
+drawn for the batch (:func:`course_utils.checks.core.set_secret`).
+
+Answers that cannot travel as plain data (PyTorch and Keras models, classes, functions that
+take callbacks) are judged by the check inside the sandbox instead (``judged: sandbox``):
+:data:`IN_SANDBOX` lists those exercises. That path is weaker: a hostile notebook can fake
+its result there; the report says which path each verdict took.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+import threading
+import time
+
+import numpy as np
+
+from course_utils.grading import wire
+from course_utils.grading.contracts import ExerciseResult, cap
+from course_utils.grading.inkernel import HANDLE_PREFIX
+from course_utils.grading.sandbox import Channel, SandboxError
+
+# Exercises whose answers or arguments are not plain data: models, classes, optimisers,
+# callbacks. Each is judged in the sandbox (the weaker path).
+IN_SANDBOX = frozenset({
+    "02.gradient_descent",  # takes a gradient function
+    "06.autograd_gradient", "06.numpy_to_linear", "06.torch_mlp", "06.keras_mlp",  # tensors, models,
+    "06.torch_to_keras", "06.softplus_function", "06.fit_herschel_bulkley",  # autograd functions
+    "07.train_one_epoch",  # a model, a loader and an optimiser
+    "09.layer_stds", "09.gradient_norms",  # take activation functions
+    "10.random_search",  # takes an objective function
+    "12.build_lenet",  # returns a model
+    "14.freeze_base", "14.count_trainable", "14.finetune_param_groups",  # take models
+})
+SAFE_EXCEPTIONS = {name: getattr(builtins, name) for name in (
+    "ArithmeticError", "AssertionError", "AttributeError", "EOFError", "FloatingPointError", "IndexError",
+    "KeyError", "LookupError", "MemoryError", "NameError", "NotImplementedError", "OverflowError",
+    "RecursionError", "RuntimeError", "TypeError", "UnboundLocalError", "ValueError", "ZeroDivisionError")}
+
+
+class NeedsSandbox(BaseException):
+    """A check passed something that cannot travel as plain data (a grader bug: the
+    exercise belongs in :data:`IN_SANDBOX`). A BaseException, so no check swallows it."""
+
+
+class KernelLost(BaseException):
+    """The sandbox died or hung while an answer was being judged."""
+
+
+def remote_exception(info: dict) -> Exception:
+    """An exception standing for the one the learner's code raised in the sandbox: the
+    builtin of that name for the ones checks treat specially, else a new class of that name."""
+    name = str(info.get("type", "Error"))
+    name = re.sub(r"\W", "_", name)[:100] or "Error"
+    if name[0].isdigit():
+        name = "_" + name
+    message = cap(info.get("message", ""), 1000) + cap(info.get("where", ""), 300)
+    cls = SAFE_EXCEPTIONS.get(name) or type(name, (Exception,), {"__module__": "learner"})
+    return cls(message)
+
+
+def _opaque(type_name: str):
+    """A stand-in for a value that is not plain data, with the type name of the original."""
+    name = re.sub(r"\W", "_", str(type_name))[:100] or "object"
+    return type(name, (), {"__module__": "learner", "__repr__": lambda self: f"<a {name}>"})()
+
+
+def _write_back(original, new) -> None:
+    """Apply an in-place change the learner's function made to an argument, so that the
+    check sees it as before (``call`` reports such changes)."""
+    try:
+        if isinstance(original, np.random.Generator) and isinstance(new, np.random.Generator):
+            original.bit_generator.state = new.bit_generator.state
+        elif isinstance(original, np.ndarray) and isinstance(new, np.ndarray) and original.flags.writeable:
+            if new.shape == original.shape:
+                np.copyto(original, new, casting="unsafe")
+            else:
+                original.flat[:] = 0  # shape changed in place (resize): certainly not the original
+        elif isinstance(original, list) and isinstance(new, list):
+            original[:] = new
+        elif isinstance(original, dict) and isinstance(new, dict):
+            original.clear()
+            original.update(new)
+    except (TypeError, ValueError):
+        pass
+
+
+class Proxy:
+    """The learner's function, called across the sandbox boundary with plain data."""
+
+    def __init__(self, channel: Channel, target: str, deadline: float):
+        self._channel = channel
+        self._target = target
+        self._deadline = deadline
+        self.__name__ = target
+        self.__qualname__ = target
+
+    def __repr__(self):
+        return f"<your function {self._target}>"
+
+    def _returned(self, number: int) -> Proxy:
+        """A function the answer returned: called, like the answer, in the sandbox."""
+        proxy = Proxy(self._channel, f"{HANDLE_PREFIX}{number}", self._deadline)
+        proxy.__name__ = proxy.__qualname__ = f"the function {self._target} returned"
+        return proxy
+
+    def __call__(self, *args, **kwargs):
+        try:
+            payload = {"args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs))}
+        except wire.Uncarriable as err:
+            raise NeedsSandbox(f"the check passed {err} to `{self._target}`") from None
+        timeout = max(1.0, self._deadline - time.monotonic())
+        try:
+            reply = self._channel.request("call", timeout, target=self._target, **payload)
+        except SandboxError as err:
+            raise KernelLost(str(err)) from None
+        if not reply.get("ok"):
+            error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+            if error.get("type") in ("KernelDied", "NotReady"):
+                raise KernelLost(cap(error.get("message", "the kernel died"), 200))
+            if error.get("type") == "Timeout":
+                raise KernelLost("the kernel hung")
+            raise remote_exception(error)
+        try:
+            value = wire.decode(reply.get("value"), handle=self._returned)
+            changed = reply.get("changed") or {}
+            for index, data in (changed.items() if isinstance(changed, dict) else ()):
+                if str(index).isdigit() and int(index) < len(args):
+                    _write_back(args[int(index)], wire.decode(data))
+        except (ValueError, TypeError) as err:
+            raise remote_exception({"type": "UnreadableResult", "message": f"the result was not plain data "
+                                    f"({cap(err, 100)})"}) from None
+        return value
+
+
+def judge_exercise(channel: Channel, exercise_id: str, check_timeout: float) -> ExerciseResult:
+    """The verdict on one exercise, reached here (or, for :data:`IN_SANDBOX`, in the sandbox)."""
+    from course_utils.checks import REGISTRY, CheckFailed
+
+    chk = REGISTRY[exercise_id]
+    start = time.perf_counter()
+    deadline = time.monotonic() + check_timeout
+    result = ExerciseResult(exercise_id, judged="sandbox" if exercise_id in IN_SANDBOX else "grader")
+    try:
+        if exercise_id in IN_SANDBOX:
+            reply = channel.request("check", check_timeout, exercise=exercise_id, target=chk.target)
+            if not reply.get("ok"):
+                error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+                raise KernelLost(cap(error.get("message") or error.get("type", "no answer"), 200))
+            status = reply.get("status") if reply.get("status") in ("pass", "fail", "error") else "error"
+            result.status, result.message = status, cap(reply.get("message", ""))
+            return result
+        described = channel.request("describe", min(check_timeout, 30), target=chk.target)
+        kind = described.get("kind") if described.get("ok") else None
+        if kind is None:
+            raise KernelLost(cap((described.get("error") or {}).get("message", "no answer"), 200))
+        if kind == "missing":
+            result.status = "fail"
+            result.message = (f"`{chk.target}` is not defined in the notebook: did the cell that defines it "
+                              "fail, or was it renamed?")
+            return result
+        if kind == "callable":
+            answer = Proxy(channel, chk.target, deadline)
+        elif kind == "value":
+            answer = wire.decode(described.get("value"))
+        else:
+            answer = _opaque(described.get("type", "object"))
+        result.message = _run_check(chk, answer, check_timeout)
+        result.status = "pass"
+    except CheckFailed as err:
+        text = str(err)
+        prefix = exercise_id + ": "
+        result.status, result.message = "fail", text[len(prefix):] if text.startswith(prefix) else text
+    except NeedsSandbox as err:
+        result.message = f"the grader cannot judge this exercise outside the sandbox ({err})"
+    except KernelLost as err:
+        result.message = f"not graded: {err} while grading {exercise_id}"
+        raise KernelLost(result.message) from None
+    except (SandboxError, ValueError) as err:
+        result.message = f"not graded: {cap(err, 200)} while grading {exercise_id}"
+        raise KernelLost(result.message) from None
+    finally:
+        result.seconds = round(time.perf_counter() - start, 3)
+        result.message = cap(result.message)
+    return result
+
+
+def _run_check(chk, answer, timeout: float) -> str:
+    """Run a check in its own thread with an overall time limit (its calls have their own)."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["message"] = chk.verdict(answer)
+        except BaseException as err:  # noqa: B036 - handed to the caller's thread
+            outcome["error"] = err
+
+    worker = threading.Thread(target=target, daemon=True, name=f"check {chk.exercise_id}")
+    worker.start()
+    worker.join(timeout + 10)
+    if worker.is_alive():
+        raise KernelLost(f"the check did not finish within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["message"]
+
+
+def _send_checks(channel: Channel, exercise_id: str, timeout: float) -> None:
+    """Give the sandbox the source of the chapter's checks (the weaker path only)."""
+    import inspect
+    import sys
+
+    from course_utils.checks import REGISTRY
+
+    module = sys.modules[REGISTRY[exercise_id].func.__module__]
+    reply = channel.request("load", timeout, module=module.__name__, source=inspect.getsource(module))
+    if not reply.get("ok"):
+        error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+        raise KernelLost(cap(f"the checks could not be loaded in the kernel ({error.get('type', '')}: "
+                             f"{error.get('message', '')})", 300))
+
+
+def judge_all(channel: Channel, exercises, check_timeout: float) -> list[ExerciseResult]:
+    """Every exercise of a notebook: first those judged here, then (their checks sent only
+    now) those judged in the sandbox; once the kernel is lost the rest are errors."""
+    results = {}
+    lost = ""
+    loaded = False
+    order = sorted(exercises, key=lambda ex: ex in IN_SANDBOX)
+    for exercise_id in order:
+        if lost:
+            results[exercise_id] = ExerciseResult(exercise_id, message=lost)
+            continue
+        try:
+            if exercise_id in IN_SANDBOX and not loaded:
+                _send_checks(channel, exercise_id, check_timeout)
+                loaded = True
+            results[exercise_id] = judge_exercise(channel, exercise_id, check_timeout)
+        except KernelLost as err:
+            lost = str(err)
+            results[exercise_id] = ExerciseResult(exercise_id, message=lost)
+            continue
+        if channel.busy():  # a call the check gave up on (a time-out) is still running
+            channel.send({"op": "interrupt"})
+            if not channel.wait_idle(5):
+                lost = f"not graded: the kernel hung while grading {exercise_id}"
+    return [results[ex] for ex in exercises]
