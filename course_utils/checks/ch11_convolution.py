@@ -100,7 +100,7 @@ def check_conv2d_backward_input(conv2d_backward_input):
     """conv2d_backward_input(grad_out, w, input_shape, stride, padding) returns dL/dx (C_in, H, W)."""
     rng = seeded_rng(32)
     cases = [(2, 3, 6, 5, 3, 3, 1, 0), (3, 2, 7, 8, 3, 2, 2, 1), (1, 4, 9, 9, 3, 3, 2, 0), (2, 2, 8, 7, 2, 3, 3, 1),
-             (3, 1, 5, 6, 1, 1, 2, 0), (2, 3, 10, 6, 4, 2, 3, 2)]
+             (3, 1, 5, 6, 1, 1, 2, 0), (2, 3, 10, 6, 4, 2, 3, 2), (2, 2, 5, 4, 3, 3, 1, 2)]
     for c_in, c_out, h, w_, kh, kw, stride, padding in cases:
         w = rng.normal(size=(c_out, c_in, kh, kw))
         h_out = (h + 2 * padding - kh) // stride + 1
@@ -123,7 +123,7 @@ def check_conv2d_backward_input(conv2d_backward_input):
         if not np.isclose(np.sum(forward * grad_out), np.sum(x * array.astype(float)), rtol=1e-5):
             raise CheckFailed(f"for {case}, sum(conv(x) * grad_out) differs from sum(x * dx): dx is not the "
                               "gradient.")
-    return "six shapes with strides 1 to 3, padding, non-square kernels and rows the stride skips"
+    return "seven shapes with strides 1 to 3, padding up to 2, non-square kernels and rows the stride skips"
 
 
 def _reference_pool_backward(x, grad_out, size, stride, ties="first"):
