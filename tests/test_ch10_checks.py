@@ -71,155 +71,6 @@ def test_l2_penalty_in_place_is_caught():
         check("10.l2_penalty", in_place)
 
 
-# --------------------------------------------------------------------------- dropout
-
-
-def dropout_where(x, p, training, rng):
-    if not training:
-        return x
-    return np.where(rng.random(np.shape(x)) < p, 0.0, x / (1 - p))
-
-
-def dropout_binomial(x, p, training, rng):
-    """A Bernoulli mask from rng.binomial, in float32."""
-    if not training:
-        return np.array(x, copy=True)
-    mask = rng.binomial(1, 1 - p, size=np.shape(x)).astype(np.float32)
-    return (np.asarray(x, dtype=np.float32) * mask / np.float32(1 - p))
-
-
-@pytest.mark.parametrize("answer", [dropout_where, dropout_binomial])
-def test_dropout_accepts(answer):
-    assert check("10.dropout_forward", answer)
-
-
-def _bad_dropout(kind):
-    def answer(x, p, training, rng):
-        if kind == "eval drops" or training:
-            keep = rng.random(np.shape(x)) >= (1 - p if kind == "keep" else p)
-            if kind == "rows":
-                keep = np.repeat(rng.random((np.shape(x)[0], 1)) >= p, np.shape(x)[1], axis=1)
-            if kind == "cols":
-                keep = np.repeat(rng.random((1, np.shape(x)[1])) >= p, np.shape(x)[0], axis=0)
-            scale = {"no rescale": 1.0, "by p": 1 / p}.get(kind, 1 / (1 - p))
-            return np.where(keep, x * scale, 0.0)
-        if kind == "eval scales":
-            return x * (1 - p)
-        return x
-    return answer
-
-
-@pytest.mark.parametrize("kind,hint", [
-    ("no rescale", "not rescaled"),
-    ("eval drops", "must not drop anything"),
-    ("eval scales", "does not scale"),
-    ("keep", "probability of dropping"),
-    ("by p", "not by p"),
-    ("rows", "whole samples"),
-    ("cols", "same mask"),
-])
-def test_dropout_rejects(kind, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check("10.dropout_forward", _bad_dropout(kind))
-
-
-def test_dropout_global_random_state_is_rejected():
-    def global_rng(x, p, training, rng):
-        return dropout_where(x, p, training, np.random.default_rng()) if training else x
-
-    with pytest.raises(CheckFailed, match="from the `rng` argument"):
-        check("10.dropout_forward", global_rng)
-
-
-# --------------------------------------------------------------------------- batch norm
-
-
-def bn_torch_style(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
-    if training:
-        mean, var = x.mean(0), x.var(0)
-        unbiased = x.var(0, ddof=1)
-        return (gamma * (x - mean) / np.sqrt(var + eps) + beta,
-                running_mean + momentum * (mean - running_mean),
-                running_var + momentum * (unbiased - running_var))
-    return gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta, running_mean.copy(), running_var.copy()
-
-
-def bn_loops(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
-    """Feature by feature with explicit loops."""
-    n, d = x.shape
-    out = np.empty_like(x, dtype=float)
-    new_mean, new_var = np.array(running_mean, dtype=float), np.array(running_var, dtype=float)
-    for j in range(d):
-        column = [float(v) for v in x[:, j]]
-        if training:
-            mu = sum(column) / n
-            ss = sum((v - mu) ** 2 for v in column)
-            var = ss / n
-            new_mean[j] = (1 - momentum) * running_mean[j] + momentum * mu
-            new_var[j] = (1 - momentum) * running_var[j] + momentum * ss / (n - 1)
-        else:
-            mu, var = running_mean[j], running_var[j]
-        for i in range(n):
-            out[i, j] = gamma[j] * (column[i] - mu) / (var + eps) ** 0.5 + beta[j]
-    return out, new_mean, new_var
-
-
-@pytest.mark.parametrize("answer", [bn_torch_style, bn_loops])
-def test_batchnorm_accepts(answer):
-    assert check("10.batchnorm_forward", answer)
-
-
-def _bad_bn(kind):
-    def answer(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
-        axis = 1 if kind == "axis" else 0
-        mean, var = x.mean(axis, keepdims=True), x.var(axis, keepdims=True)
-        if kind == "unbiased norm":
-            var = x.var(0, ddof=1, keepdims=True)
-        running_batch_var = x.var(0) if kind == "biased running" else x.var(0, ddof=1)
-        m = momentum
-        new_mean = (1 - m) * running_mean + m * x.mean(0)
-        new_var = (1 - m) * running_var + m * running_batch_var
-        if kind == "momentum":
-            new_mean = m * running_mean + (1 - m) * x.mean(0)
-            new_var = m * running_var + (1 - m) * x.var(0, ddof=1)
-        if not training:
-            if kind != "batch stats in eval":
-                mean, var = running_mean, running_var
-            if kind != "update in eval":
-                new_mean, new_var = running_mean, running_var
-        if kind == "eps outside":
-            return gamma * (x - mean) / (np.sqrt(var) + eps) + beta, new_mean, new_var
-        if kind == "no gamma":
-            return (x - mean) / np.sqrt(var + eps), new_mean, new_var
-        return gamma * (x - mean) / np.sqrt(var + eps) + beta, new_mean, new_var
-    return answer
-
-
-@pytest.mark.parametrize("kind,hint", [
-    ("batch stats in eval", "evaluation mode normalise with the running statistics"),
-    ("axis", "axis=0"),
-    ("unbiased norm", "biased batch variance"),
-    ("biased running", "unbiased batch variance"),
-    ("momentum", "weight of the new batch"),
-    ("update in eval", "must not update the running statistics"),
-    ("eps outside", "inside the square root"),
-    ("no gamma", "gamma and beta are missing"),
-])
-def test_batchnorm_rejects(kind, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check("10.batchnorm_forward", _bad_bn(kind))
-
-
-def test_batchnorm_in_place_update_is_caught():
-    def in_place(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
-        out, new_mean, new_var = bn_torch_style(x, gamma, beta, running_mean, running_var, training, momentum, eps)
-        running_mean[:] = new_mean
-        return out, running_mean, new_var
-
-    with pytest.raises(CheckFailed, match="argument number 4 in place"):
-        check("10.batchnorm_forward", in_place)
-
-
 # --------------------------------------------------------------------------- random search
 
 
@@ -301,3 +152,194 @@ def test_random_search_mismatched_best():
 
     with pytest.raises(CheckFailed, match="not the parameters of the trial"):
         check("10.random_search", mismatched)
+
+
+# --------------------------------------------------------------------------- spatial dropout
+
+
+def spatial_reshape(x, p, training, rng, channels_last=False):
+    x = np.asarray(x, dtype=float)
+    if not training:
+        return x
+    n, c = x.shape[0], x.shape[-1] if channels_last else x.shape[1]
+    keep = (rng.random((n, c)) >= p) / (1 - p)
+    return x * keep.reshape((n, 1, 1, c) if channels_last else (n, c, 1, 1))
+
+
+def spatial_loops(x, p, training, rng, channels_last=False):
+    """Channel by channel in float32, moving the axis: different code, same function."""
+    if not training:
+        return x.copy()
+    y = np.moveaxis(np.array(x, dtype=np.float32), -1, 1) if channels_last else np.array(x, np.float32)
+    draws = rng.random((y.shape[0], y.shape[1]))
+    for i in range(y.shape[0]):
+        for c in range(y.shape[1]):
+            y[i, c] = 0.0 if draws[i, c] < p else y[i, c] / np.float32(1 - p)
+    return np.moveaxis(y, 1, -1) if channels_last else y
+
+
+@pytest.mark.parametrize("answer", [spatial_reshape, spatial_loops])
+def test_spatial_dropout_accepts(answer):
+    assert check("10.spatial_dropout", answer)
+
+
+def _spatial_wrong(kind):
+    def answer(x, p, training, rng, channels_last=False):
+        x = np.asarray(x, dtype=float)
+        if not training:
+            return x * (1 - p) if kind == "eval_scaled" else x
+        n, c = x.shape[0], x.shape[-1] if channels_last else x.shape[1]
+        if kind == "per_element":
+            return np.where(rng.random(x.shape) >= p, x / (1 - p), 0.0)
+        if kind == "wrong_axis":
+            c = x.shape[1]
+            keep = (rng.random((n, c)) >= p) / (1 - p)
+            return x * keep.reshape(n, c, 1, 1)
+        if kind == "same_mask":
+            keep = np.broadcast_to((rng.random((1, c)) >= p) / (1 - p), (n, c))
+        elif kind == "keep_prob":
+            keep = (rng.random((n, c)) < p) / p
+        elif kind == "no_scale":
+            keep = (rng.random((n, c)) >= p).astype(float)
+        else:
+            keep = (rng.random((n, c)) >= p) / p
+        return x * keep.reshape((n, 1, 1, c) if channels_last else (n, c, 1, 1))
+    return answer
+
+
+@pytest.mark.parametrize("kind,hint", [
+    ("eval_scaled", "return x unchanged"),
+    ("per_element", "whole channel"),
+    ("wrong_axis", "wrong axis|channels are the last axis"),
+    ("same_mask", "every sample drops the same channels"),
+    ("keep_prob", "not of keeping it"),
+    ("no_scale", "not rescaled"),
+    ("by_p", "not by p"),
+])
+def test_spatial_dropout_rejects(kind, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("10.spatial_dropout", _spatial_wrong(kind))
+
+
+def test_spatial_dropout_global_random_state_is_rejected():
+    def answer(x, p, training, rng, channels_last=False):
+        return spatial_reshape(x, p, training, np.random.default_rng(), channels_last)
+    with pytest.raises(CheckFailed, match="rng"):
+        check("10.spatial_dropout", answer)
+
+
+# --------------------------------------------------------------------------- batch norm 2d backward
+
+
+def bn2d_formula(x, gamma, grad_out, eps=1e-5):
+    axes = (0, 2, 3)
+    m = x.shape[0] * x.shape[2] * x.shape[3]
+    sigma = np.sqrt(x.var(axis=axes, keepdims=True) + eps)
+    x_hat = (x - x.mean(axis=axes, keepdims=True)) / sigma
+    d = gamma[None, :, None, None] * grad_out
+    dx = (m * d - d.sum(axis=axes, keepdims=True) - x_hat * np.sum(d * x_hat, axis=axes, keepdims=True)) / (m * sigma)
+    return dx, np.sum(grad_out * x_hat, axis=axes), grad_out.sum(axis=axes)
+
+
+def bn2d_chain_rule(x, gamma, grad_out, eps=1e-5):
+    """Step by step through mean and variance, on the (N*H*W, C) reshaped array."""
+    n, c, h, w = x.shape
+    flat = x.transpose(0, 2, 3, 1).reshape(-1, c)
+    g = grad_out.transpose(0, 2, 3, 1).reshape(-1, c)
+    m = len(flat)
+    mu = flat.mean(axis=0)
+    var = ((flat - mu) ** 2).mean(axis=0)
+    inv = 1 / np.sqrt(var + eps)
+    x_hat = (flat - mu) * inv
+    dx_hat = g * gamma
+    dvar = np.sum(dx_hat * (flat - mu), axis=0) * -0.5 * inv**3
+    dmu = -np.sum(dx_hat * inv, axis=0) + dvar * np.mean(-2 * (flat - mu), axis=0)
+    dflat = dx_hat * inv + dvar * 2 * (flat - mu) / m + dmu / m
+    dx = dflat.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+    return dx, np.sum(g * x_hat, axis=0), g.sum(axis=0)
+
+
+@pytest.mark.parametrize("answer", [bn2d_formula, bn2d_chain_rule])
+def test_batchnorm2d_backward_accepts(answer):
+    assert check("10.batchnorm2d_backward", answer)
+
+
+def _bn2d_wrong(kind):
+    def answer(x, gamma, grad_out, eps=1e-5):
+        dx, dgamma, dbeta = bn2d_formula(x, gamma, grad_out, eps)
+        axes = (0, 2, 3)
+        sigma = np.sqrt(x.var(axis=axes, keepdims=True) + eps)
+        if kind == "direct_only":
+            dx = gamma[None, :, None, None] * grad_out / sigma
+        elif kind == "dbeta_batch_only":
+            dbeta = grad_out.sum(axis=0)
+        elif kind == "dgamma_x":
+            dgamma = np.sum(grad_out * x, axis=axes)
+        elif kind == "no_gamma":
+            dx = bn2d_formula(x, np.ones_like(gamma), grad_out, eps)[0]
+        return dx, dgamma, dbeta
+    return answer
+
+
+@pytest.mark.parametrize("kind,hint", [
+    ("direct_only", "only the direct path"),
+    ("dbeta_batch_only", "dbeta sums grad_out over the batch and the pixels"),
+    ("dgamma_x", "not of grad_out \\* x"),
+    ("no_gamma", "gamma is missing"),
+])
+def test_batchnorm2d_backward_rejects(kind, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("10.batchnorm2d_backward", _bn2d_wrong(kind))
+
+
+def test_batchnorm2d_backward_needs_a_triple():
+    with pytest.raises(CheckFailed, match="triple"):
+        check("10.batchnorm2d_backward", lambda x, gamma, grad_out, eps=1e-5: bn2d_formula(x, gamma, grad_out)[:2])
+
+
+# --------------------------------------------------------------------------- parameter groups
+
+torch = pytest.importorskip("torch")
+
+
+def groups_by_ndim(model, weight_decay):
+    params = list(model.parameters())
+    return [{"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+
+
+def groups_by_module(model, weight_decay):
+    """By module type, decayed group second: another way to the same split."""
+    decayed, rest = [], []
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            linear = isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)) and name == "weight"
+            (decayed if linear else rest).append(p)
+    return ({"params": rest, "weight_decay": 0}, {"params": iter(decayed), "weight_decay": weight_decay})
+
+
+@pytest.mark.parametrize("answer", [groups_by_ndim, groups_by_module])
+def test_decay_param_groups_accepts(answer):
+    assert check("10.decay_param_groups", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda model, wd: [{"params": list(model.parameters()), "weight_decay": wd},
+                        {"params": [], "weight_decay": 0.0}], "is a bias"),
+    (lambda model, wd: [{"params": [p for n, p in model.named_parameters() if not n.endswith("bias")],
+                         "weight_decay": wd},
+                        {"params": [p for n, p in model.named_parameters() if n.endswith("bias")],
+                         "weight_decay": 0.0}], "normalisation scale"),
+    (lambda model, wd: [{"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": wd},
+                        {"params": [p for n, p in model.named_parameters() if n.endswith("bias")],
+                         "weight_decay": 0.0}], "in no group"),
+    (lambda model, wd: [{"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": wd},
+                        {"params": list(model.parameters()), "weight_decay": 0.0}], "both groups"),
+    (lambda model, wd: [{"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": 0.01},
+                        {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0}],
+     "the value given"),
+    (lambda model, wd: {"params": list(model.parameters()), "weight_decay": wd}, "list of dicts"),
+])
+def test_decay_param_groups_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("10.decay_param_groups", answer)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_close, expect_pair, finite, register, to_array
+from course_utils.checks.core import (
+    CheckFailed,
+    call,
+    expect_close,
+    expect_pair,
+    finite,
+    numerical_gradient,
+    register,
+    seeded_rng,
+    to_array,
+)
+from course_utils.frameworks import require_framework
 
 # --------------------------------------------------------------------------- L2 penalty
 
@@ -71,177 +82,6 @@ def check_l2_penalty(l2_penalty):
                                        "biases are not penalised (and the gradient of (lam / 2) b**2 "
                                        "would be lam * b anyway)": 2 * lam * value})
     return "penalty and gradients for three networks"
-
-
-# --------------------------------------------------------------------------- dropout
-
-
-def _dropout(dropout_forward, x, p, training, seed):
-    return call(dropout_forward, x, p, training, rng=np.random.default_rng(seed), name="dropout_forward")
-
-
-@register("10.dropout_forward")
-def check_dropout_forward(dropout_forward):
-    """dropout_forward(x, p, training, rng): inverted dropout in training, identity in evaluation."""
-    p = 0.3
-    x = np.random.default_rng(0).normal(size=(40, 25))
-    out = to_array(_dropout(dropout_forward, x, p, False, seed=1), "dropout_forward(x, p, training=False, rng)")
-    if out.shape == x.shape and not np.allclose(out, x):
-        zeros = np.mean(out == 0)
-        if zeros > 0.1:
-            raise CheckFailed("in evaluation mode (training=False) dropout must not drop anything: return x "
-                              "unchanged.")
-    expect_close(out, x, "dropout_forward(x, p, training=False, rng)", case="evaluation mode",
-                 mistakes={"in evaluation mode inverted dropout does not scale: return x unchanged":
-                           x * (1 - p),
-                           "in evaluation mode inverted dropout does not scale (the rescaling by 1/(1-p) "
-                           "happens in training): return x unchanged": x / (1 - p)})
-
-    ones = np.ones((400, 250))
-    for p in (0.3, 0.6):
-        out = to_array(_dropout(dropout_forward, ones, p, True, seed=2), "dropout_forward(x, p, training=True, rng)")
-        if out.shape != ones.shape:
-            raise CheckFailed(f"dropout_forward(x, p, training=True, rng) has shape {out.shape}, expected the shape "
-                              f"of x, {ones.shape}.")
-        if not np.all(np.isfinite(out)):
-            raise CheckFailed("dropout_forward returned NaN or inf in training mode.")
-        zeros = float(np.mean(out == 0))
-        case = f"p={p} on an array of ones"
-        if abs(zeros - (1 - p)) < 0.02 and abs(p - 0.5) > 0.05:
-            raise CheckFailed(f"for {case}, {zeros:.1%} of the values are zero: p is the probability of "
-                              "dropping a value, not of keeping it.")
-        if abs(zeros - p) > 0.02:
-            raise CheckFailed(f"for {case}, {zeros:.1%} of the values are zero; about {p:.0%} should be.")
-        kept = out[out != 0]
-        values = np.unique(np.round(kept, 6))
-        if values.size != 1:
-            raise CheckFailed(f"for {case}, the kept values are not all equal: every kept value should be "
-                              "x / (1 - p).")
-        value = float(values[0])
-        for hint, wrong in {"the kept values are not rescaled: divide them by 1 - p so that the mean "
-                            "stays the same": 1.0,
-                            "divide the kept values by 1 - p (the keep probability), not by p": 1 / p,
-                            "divide the kept values by 1 - p, do not multiply": 1 - p}.items():
-            if np.isclose(value, wrong) and not np.isclose(value, 1 / (1 - p)):
-                raise CheckFailed(f"for {case}: {hint}")
-        if not np.isclose(value, 1 / (1 - p)):
-            raise CheckFailed(f"for {case}, the kept values are {value:.4g}; they should be 1 / (1 - p).")
-        rows = (out == 0).mean(axis=1)
-        if np.all((rows == 0) | (rows == 1)):
-            raise CheckFailed("whole samples are dropped at once: draw one random number per entry, "
-                              "rng.random(x.shape).")
-        cols = (out == 0).mean(axis=0)
-        if np.all((cols == 0) | (cols == 1)):
-            raise CheckFailed("every sample gets the same mask (whole features are dropped): draw one random "
-                              "number per entry, rng.random(x.shape).")
-
-    x = np.random.default_rng(3).normal(size=(30, 20))
-    first = to_array(_dropout(dropout_forward, x, 0.5, True, seed=4), "dropout_forward")
-    again = to_array(_dropout(dropout_forward, x, 0.5, True, seed=4), "dropout_forward")
-    other = to_array(_dropout(dropout_forward, x, 0.5, True, seed=5), "dropout_forward")
-    if not np.array_equal(first, again):
-        raise CheckFailed("two calls with generators seeded alike dropped different values: draw the mask "
-                          "from the `rng` argument, not from np.random.")
-    if np.array_equal(first, other):
-        raise CheckFailed("two different generators gave the same mask: is the mask drawn from `rng`?")
-    expect_close(first, np.where(first != 0, x / 0.5, 0.0), "dropout_forward(x, 0.5, True, rng)",
-                 case="random inputs: every value must be 0 or x / (1 - p)")
-    return "evaluation, drop rate, rescaling, independent masks and the generator"
-
-
-# --------------------------------------------------------------------------- batch norm
-
-
-def _bn_reference(x, gamma, beta, running_mean, running_var, training, momentum, eps):
-    """Batch norm written with explicit sums over the batch axis."""
-    m = x.shape[0]
-    if training:
-        mu = np.sum(x, axis=0) / m
-        squared = np.sum((x - mu) ** 2, axis=0)
-        scale = squared / m
-        new_mean = momentum * mu + (1 - momentum) * running_mean
-        new_var = momentum * squared / (m - 1) + (1 - momentum) * running_var
-    else:
-        mu, scale = running_mean, running_var
-        new_mean, new_var = running_mean, running_var
-    return beta + gamma * (x - mu) / np.sqrt(scale + eps), new_mean, new_var
-
-
-def _bn_case(seed, m=16, d=5):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(m, d)) * np.array([2.0, 0.5, 5.0, 0.01, 1.0])[:d] + rng.normal(0, 3, size=d)
-    gamma, beta = rng.uniform(0.5, 2.0, d), rng.normal(size=d)
-    running_mean, running_var = rng.normal(size=d), rng.uniform(0.5, 2.0, d)
-    return x, gamma, beta, running_mean, running_var
-
-
-def _split_bn(result):
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise CheckFailed("batchnorm_forward should return the triple (out, new_running_mean, new_running_var).")
-    return result
-
-
-@register("10.batchnorm_forward")
-def check_batchnorm_forward(batchnorm_forward):
-    """batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum, eps) like BatchNorm1d."""
-    for trial, (momentum, eps) in enumerate([(0.1, 1e-5), (0.25, 1e-3)]):
-        x, gamma, beta, r_mean, r_var = _bn_case(trial)
-        m = x.shape[0]
-        out, new_mean, new_var = _split_bn(call(batchnorm_forward, x, gamma, beta, r_mean, r_var, True,
-                                                momentum, eps, name="batchnorm_forward"))
-        ref_out, ref_mean, ref_var = _bn_reference(x, gamma, beta, r_mean, r_var, True, momentum, eps)
-        mu, var = x.mean(axis=0), x.var(axis=0)
-        mu1, var1 = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
-        case = f"training mode, momentum={momentum}, eps={eps}"
-        expect_close(out, ref_out, "out", case=case, mistakes={
-            "in training, normalise with the batch statistics, not the running ones":
-            gamma * (x - r_mean) / np.sqrt(r_var + eps) + beta,
-            "the statistics are per feature, over the batch axis (axis=0)":
-            gamma * (x - mu1) / np.sqrt(var1 + eps) + beta,
-            "normalise with the biased batch variance (divide by the batch size), as PyTorch does":
-            gamma * (x - mu) / np.sqrt(var * m / (m - 1) + eps) + beta,
-            "eps goes inside the square root: sqrt(var + eps)": gamma * (x - mu) / (np.sqrt(var) + eps) + beta,
-            "gamma and beta are missing: out = gamma * x_hat + beta": (x - mu) / np.sqrt(var + eps),
-            "gamma scales and beta shifts: out = gamma * x_hat + beta, not beta * x_hat + gamma":
-            beta * (x - mu) / np.sqrt(var + eps) + gamma})
-        expect_close(new_mean, ref_mean, "new_running_mean", case=case, mistakes={
-            "momentum is the weight of the new batch: new = (1 - momentum) * old + momentum * batch":
-            momentum * r_mean + (1 - momentum) * mu,
-            "update the running mean in training mode": r_mean,
-            "the running mean is a moving average of the old value and the batch mean, not the batch mean": mu})
-        expect_close(new_var, ref_var, "new_running_var", case=case, mistakes={
-            "the running variance uses the unbiased batch variance (divide by batch size - 1), as PyTorch does":
-            (1 - momentum) * r_var + momentum * var,
-            "momentum is the weight of the new batch: new = (1 - momentum) * old + momentum * batch":
-            momentum * r_var + (1 - momentum) * var * m / (m - 1),
-            "update the running variance in training mode": r_var})
-
-        x_eval = _bn_case(10 + trial, m=7)[0]
-        out, new_mean, new_var = _split_bn(call(batchnorm_forward, x_eval, gamma, beta, r_mean, r_var, False,
-                                                momentum, eps, name="batchnorm_forward"))
-        ref_out, _, _ = _bn_reference(x_eval, gamma, beta, r_mean, r_var, False, momentum, eps)
-        mu_e, var_e = x_eval.mean(axis=0), x_eval.var(axis=0)
-        case = f"evaluation mode, eps={eps}"
-        expect_close(out, ref_out, "out", case=case, mistakes={
-            "in evaluation mode normalise with the running statistics, not the batch's":
-            gamma * (x_eval - mu_e) / np.sqrt(var_e + eps) + beta,
-            "eps goes inside the square root: sqrt(running_var + eps)":
-            gamma * (x_eval - r_mean) / (np.sqrt(r_var) + eps) + beta})
-        expect_close(new_mean, r_mean, "new_running_mean", case=case,
-                     mistakes={"evaluation must not update the running statistics: return them unchanged":
-                               (1 - momentum) * r_mean + momentum * mu_e})
-        expect_close(new_var, r_var, "new_running_var", case=case,
-                     mistakes={"evaluation must not update the running statistics: return them unchanged":
-                               (1 - momentum) * r_var + momentum * x_eval.var(axis=0, ddof=1)})
-
-    x, gamma, beta, r_mean, r_var = _bn_case(5, m=64, d=3)
-    out = to_array(_split_bn(call(batchnorm_forward, x, np.ones(3), np.zeros(3), r_mean, r_var, True,
-                                  name="batchnorm_forward"))[0], "out")
-    if out.shape == x.shape and not (np.allclose(out.mean(axis=0), 0, atol=1e-6)
-                                     and np.allclose(out.var(axis=0), 1, atol=1e-2)):
-        raise CheckFailed("with gamma = 1, beta = 0 and the default momentum and eps, every feature of out "
-                          "should have mean 0 and variance 1 in training mode.")
-    return "training and evaluation mode, outputs and running statistics"
 
 
 # --------------------------------------------------------------------------- random search
@@ -334,3 +174,255 @@ def check_random_search(random_search):
     if again.calls == other.calls:
         raise CheckFailed("two different generators gave the same trials: are the values drawn from `rng`?")
     return "trials, bounds, log and linear scales, the best trial and the generator"
+
+
+# --------------------------------------------------------------------------- spatial dropout
+
+
+def _spatial(spatial_dropout, x, p, training, seed, channels_last=False):
+    return to_array(call(spatial_dropout, x, p, training, seeded_rng(seed),
+                         channels_last=channels_last, name="spatial_dropout"),
+                    "spatial_dropout(x, p, training, rng)")
+
+
+def _channel_view(out, channels_last):
+    """(N, C, H*W) view of a 4-D result in either layout."""
+    if channels_last:
+        out = np.moveaxis(out, -1, 1)
+    return out.reshape(out.shape[0], out.shape[1], -1)
+
+
+@register("10.spatial_dropout")
+def check_spatial_dropout(spatial_dropout):
+    """spatial_dropout(x, p, training, rng, channels_last=False) drops whole channels of each
+    sample and rescales the kept ones by 1 / (1 - p)."""
+    rng = seeded_rng(21)
+    x = rng.normal(size=(6, 5, 4, 7))  # N, C, H, W: nothing square
+    out = _spatial(spatial_dropout, x, 0.4, False, seed=1)
+    expect_close(out, x, "spatial_dropout(x, p, training=False, rng)", case="evaluation mode",
+                 mistakes={"in evaluation mode nothing is dropped or scaled: return x unchanged":
+                           x * 0.6,
+                           "in evaluation mode nothing is scaled (the 1 / (1 - p) happens in "
+                           "training): return x unchanged": x / 0.6})
+    for channels_last in (False, True):
+        layout = "(N, H, W, C)" if channels_last else "(N, C, H, W)"
+        ones = np.ones((300, 40, 3, 5))
+        if channels_last:
+            ones = np.ones((300, 3, 5, 40))
+        for p in (0.25, 0.6):
+            case = f"p={p}, x of ones in the layout {layout}"
+            out = _spatial(spatial_dropout, ones, p, True, seed=2, channels_last=channels_last)
+            if out.shape != ones.shape:
+                raise CheckFailed(f"for {case} the result has shape {out.shape}, expected {ones.shape}.")
+            view = _channel_view(out, channels_last)
+            zero = view == 0
+            per_channel = zero.mean(axis=2)
+            if not np.all((per_channel == 0) | (per_channel == 1)):
+                other = _channel_view(out, not channels_last) if out.shape[1] != out.shape[-1] else None
+                if other is not None:
+                    other_frac = (other == 0).mean(axis=2)
+                    if np.all((other_frac == 0) | (other_frac == 1)):
+                        raise CheckFailed(f"for {case}: the wrong axis is treated as the channel axis: "
+                                          + ("with channels_last=True the channels are the last axis."
+                                             if channels_last else "with channels_last=False the "
+                                             "channels are axis 1."))
+                raise CheckFailed(f"for {case}, some channels are only partly zero: spatial dropout drops "
+                                  "a whole channel (every pixel of it) or keeps it; draw one random number "
+                                  "per sample and channel.")
+            dropped = per_channel == 1
+            fraction = float(dropped.mean())
+            if np.all(dropped == dropped[:1]):
+                raise CheckFailed(f"for {case}, every sample drops the same channels: draw a mask per "
+                                  "sample and channel, of shape (N, C).")
+            if np.all(dropped == dropped[:, :1]):
+                raise CheckFailed(f"for {case}, each sample drops all its channels or none: draw one "
+                                  "number per sample AND channel.")
+            if abs(fraction - (1 - p)) < 0.03 and abs(p - 0.5) > 0.05:
+                raise CheckFailed(f"for {case}, {fraction:.0%} of the channels are dropped: p is the "
+                                  "probability of dropping a channel, not of keeping it.")
+            # 12,000 channels: the dropped fraction has a standard deviation below 0.005
+            if abs(fraction - p) > 0.02:
+                raise CheckFailed(f"for {case}, {fraction:.1%} of the channels are dropped; about "
+                                  f"{p:.0%} should be.")
+            kept = view[~zero]
+            for hint, wrong in {"the kept channels are not rescaled: divide them by 1 - p": 1.0,
+                                "divide the kept channels by 1 - p (the keep probability), not by p":
+                                1 / p,
+                                "divide the kept channels by 1 - p, do not multiply": 1 - p}.items():
+                if np.allclose(kept, wrong) and not np.isclose(wrong, 1 / (1 - p)):
+                    raise CheckFailed(f"for {case}: {hint}")
+            if not np.allclose(kept, 1 / (1 - p)):
+                raise CheckFailed(f"for {case}, the kept values are not all 1 / (1 - p).")
+            mean = float(out.mean())
+            if abs(mean - 1.0) > 0.05:
+                raise CheckFailed(f"for {case}, the mean of the output is {mean:.3f}; inverted dropout "
+                                  "keeps the expected value, 1.")
+    x = rng.normal(size=(4, 3, 5, 2))
+    first = _spatial(spatial_dropout, x, 0.5, True, seed=4)
+    again = _spatial(spatial_dropout, x, 0.5, True, seed=4)
+    if not np.array_equal(first, again):
+        raise CheckFailed("two calls with generators seeded alike dropped different channels: draw the "
+                          "mask from the `rng` argument, not from np.random.")
+    expect_close(first, np.where(first != 0, x / 0.5, 0.0), "spatial_dropout(x, 0.5, True, rng)",
+                 case="random inputs: every value must be 0 or x / (1 - p)")
+    expect_close(_spatial(spatial_dropout, x, 0.0, True, seed=4), x, "spatial_dropout(x, 0.0, True, rng)",
+                 case="p = 0: nothing is dropped")
+    return "evaluation, whole channels per sample, rate, rescaling, both layouts and the generator"
+
+
+# --------------------------------------------------------------------------- batch norm 2d backward
+
+
+def _bn2d_forward(x, gamma, beta, eps):
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)
+    var = x.var(axis=(0, 2, 3), keepdims=True)
+    return gamma[None, :, None, None] * (x - mean) / np.sqrt(var + eps) + beta[None, :, None, None]
+
+
+def _bn2d_wrong_dx(x, gamma, grad_out, eps):
+    """dx of typical mistakes: the direct path only, a missing x_hat term, statistics per pixel."""
+    axes = (0, 2, 3)
+    m = x.shape[0] * x.shape[2] * x.shape[3]
+    g = gamma[None, :, None, None]
+    sigma = np.sqrt(x.var(axis=axes, keepdims=True) + eps)
+    x_hat = (x - x.mean(axis=axes, keepdims=True)) / sigma
+    d = g * grad_out
+    full_sum = d.sum(axis=axes, keepdims=True)
+    proj = np.sum(d * x_hat, axis=axes, keepdims=True)
+    sigma0 = np.sqrt(x.var(axis=0, keepdims=True) + eps)
+    x_hat0 = (x - x.mean(axis=0, keepdims=True)) / sigma0
+    d0 = d
+    per_pixel = (x.shape[0] * d0 - d0.sum(axis=0, keepdims=True)
+                 - x_hat0 * np.sum(d0 * x_hat0, axis=0, keepdims=True)) / (x.shape[0] * sigma0)
+    return {
+        "only the direct path: the batch mean and variance also depend on x (subtract the mean of "
+        "the incoming gradient and its component along x_hat)": d / sigma,
+        "the term with x_hat * sum(d * x_hat), the path through the variance, is missing":
+        (m * d - full_sum) / (m * sigma),
+        "the path through the mean is missing (subtract the mean of gamma * grad_out)":
+        (m * d - x_hat * proj) / (m * sigma),
+        "gamma is missing: the gradient with respect to x_hat is gamma * grad_out":
+        (m * grad_out - grad_out.sum(axis=axes, keepdims=True)
+         - x_hat * np.sum(grad_out * x_hat, axis=axes, keepdims=True)) / (m * sigma),
+        "the statistics of BatchNorm2d are per channel over the batch AND the pixels, axes (0, 2, 3), "
+        "not over the batch alone": per_pixel,
+    }
+
+
+@register("10.batchnorm2d_backward")
+def check_batchnorm2d_backward(batchnorm2d_backward):
+    """batchnorm2d_backward(x, gamma, grad_out, eps) returns (dx, dgamma, dbeta) of training-mode batch
+    norm on x (N, C, H, W), statistics per channel."""
+    rng = seeded_rng(22)
+    for n, c, h, w, eps in [(2, 3, 2, 4, 1e-5), (3, 2, 3, 1, 1e-3), (1, 4, 3, 2, 1e-5), (5, 1, 2, 2, 0.1)]:
+        x = rng.normal(size=(n, c, h, w)) * rng.uniform(0.5, 3.0, size=(1, c, 1, 1)) + rng.normal(0, 2, (1, c, 1, 1))
+        gamma, beta = rng.uniform(0.5, 2.0, c), rng.normal(size=c)
+        grad_out = rng.normal(size=x.shape)
+        case = f"x of shape {(n, c, h, w)}, eps={eps}"
+        result = call(batchnorm2d_backward, x, gamma, grad_out, eps, name="batchnorm2d_backward")
+        if not isinstance(result, (tuple, list)) or len(result) != 3:
+            raise CheckFailed("batchnorm2d_backward should return the triple (dx, dgamma, dbeta).")
+        dx, dgamma, dbeta = result
+        def loss_of_x(z, g=grad_out, scale=gamma, shift=beta, e=eps):
+            return float(np.sum(g * _bn2d_forward(z, scale, shift, e)))
+
+        def loss_of_gamma(scale, g=grad_out, z=x, shift=beta, e=eps):
+            return float(np.sum(g * _bn2d_forward(z, scale, shift, e)))
+
+        ref_dx = numerical_gradient(loss_of_x, x)
+        ref_dgamma = numerical_gradient(loss_of_gamma, gamma)
+        ref_dbeta = grad_out.sum(axis=(0, 2, 3))
+        x_hat = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + eps)
+        expect_close(dbeta, ref_dbeta, "dbeta", case=case, mistakes={
+            "dbeta sums grad_out over the batch and the pixels, axes (0, 2, 3), not over the batch only":
+            grad_out.sum(axis=0)})
+        expect_close(dgamma, ref_dgamma, "dgamma", case=case, rtol=1e-5, atol=1e-6, mistakes={
+            "dgamma is the sum of grad_out * x_hat over axes (0, 2, 3), not of grad_out * x":
+            np.sum(grad_out * x, axis=(0, 2, 3)),
+            "dgamma sums over the batch and the pixels, axes (0, 2, 3)": np.sum(grad_out * x_hat, axis=0)})
+        expect_close(dx, ref_dx, "dx", case=case, rtol=1e-5, atol=1e-6,
+                     mistakes=_bn2d_wrong_dx(x, gamma, grad_out, eps))
+    return "four shapes (one pixel, one channel, one sample among them), against finite differences"
+
+
+# --------------------------------------------------------------------------- parameter groups
+
+
+def _group_models(torch):
+    torch.manual_seed(0)
+    nn = torch.nn
+    return [
+        ("Linear-BatchNorm1d-ReLU-Linear", nn.Sequential(nn.Linear(5, 7), nn.BatchNorm1d(7), nn.ReLU(),
+                                                          nn.Linear(7, 3))),
+        ("Conv2d-BatchNorm2d-Linear", nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                                                     nn.Flatten(), nn.Linear(4 * 3 * 3, 2))),
+        ("Linear without bias, LayerNorm, Linear", nn.Sequential(nn.Linear(6, 8, bias=False), nn.LayerNorm(8),
+                                                                 nn.Linear(8, 1))),
+    ]
+
+
+@register("10.decay_param_groups")
+def check_decay_param_groups(decay_param_groups):
+    """decay_param_groups(model, weight_decay) returns two optimiser parameter groups: the weight
+    matrices and kernels with weight_decay, everything else (biases, normalisation scales and
+    shifts) with 0."""
+    torch = require_framework("torch")
+    for weight_decay in (0.05, 0.3):
+        for description, model in _group_models(torch):
+            case = f"a {description} model and weight_decay={weight_decay}"
+            groups = call(decay_param_groups, model, weight_decay, name="decay_param_groups")
+            if not isinstance(groups, (list, tuple)) or not all(isinstance(g, dict) for g in groups):
+                raise CheckFailed("decay_param_groups should return a list of dicts, each with the keys "
+                                  "'params' and 'weight_decay'.")
+            if len(groups) != 2:
+                raise CheckFailed(f"decay_param_groups returned {len(groups)} groups; expected two: the "
+                                  "parameters to decay and the rest.")
+            for group in groups:
+                if "params" not in group or "weight_decay" not in group:
+                    raise CheckFailed("every group needs the keys 'params' (a list of parameters) and "
+                                      "'weight_decay' (a number).")
+                group["params"] = list(group["params"])  # a generator is read once, here
+            named = dict(model.named_parameters())
+            names = {id(p): n for n, p in named.items()}
+            seen = [id(p) for g in groups for p in g["params"]]
+            if any(s not in names for s in seen):
+                raise CheckFailed(f"for {case}, a group holds something that is not a parameter of the "
+                                  "model: put the model's parameters themselves (model.parameters()).")
+            if len(seen) != len(set(seen)):
+                raise CheckFailed(f"for {case}, a parameter appears in both groups (or twice): each "
+                                  "parameter belongs to exactly one group.")
+            missing = [n for n, p in named.items() if id(p) not in set(seen)]
+            if missing:
+                raise CheckFailed(f"for {case}, the parameter {missing[0]!r} is in no group: every "
+                                  "parameter must be handed to the optimiser.")
+            decays = {}
+            for group in groups:
+                value = float(group["weight_decay"])
+                for p in group["params"]:
+                    decays[names[id(p)]] = value
+            for name, p in named.items():
+                want = weight_decay if p.ndim > 1 else 0.0
+                got = decays[name]
+                if np.isclose(got, want):
+                    continue
+                if p.ndim > 1:
+                    if np.isclose(got, 0.0):
+                        raise CheckFailed(f"for {case}, the weight {name!r} (shape {tuple(p.shape)}) is "
+                                          "not decayed: weight matrices and convolution kernels get "
+                                          "weight_decay.")
+                    raise CheckFailed(f"for {case}, {name!r} has weight_decay {got:g}; use the value "
+                                      "given as the argument.")
+                kind = "a bias" if name.endswith("bias") else "a normalisation scale or shift (1-D)"
+                raise CheckFailed(f"for {case}, {name!r} is {kind} and is decayed: only parameters with "
+                                  "two or more dimensions (weights and kernels) are decayed.")
+            optimizer = torch.optim.SGD(groups, lr=0.5)
+            before = {n: p.detach().clone() for n, p in named.items()}
+            for p in model.parameters():
+                p.grad = torch.zeros_like(p)
+            optimizer.step()
+            for name, p in named.items():
+                factor = 1 - 0.5 * weight_decay if p.ndim > 1 else 1.0
+                if not torch.allclose(p.detach(), before[name] * factor):
+                    raise CheckFailed(f"for {case}, one SGD step with these groups did not scale {name!r} "
+                                      f"by {factor:g}: are the groups in the form torch.optim expects?")
+    return "three models (dense, convolutional, normalisation without bias), two decay strengths"
