@@ -122,6 +122,9 @@ def check_clip_by_global_norm(clip_by_global_norm):
         grads = [rng.normal(scale=2, size=shape) for shape in
                  [(4, 3), (3,), (2, 5, 2), (1,)][:n_arrays]]
         cases.append((grads, max_norm, f"{n_arrays} random gradients, max_norm {max_norm:g}"))
+    small = [np.array([0.48, 0.0]), np.array([[0.64]])]  # global norm 0.8, below 1
+    cases += [(small, 0.5, "gradients [0.48, 0] and [[0.64]] (global norm 0.8), max_norm 0.5"),
+              ([np.zeros((2, 3)), np.zeros(2)], 1.0, "all-zero gradients, max_norm 1")]
     for grads, max_norm, case in cases:
         out = call(clip_by_global_norm, grads, max_norm, name="clip_by_global_norm")
         clipped, norm = expect_pair(out, "clip_by_global_norm", "(clipped, global_norm)")
@@ -130,7 +133,7 @@ def check_clip_by_global_norm(clip_by_global_norm):
                               f"arrays, one per gradient, not {type(clipped).__name__}: return the pair "
                               "(clipped, global_norm).")
         total = _global_norm(grads)
-        scale = min(1.0, max_norm / total)
+        scale = min(1.0, max_norm / total) if total > 0 else 1.0
         norms = [float(np.linalg.norm(g)) for g in grads]
         expect_close(norm, total, "the global norm", case=case, rtol=1e-5,
                      mistakes={"the global norm is the square root of the sum of ALL squared "
@@ -145,10 +148,10 @@ def check_clip_by_global_norm(clip_by_global_norm):
                                    "by max_norm / global_norm":
                                    g * min(1.0, max_norm / max(norms[index], 1e-300)),
                                    "gradients below the threshold must stay unchanged: the factor "
-                                   "is min(1, max_norm / global_norm)": g * max_norm / total,
+                                   "is min(1, max_norm / global_norm)": g * max_norm / max(total, 1e-300),
                                    "the factor is max_norm / global_norm, not its inverse":
                                    g * min(1.0, total / max_norm)})
-    return "seven sets of gradients, below, at and above the threshold"
+    return "nine sets of gradients: zero, below, at and above the threshold"
 
 
 def _bptt_chunked(xs, ys, h0, W_x, W_h, b, k, carry_state=True):
