@@ -11,166 +11,261 @@ from course_utils.checks.core import (
     expect_pair,
     numerical_gradient,
     register,
-    seeded_rng,
+    to_array,
 )
+from course_utils.frameworks import require_framework
 
 
-def _windows(series, window):
-    view = np.lib.stride_tricks.sliding_window_view(np.asarray(series, dtype=float), window)
-    return view[:-1].copy(), np.asarray(series, dtype=float)[window:]
-
-
-def _pair(out, name):
-    return expect_pair(out, name, "(X, y)")
+def _horizon_windows(series, window, horizon):
+    series = np.asarray(series, dtype=float)
+    rows = len(series) - window - horizon + 1
+    X = np.array([[series[i + j] for j in range(window)] for i in range(rows)]).reshape(rows, window)
+    Y = np.array([[series[i + window + j] for j in range(horizon)] for i in range(rows)]).reshape(rows, horizon)
+    return X, Y
 
 
 @register("13.make_windows")
 def check_make_windows(make_windows):
-    """make_windows(series, window) returns X (n - window, window) and the next values y."""
-    rng = seeded_rng(13)
-    cases = [(np.arange(10.0), 3, "series 0..9, window 3"), (np.arange(6.0), 1, "series 0..5, window 1")]
-    cases += [(rng.normal(size=n), w, f"a random series of length {n}, window {w}")
-              for n, w in [(30, 5), (17, 16), (50, 12)]]
-    for series, window, case in cases:
-        X, y = _pair(call(make_windows, series, window, name="make_windows"), "make_windows")
-        X_ref, y_ref = _windows(series, window)
-        n = len(series)
-        last = np.array([series[i + window - 1] for i in range(n - window)])
-        skip = np.array([series[i + window + 1] for i in range(n - window - 1)])
-        expect_close(y, y_ref, "y", case=case,
-                     mistakes={"the target is the last value *inside* the window; it should be the value "
-                               "right after it, series[i + window]": last,
-                               "the target skips a step: use series[i + window]": skip,
-                               "y has one value too few: the last window, whose target is the last "
-                               "value of the series, is missing": y_ref[:-1]})
-        X_extra = np.lib.stride_tricks.sliding_window_view(series, window)
+    """make_windows(series, window, horizon) returns X (m, window) and the next horizon values Y (m, horizon)."""
+    rng = np.random.default_rng(13)
+    cases = [(np.arange(10.0), 3, 2, "series 0..9, window 3, horizon 2"),
+             (np.arange(6.0), 1, 1, "series 0..5, window 1, horizon 1"),
+             (np.arange(7.0), 4, 3, "series 0..6, window 4, horizon 3 (a single example)")]
+    cases += [(rng.normal(size=n), w, k, f"a random series of length {n}, window {w}, horizon {k}")
+              for n, w, k in [(30, 5, 4), (17, 2, 9), (50, 12, 1)]]
+    for series, window, horizon, case in cases:
+        out = call(make_windows, series, window, horizon, name="make_windows")
+        X, Y = expect_pair(out, "make_windows", "(X, Y)")
+        X_ref, Y_ref = _horizon_windows(series, window, horizon)
+        rows = len(X_ref)
+        inside = np.array([series[i + window - 1 : i + window - 1 + horizon] for i in range(rows)])
+        only_last = np.array([series[i + window + horizon - 1] for i in range(rows)])
+        Y_array = to_array(Y, "Y")
+        if Y_array.ndim == 1 and horizon > 1 and Y_array.shape == only_last.shape \
+                and np.allclose(Y_array, only_last):
+            raise CheckFailed(f"Y for {case} holds only the value `horizon` steps ahead: it should "
+                              "hold all `horizon` next values, shape (m, horizon).")
+        expect_close(Y, Y_ref, "Y", case=case,
+                     mistakes={"the targets start inside the window: the first target of row i is "
+                               "series[i + window]": inside,
+                               "Y should be 2-D, shape (m, horizon), even when horizon is 1":
+                               Y_ref.reshape(-1),
+                               "Y is transposed: one example per row, shape (m, horizon)": Y_ref.T})
         expect_close(X, X_ref, "X", case=case,
-                     mistakes={"X has one window too many: the last window has no value after it to "
-                               "predict": X_extra,
-                               "X has one window too few: the last window is missing": X_ref[:-1],
-                               "X should be 2-D, shape (n - window, window), one window per row":
+                     mistakes={"X has one window too few: m = n - window - horizon + 1": X_ref[:-1],
+                               "X should be 2-D, shape (m, window), one window per row":
                                X_ref[..., None],
-                               "X is transposed: one window per row, shape (n - window, window)": X_ref.T})
-    return "windows and targets on five series"
+                               "X is transposed: one window per row, shape (m, window)": X_ref.T})
+    return "windows and multi-step targets on six series"
 
 
-def _step(x, h, W_x, W_h, b):
-    return np.tanh(np.einsum("ij,j->i", W_x, x) + np.einsum("ij,j->i", W_h, h) + b)
+def _sigmoid(a):
+    return 0.5 * (1 + np.tanh(0.5 * a))
 
 
-def _random_cell(rng, d_x, d_h):
-    return (rng.normal(size=(d_h, d_x)), rng.normal(size=(d_h, d_h)) * 0.6, rng.normal(size=d_h))
+def _gru_cho_variants(x, h, kernel, recurrent_kernel, bias):
+    """Cho et al.'s GRU step in Keras' layout (blocks z, r, h) and the typical mistakes."""
+    units = h.shape[-1]
+    blocks = [slice(k * units, (k + 1) * units) for k in range(3)]
+    xk = [np.einsum("...i,ij->...j", x, kernel[:, s]) + bias[s] for s in blocks]
+    U = [recurrent_kernel[:, s] for s in blocks]
+    z = _sigmoid(xk[0] + h @ U[0])
+    r = _sigmoid(xk[1] + h @ U[1])
+    candidate = np.tanh(xk[2] + (r * h) @ U[2])
+    swapped_r, swapped_z = _sigmoid(xk[0] + h @ U[0]), _sigmoid(xk[1] + h @ U[1])
+    swapped = np.tanh(xk[2] + (swapped_r * h) @ U[2])
+    return z * h + (1 - z) * candidate, {
+        "the reset gate is applied after the recurrent product (PyTorch's placement); Cho et "
+        "al. reset the state first: (r * h) @ U_h": z * h + (1 - z) * np.tanh(xk[2] + r * (h @ U[2])),
+        "z and 1 - z are swapped: h_t = z * h_{t-1} + (1 - z) * candidate":
+            (1 - z) * h + z * candidate,
+        "the gate blocks are in the wrong order: Keras' columns are z, r, h":
+            swapped_z * h + (1 - swapped_z) * swapped,
+        "the reset gate is missing from the candidate": z * h + (1 - z) * np.tanh(xk[2] + h @ U[2]),
+        "the candidate uses the sigmoid: it uses tanh": z * h + (1 - z) * _sigmoid(xk[2] + (r * h) @ U[2]),
+        "the bias is missing": None,
+    }
 
 
-@register("13.rnn_step")
-def check_rnn_step(rnn_step):
-    """rnn_step(x, h, W_x, W_h, b) returns tanh(W_x x + W_h h + b)."""
-    rng = seeded_rng(131)
-    for d_x, d_h in [(3, 3), (2, 4), (5, 3), (1, 1)]:
-        W_x, W_h, b = _random_cell(rng, d_x, d_h)
-        x, h = rng.normal(size=d_x), rng.normal(size=d_h)
-        case = f"d_x={d_x}, d_h={d_h}"
-        got = call(rnn_step, x, h, W_x, W_h, b, name="rnn_step")
-        a = W_x @ x + W_h @ h + b
-        mistakes = {"the tanh is missing: h_t = tanh(W_x x + W_h h + b)": a,
-                    "use tanh, not the sigmoid": 1 / (1 + np.exp(-a)),
-                    "use tanh, not ReLU": np.maximum(a, 0),
-                    "the bias b is missing": np.tanh(W_x @ x + W_h @ h),
-                    "W_h is transposed: the recurrent term is W_h @ h": np.tanh(W_x @ x + W_h.T @ h + b)}
-        if d_x == d_h:
-            mistakes["W_x is transposed: the input term is W_x @ x"] = np.tanh(W_x.T @ x + W_h @ h + b)
-        expect_close(got, _step(x, h, W_x, W_h, b), "the new state", case=case, mistakes=mistakes)
-    return "four cell sizes"
+@register("13.gru_step_cho")
+def check_gru_step_cho(gru_step_cho):
+    """gru_step_cho(x, h, kernel, recurrent_kernel, bias): one GRU step, reset before the product, Keras' layout."""
+    rng = np.random.default_rng(1301)
+    for batch, d_x, units in [(None, 3, 3), (4, 2, 5), (None, 1, 2), (3, 6, 1), (2, 3, 4)]:
+        kernel = rng.normal(scale=0.8, size=(d_x, 3 * units))
+        recurrent_kernel = rng.normal(scale=0.8, size=(units, 3 * units))
+        bias = rng.normal(size=3 * units)
+        shape = () if batch is None else (batch,)
+        x, h = rng.normal(size=shape + (d_x,)), rng.uniform(-1, 1, size=shape + (units,))
+        case = (f"one sequence, d_x={d_x}, units={units}" if batch is None
+                else f"a batch of {batch}, d_x={d_x}, units={units}")
+        expected, mistakes = _gru_cho_variants(x, h, kernel, recurrent_kernel, bias)
+        mistakes["the bias is missing"] = _gru_cho_variants(x, h, kernel, recurrent_kernel, 0 * bias)[0]
+        got = call(gru_step_cho, x, h, kernel, recurrent_kernel, bias, name="gru_step_cho")
+        expect_close(got, expected, "the new state", case=case, mistakes=mistakes)
+    return "five cells, single sequences and batches"
 
 
-@register("13.rnn_forward")
-def check_rnn_forward(rnn_forward):
-    """rnn_forward(xs, h0, W_x, W_h, b) returns the states h_1..h_T, shape (T, d_h)."""
-    rng = seeded_rng(132)
-    for T, d_x, d_h in [(6, 2, 3), (1, 3, 2), (12, 1, 4)]:
-        W_x, W_h, b = _random_cell(rng, d_x, d_h)
-        xs, h0 = rng.normal(size=(T, d_x)), rng.normal(size=d_h)
-        states, h = [], h0
-        for x in xs:
-            h = _step(x, h, W_x, W_h, b)
-            states.append(h)
-        expected = np.array(states)
-        fresh = np.array([_step(x, h0, W_x, W_h, b) for x in xs])
-        got = call(rnn_forward, xs, h0, W_x, W_h, b, name="rnn_forward")
-        expect_close(got, expected, "the states", case=f"T={T}, d_x={d_x}, d_h={d_h}",
-                     mistakes={"only the last state is returned: return every state h_1..h_T": expected[-1],
-                               "h0 is included: return h_1..h_T only": np.vstack([h0, expected]),
-                               "h0 is included and h_T is missing: store the state after each step":
-                               np.vstack([h0, expected[:-1]]),
-                               "each step starts from h0: carry the new state into the next step": fresh})
-    return "three sequences"
+def _global_norm(grads):
+    return float(np.sqrt(sum(float(np.sum(np.asarray(g, dtype=float) ** 2)) for g in grads)))
 
 
-def _loss(xs, ys, h0, W_x, W_h, b):
-    h, total = h0, 0.0
-    for x, y in zip(xs, ys, strict=True):
-        h = _step(x, h, W_x, W_h, b)
-        total += 0.5 * float(np.sum((h - y) ** 2))
-    return total
+@register("13.clip_by_global_norm")
+def check_clip_by_global_norm(clip_by_global_norm):
+    """clip_by_global_norm(grads, max_norm) returns (clipped list, global norm before clipping)."""
+    rng = np.random.default_rng(1302)
+    three_four = [np.array([3.0]), np.array([[4.0]])]  # global norm exactly 5
+    cases = [(three_four, 5.0, "gradients [3] and [[4]] (global norm 5), max_norm 5"),
+             (three_four, 2.5, "gradients [3] and [[4]], max_norm 2.5"),
+             (three_four, 10.0, "gradients [3] and [[4]], max_norm 10")]
+    for n_arrays, max_norm in [(3, 1.0), (1, 0.5), (4, 50.0), (2, 3.0)]:
+        grads = [rng.normal(scale=2, size=shape) for shape in
+                 [(4, 3), (3,), (2, 5, 2), (1,)][:n_arrays]]
+        cases.append((grads, max_norm, f"{n_arrays} random gradients, max_norm {max_norm:g}"))
+    small = [np.array([0.48, 0.0]), np.array([[0.64]])]  # global norm 0.8, below 1
+    cases += [(small, 0.5, "gradients [0.48, 0] and [[0.64]] (global norm 0.8), max_norm 0.5"),
+              ([np.zeros((2, 3)), np.zeros(2)], 1.0, "all-zero gradients, max_norm 1")]
+    for grads, max_norm, case in cases:
+        out = call(clip_by_global_norm, grads, max_norm, name="clip_by_global_norm")
+        clipped, norm = expect_pair(out, "clip_by_global_norm", "(clipped, global_norm)")
+        if not isinstance(clipped, (list, tuple)) or len(clipped) != len(grads):
+            raise CheckFailed(f"the clipped gradients for {case} should be a list of {len(grads)} "
+                              f"arrays, one per gradient, not {type(clipped).__name__}: return the pair "
+                              "(clipped, global_norm).")
+        total = _global_norm(grads)
+        scale = min(1.0, max_norm / total) if total > 0 else 1.0
+        norms = [float(np.linalg.norm(g)) for g in grads]
+        expect_close(norm, total, "the global norm", case=case, rtol=1e-5,
+                     mistakes={"the global norm is the square root of the sum of ALL squared "
+                               "entries, not the sum of the arrays' norms": sum(norms),
+                               "return the norm before clipping": total * scale,
+                               "the global norm is a norm, not its square": total ** 2,
+                               "the global norm is the root of the sum of squares, not the "
+                               "largest entry": max(float(np.max(np.abs(g))) for g in grads)})
+        for index, (got, g) in enumerate(zip(clipped, grads, strict=True)):
+            expect_close(got, scale * g, f"clipped gradient {index}", case=case, rtol=1e-5,
+                         mistakes={"each gradient is clipped by its own norm: scale all of them "
+                                   "by max_norm / global_norm":
+                                   g * min(1.0, max_norm / max(norms[index], 1e-300)),
+                                   "gradients below the threshold must stay unchanged: the factor "
+                                   "is min(1, max_norm / global_norm)": g * max_norm / max(total, 1e-300),
+                                   "the factor is max_norm / global_norm, not its inverse":
+                                   g * min(1.0, total / max_norm)})
+    return "nine sets of gradients: zero, below, at and above the threshold"
 
 
-def _bptt_variant(xs, ys, h0, W_x, W_h, b, recurrent=True, tanh_grad=True, transpose=True, prev=True):
-    """BPTT with one deliberate change per flag (the mistakes the hints name)."""
-    hs, h = [], h0
-    for x in xs:
-        h = _step(x, h, W_x, W_h, b)
-        hs.append(h)
-    grads = [np.zeros_like(W_x), np.zeros_like(W_h), np.zeros_like(b)]
-    delta_next = np.zeros_like(b)
-    for t in reversed(range(len(xs))):
-        back = (W_h.T if transpose else W_h) @ delta_next
-        grad_h = hs[t] - ys[t] + (back if recurrent else 0.0)
-        delta = grad_h * (1 - hs[t] ** 2) if tanh_grad else grad_h
-        h_prev = (hs[t - 1] if t > 0 else h0) if prev else hs[t]
-        grads[0] += np.outer(delta, xs[t])
-        grads[1] += np.outer(delta, h_prev)
-        grads[2] += delta
-        delta_next = delta
-    return grads
+def _bptt_chunked(xs, ys, h0, W_x, W_h, b, k, carry_state=True):
+    """Truncated BPTT reference by numerical gradients, one chunk at a time: each chunk's
+    loss as a function of the weights, its first state held fixed."""
+    params = {"W_x": W_x, "W_h": W_h, "b": b}
+    total = {name: np.zeros_like(value) for name, value in params.items()}
+    h_start = h0
+    for begin in range(0, len(xs), k):
+        chunk = slice(begin, begin + k)
+
+        def chunk_loss(W_x, W_h, b, chunk=chunk, h_start=h_start):
+            h, loss = h_start, 0.0
+            for x, y in zip(xs[chunk], ys[chunk], strict=True):
+                h = np.tanh(W_x @ x + W_h @ h + b)
+                loss += 0.5 * float(np.sum((h - y) ** 2))
+            return loss
+
+        for name, value in params.items():
+            def of(p, name=name, chunk_loss=chunk_loss):
+                return chunk_loss(**{**params, name: p})
+
+            total[name] += numerical_gradient(of, value)
+        h = h_start
+        for x in xs[chunk]:
+            h = np.tanh(W_x @ x + W_h @ h + b)
+        h_start = h if carry_state else h0
+    return [total["W_x"], total["W_h"], total["b"]]
 
 
-def _numerical_grads(xs, ys, h0, params):
-    """Central-difference gradients of the loss for every parameter (the independent reference)."""
-    grads = {}
-    for name, value in params.items():
-        def loss_of(p, name=name):
-            return _loss(xs, ys, h0, **{**params, name: p})
-
-        grads[name] = numerical_gradient(loss_of, value)
-    return grads
-
-
-@register("13.rnn_bptt")
-def check_rnn_bptt(rnn_bptt):
-    """rnn_bptt(xs, ys, h0, W_x, W_h, b) returns (dW_x, dW_h, db), checked against a numerical gradient."""
-    rng = seeded_rng(133)
-    for T, d_x, d_h in [(4, 2, 3), (1, 2, 2), (7, 3, 4)]:
-        W_x, W_h, b = _random_cell(rng, d_x, d_h)
+@register("13.rnn_bptt_truncated")
+def check_rnn_bptt_truncated(rnn_bptt_truncated):
+    """rnn_bptt_truncated(xs, ys, h0, W_x, W_h, b, k) returns (dW_x, dW_h, db) of truncated BPTT in chunks of k."""
+    rng = np.random.default_rng(1303)
+    for T, d_x, d_h, k in [(6, 2, 3, 2), (7, 3, 2, 3), (5, 1, 4, 5), (4, 2, 2, 1), (5, 2, 3, 8)]:
+        W_x, W_h = rng.normal(size=(d_h, d_x)), rng.normal(size=(d_h, d_h)) * 0.6
+        b = rng.normal(size=d_h)
         xs, ys, h0 = rng.normal(size=(T, d_x)), rng.normal(size=(T, d_h)), rng.normal(size=d_h)
-        params = {"W_x": W_x, "W_h": W_h, "b": b}
-        out = call(rnn_bptt, xs, ys, h0, W_x, W_h, b, name="rnn_bptt")
+        out = call(rnn_bptt_truncated, xs, ys, h0, W_x, W_h, b, k, name="rnn_bptt_truncated")
         if not isinstance(out, (tuple, list)) or len(out) != 3:
-            raise CheckFailed("rnn_bptt should return the three gradients (dW_x, dW_h, db).")
+            raise CheckFailed("rnn_bptt_truncated should return the three gradients (dW_x, dW_h, db).")
+        case = f"T={T}, d_x={d_x}, d_h={d_h}, k={k}"
+        reference = _bptt_chunked(xs, ys, h0, W_x, W_h, b, k)
         variants = {
-            "the gradient from later steps is missing: add W_h.T @ delta_{t+1} to dL/dh_t":
-                _bptt_variant(xs, ys, h0, W_x, W_h, b, recurrent=False),
-            "the tanh derivative (1 - h_t**2) is missing": _bptt_variant(xs, ys, h0, W_x, W_h, b, tanh_grad=False),
-            "W_h must be transposed when the gradient flows back: W_h.T @ delta":
-                _bptt_variant(xs, ys, h0, W_x, W_h, b, transpose=False),
-            "dW_h pairs delta_t with the previous state h_{t-1}, not with h_t":
-                _bptt_variant(xs, ys, h0, W_x, W_h, b, prev=False),
+            "the gradient crosses the chunk boundaries: stop the backward pass at the start of "
+            "each chunk of k steps": _bptt_chunked(xs, ys, h0, W_x, W_h, b, len(xs)),
+            "each chunk starts again from h0: the forward pass carries the state from one chunk "
+            "into the next, only the gradient is cut": _bptt_chunked(xs, ys, h0, W_x, W_h, b, k,
+                                                                     carry_state=False),
+            "the gradient stops at every step: it flows back within each chunk of k steps":
+                _bptt_chunked(xs, ys, h0, W_x, W_h, b, 1),
         }
-        case = f"T={T}, d_x={d_x}, d_h={d_h}"
-        references = _numerical_grads(xs, ys, h0, params)
-        for index, (name, reference) in enumerate(references.items()):
-            mistakes = {hint: grads[index] for hint, grads in variants.items()}
-            mistakes["the gradient is twice too large: the 1/2 in the loss cancels the 2 of the square"] = 2 * reference
-            mistakes["the gradient is half what it should be: d/dh of 1/2 (h - y)^2 is (h - y)"] = reference / 2
-            mistakes["the gradient has the wrong sign: it is (h_t - y_t), not (y_t - h_t)"] = -reference
-            expect_close(out[index], reference, f"d{name}", case=case, rtol=1e-5, atol=1e-7, mistakes=mistakes)
-    return "three sequences against numerical gradients"
+        if k + 1 <= T:
+            variants["the chunks have k + 1 steps: chunk j covers steps j*k .. j*k + k - 1"] = \
+                _bptt_chunked(xs, ys, h0, W_x, W_h, b, k + 1)
+        if k > 1:
+            variants["the chunks have k - 1 steps: chunk j covers steps j*k .. j*k + k - 1"] = \
+                _bptt_chunked(xs, ys, h0, W_x, W_h, b, k - 1)
+        for index, name in enumerate(("dW_x", "dW_h", "db")):
+            mistakes = {hint: grads[index] for hint, grads in variants.items()
+                        if not np.allclose(grads[index], reference[index], rtol=1e-4, atol=1e-6)}
+            expect_close(out[index], reference[index], name, case=case, rtol=1e-5, atol=1e-7,
+                         mistakes=mistakes)
+    return "five sequences and chunk lengths, against numerical gradients per chunk"
+
+
+def _torch_gru(torch, d_x, units, seed):
+    torch.manual_seed(seed)
+    gru = torch.nn.GRU(d_x, units, batch_first=True)
+    with torch.no_grad():
+        for p in gru.parameters():
+            p.uniform_(-1, 1)
+    return gru
+
+
+@register("13.torch_gru_to_keras")
+def check_torch_gru_to_keras(torch_gru_to_keras):
+    """torch_gru_to_keras(gru) returns [kernel, recurrent_kernel, bias] for keras.layers.GRU(reset_after=True)."""
+    torch = require_framework("torch")
+    for d_x, units, seed in [(3, 4, 0), (1, 2, 1), (5, 3, 2)]:
+        gru = _torch_gru(torch, d_x, units, seed)
+        case = f"a torch.nn.GRU({d_x}, {units})"
+        weights = {name: p.detach().double().numpy().copy() for name, p in gru.named_parameters()}
+        out = call(torch_gru_to_keras, gru, name="torch_gru_to_keras")
+        if not isinstance(out, (list, tuple)) or len(out) != 3:
+            raise CheckFailed("torch_gru_to_keras should return a list of three arrays "
+                              "[kernel, recurrent_kernel, bias].")
+        after = {name: p.detach().double().numpy() for name, p in gru.named_parameters()}
+        if any(not np.array_equal(after[name], weights[name]) for name in weights):
+            raise CheckFailed("torch_gru_to_keras changed the GRU's weights: read them, do not "
+                              "write them.")
+
+        def keras_order(w, axis):  # PyTorch blocks r, z, n -> Keras z, r, h
+            r, z, n = np.split(w, 3, axis=axis)
+            return np.concatenate([z, r, n], axis=axis)
+
+        W_ih, W_hh = weights["weight_ih_l0"], weights["weight_hh_l0"]
+        b_ih, b_hh = weights["bias_ih_l0"], weights["bias_hh_l0"]
+        expected = [keras_order(W_ih, 0).T, keras_order(W_hh, 0).T,
+                    np.stack([keras_order(b_ih, 0), keras_order(b_hh, 0)])]
+        mistakes = [
+            {"the kernel must be transposed: Keras' kernel has shape (d_x, 3 units)": keras_order(W_ih, 0),
+             "the gate blocks are still in PyTorch's order r, z, n: Keras wants z, r, h": W_ih.T,
+             "the kernel is built from weight_hh_l0: use weight_ih_l0": keras_order(W_hh, 0).T},
+            {"the recurrent kernel must be transposed: shape (units, 3 units)": keras_order(W_hh, 0),
+             "the gate blocks are still in PyTorch's order r, z, n: Keras wants z, r, h": W_hh.T},
+            {"with reset_after=True the bias has two rows, input bias and recurrent bias; they "
+             "are not added": keras_order(b_ih + b_hh, 0),
+             "the bias rows are swapped: row 0 is bias_ih, row 1 bias_hh":
+                 np.stack([keras_order(b_hh, 0), keras_order(b_ih, 0)]),
+             "the bias blocks are still in PyTorch's order r, z, n: Keras wants z, r, h":
+                 np.stack([b_ih, b_hh])},
+        ]
+        for got, reference, name, hints in zip(out, expected, ("kernel", "recurrent_kernel", "bias"),
+                                               mistakes, strict=True):
+            expect_close(got, reference, name, case=case, rtol=1e-5, atol=1e-6, mistakes=hints)
+    return "three GRUs, every block in Keras' place"
