@@ -252,7 +252,7 @@ class GapModule(nn.Module):
         chans = [1, width, 2 * width, 4 * width]
         self.stages = nn.ModuleList(
             nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU())
-            for a, b in zip(chans[:-1], chans[1:]))
+            for a, b in zip(chans[:-1], chans[1:], strict=True))
         self.pools = nn.ModuleList([nn.MaxPool2d(2), nn.MaxPool2d(2)])
         self.gap = nn.AdaptiveAvgPool2d(1)
         self.out = nn.Linear(4 * width, 10)
