@@ -266,3 +266,63 @@ def own_stride(layers):
 def test_receptive_field_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
         check("12.receptive_field", answer)
+
+
+# ---------------------------------------------------------------- 12.build_gap_cnn
+
+
+def gap_sequential(width, bias=False, pool=True, softmax=False, order="cbr", n_pools=2, kernel=3):
+    layers, c_in = [], 1
+    for stage, c_out in enumerate((width, 2 * width, 4 * width)):
+        conv = nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=bias)
+        block = {"c": conv, "b": nn.BatchNorm2d(c_out if order == "cbr" else c_in), "r": nn.ReLU()}
+        layers += [block[k] for k in order]
+        if stage < n_pools:
+            layers.append(nn.MaxPool2d(2))
+        c_in = c_out
+    if pool:
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, 10)]
+    else:
+        layers += [nn.Flatten(), nn.Linear(4 * width * 7 * 7, 10)]
+    if softmax:
+        layers.append(nn.Softmax(dim=1))
+    return nn.Sequential(*layers)
+
+
+class GapModule(nn.Module):
+    """Stages in a ModuleList, pooling and flattening in forward: different code, same network."""
+
+    def __init__(self, width):
+        super().__init__()
+        chans = [1, width, 2 * width, 4 * width]
+        self.stages = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU())
+            for a, b in zip(chans[:-1], chans[1:], strict=True))
+        self.pools = nn.ModuleList([nn.MaxPool2d(2), nn.MaxPool2d(2)])
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.out = nn.Linear(4 * width, 10)
+
+    def forward(self, x):
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i < 2:
+                x = self.pools[i](x)
+        return self.out(self.gap(x).flatten(1))
+
+
+@pytest.mark.parametrize("answer", [gap_sequential, GapModule])
+def test_gap_cnn_accepts(answer):
+    assert check("12.build_gap_cnn", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda w: gap_sequential(w, bias=True), "bias=False"),
+    (lambda w: gap_sequential(w, pool=False), "AdaptiveAvgPool2d"),
+    (lambda w: gap_sequential(w, softmax=True), "softmax"),
+    (lambda w: gap_sequential(w, order="bcr"), "Conv2d -> BatchNorm2d -> ReLU|one nn.BatchNorm2d"),
+    (lambda w: gap_sequential(w, n_pools=3), "two 2x2 max-pooling"),
+    (lambda w: gap_sequential(w, kernel=5), "3x3"),
+])
+def test_gap_cnn_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("12.build_gap_cnn", answer)

@@ -270,3 +270,76 @@ def check_receptive_field(receptive_field):
             raise CheckFailed(f"receptive_field for {case} is wrong: {hint}")
     raise CheckFailed(f"receptive_field for {case} is {answers[wrong[0]]:g}, which is wrong "
                       f"({len(wrong)} of {len(cases)} cases wrong).")
+
+
+# --------------------------------------------------------------------------- depth pass
+
+
+def gap_cnn_parameters(width: int) -> int:
+    """Parameters of the all-convolutional network of exercise 12.build_gap_cnn."""
+    channels = [1, width, 2 * width, 4 * width]
+    convs = sum(9 * c_in * c_out for c_in, c_out in zip(channels[:-1], channels[1:], strict=True))
+    batch_norm = 2 * sum(channels[1:])
+    return convs + batch_norm + 4 * width * 10 + 10
+
+
+@register("12.build_gap_cnn")
+def check_build_gap_cnn(build_gap_cnn):
+    """build_gap_cnn(width) returns three conv-BN-ReLU stages (width, 2 width, 4 width channels; 2x2 max
+    pooling after the first two), global average pooling and a Linear layer to 10 logits."""
+    torch = require_framework("torch")
+    nn = torch.nn
+    for width in (8, 4, 12):
+        torch.manual_seed(width)
+        model = call(build_gap_cnn, width, name="build_gap_cnn")
+        case = f"width={width}"
+        if not isinstance(model, nn.Module):
+            raise CheckFailed(f"build_gap_cnn should return a torch.nn.Module, not a {type(model).__name__}.")
+        layers = [m for m in model.modules() if not list(m.children())]
+        kinds = [type(m) for m in layers]
+        convs = [m for m in layers if isinstance(m, nn.Conv2d)]
+        norms = [m for m in layers if isinstance(m, nn.BatchNorm2d)]
+        if nn.AdaptiveAvgPool2d not in kinds:
+            hint = (" Flatten + Linear on the 7x7 maps ties the network to 28x28 inputs; global average "
+                    "pooling (nn.AdaptiveAvgPool2d(1)) averages each map to one number."
+                    if nn.Flatten in kinds else "")
+            raise CheckFailed(f"there is no nn.AdaptiveAvgPool2d layer ({case}).{hint}")
+        got = [(m.in_channels, m.out_channels) for m in convs]
+        want = [(1, width), (width, 2 * width), (2 * width, 4 * width)]
+        if got != want:
+            raise CheckFailed(f"the convolutions map channels {got}; expected {want} ({case}).")
+        for m in convs:
+            if m.kernel_size != (3, 3) or m.padding != (1, 1) or m.stride != (1, 1):
+                raise CheckFailed(f"every convolution is 3x3 with padding=1 and stride 1; one has kernel "
+                                  f"{m.kernel_size}, padding {m.padding}, stride {m.stride} ({case}).")
+            if m.bias is not None:
+                raise CheckFailed(f"the convolutions need bias=False: the batch normalisation after each "
+                                  f"has its own shift ({case}).")
+        if [m.num_features for m in norms] != [width, 2 * width, 4 * width]:
+            raise CheckFailed(f"expected one nn.BatchNorm2d after each convolution, with {width}, {2 * width} "
+                              f"and {4 * width} channels ({case}).")
+        order = [k for k in kinds if k in (nn.Conv2d, nn.BatchNorm2d, nn.ReLU)]
+        if order != [nn.Conv2d, nn.BatchNorm2d, nn.ReLU] * 3:
+            names = " -> ".join(k.__name__ for k in order)
+            raise CheckFailed(f"each stage is Conv2d -> BatchNorm2d -> ReLU; your order is {names} ({case}).")
+        pools = [m for m in layers if isinstance(m, nn.MaxPool2d)]
+        if len(pools) != 2:
+            raise CheckFailed(f"expected two 2x2 max-pooling layers (after stages 1 and 2), found {len(pools)} "
+                              f"({case}).")
+        linears = [m for m in layers if isinstance(m, nn.Linear)]
+        if [(m.in_features, m.out_features) for m in linears] != [(4 * width, 10)]:
+            raise CheckFailed(f"the head is one nn.Linear({4 * width}, 10) after the pooling, found "
+                              f"{[(m.in_features, m.out_features) for m in linears]} ({case}).")
+        if kinds.index(nn.AdaptiveAvgPool2d) < max(i for i, k in enumerate(kinds) if k is nn.Conv2d):
+            raise CheckFailed(f"global average pooling comes after the last convolution ({case}).")
+        model.eval()
+        for size in (28, 36):
+            out = to_array(call(model, torch.rand(3, 1, size, size), name="your model"), "the model's output")
+            if out.shape != (3, 10):
+                raise CheckFailed(f"a batch of 3 images of {size}x{size} gives shape {out.shape}, expected "
+                                  f"(3, 10) ({case}).")
+            if np.allclose(out.sum(axis=1), 1.0, atol=1e-4) and np.all(out >= 0):
+                raise CheckFailed("the outputs sum to 1: return logits, without a softmax.")
+        n_params = sum(int(p.numel()) for p in model.parameters())
+        expect_equal(n_params, gap_cnn_parameters(width), "the number of parameters", case=case)
+    return "three stages, global average pooling, any input size"
