@@ -283,23 +283,32 @@ class Channel:
             except (OSError, ValueError) as err:
                 raise SandboxError("the sandbox stopped listening") from err
 
+    def _wait(self, take, timeout: float, margin: float, waiting_for: str):
+        """Wait (holding ``self.cond``) until ``take()`` returns a message, the sandbox ends or
+        falls silent, or ``timeout + margin`` seconds pass."""
+        deadline = time.monotonic() + timeout + margin
+        while (message := take()) is None:
+            left = deadline - time.monotonic()
+            if self.closed:
+                raise SandboxError("the sandbox ended")
+            if self._silent():
+                raise SandboxError("the sandbox stopped answering (stopped or hung)")
+            if left <= 0:
+                raise SandboxError(f"no {waiting_for} from the sandbox within {timeout:g} s")
+            self.cond.wait(min(left, 1.0))
+        return message
+
     def event(self, op: str, timeout: float) -> dict:
         """Wait for the driver's ``op`` message (``ran``, ``ready``)."""
-        deadline = time.monotonic() + timeout
+        def take():
+            for message in self.events:
+                if message.get("op") == op:
+                    self.events.remove(message)
+                    return message
+            return None
+
         with self.cond:
-            while True:
-                for message in self.events:
-                    if message.get("op") == op:
-                        self.events.remove(message)
-                        return message
-                left = deadline - time.monotonic()
-                if self.closed:
-                    raise SandboxError("the sandbox ended")
-                if self._silent():
-                    raise SandboxError("the sandbox stopped answering (stopped or hung)")
-                if left <= 0:
-                    raise SandboxError(f"no word from the sandbox within {timeout:g} s")
-                self.cond.wait(min(left, 1.0))
+            return self._wait(take, timeout, 0, "word")
 
     def request(self, op: str, timeout: float, **fields) -> dict:
         """Send a request and wait for its reply (at most ``timeout`` seconds, plus a margin)."""
@@ -308,18 +317,8 @@ class Channel:
             request_id = self.next_id
             self.pending.add(request_id)
         self.send({"id": request_id, "op": op, "timeout": timeout, **fields})
-        deadline = time.monotonic() + timeout + 5
         with self.cond:
-            while request_id not in self.replies:
-                left = deadline - time.monotonic()
-                if self.closed:
-                    raise SandboxError("the sandbox ended")
-                if self._silent():
-                    raise SandboxError("the sandbox stopped answering (stopped or hung)")
-                if left <= 0:
-                    raise SandboxError(f"no answer from the sandbox within {timeout:g} s")
-                self.cond.wait(min(left, 1.0))
-            return self.replies.pop(request_id)
+            return self._wait(lambda: self.replies.pop(request_id, None), timeout, 5, "answer")
 
     def busy(self) -> bool:
         with self.cond:
