@@ -8,54 +8,6 @@ from course_utils.checks import CheckFailed, check
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-# ---------------------------------------------------------------- 12.build_lenet
-
-
-def lenet_sequential(padding=2, flat=400, bias=True, softmax=False, n_out=10, kernel=5):
-    def build():
-        layers = [nn.Conv2d(1, 6, kernel, padding=padding, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
-                  nn.Conv2d(6, 16, kernel, bias=bias), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                  nn.Linear(flat, 120, bias=bias), nn.ReLU(), nn.Linear(120, 84, bias=bias), nn.ReLU(),
-                  nn.Linear(84, n_out, bias=bias)]
-        if softmax:
-            layers.append(nn.Softmax(dim=1))
-        return nn.Sequential(*layers)
-    return build
-
-
-class LeNetModule(nn.Module):
-    """A subclass with a functional forward: different code, same network."""
-
-    def __init__(self):
-        super().__init__()
-        self.c1, self.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
-        self.f1, self.f2, self.f3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = nn.functional.max_pool2d(torch.tanh(self.c1(x)), 2)
-        x = nn.functional.max_pool2d(torch.tanh(self.c2(x)), 2)
-        return self.f3(torch.tanh(self.f2(torch.tanh(self.f1(x.flatten(1))))))
-
-
-@pytest.mark.parametrize("answer", [lenet_sequential(), LeNetModule])
-def test_build_lenet_accepts(answer):
-    assert check("12.build_lenet", answer)
-
-
-@pytest.mark.parametrize("answer,hint", [
-    (lenet_sequential(padding=0), "in_features must equal"),
-    (lenet_sequential(padding=0, flat=256), "padding=2"),
-    (lenet_sequential(bias=False), "biases are missing"),
-    (lenet_sequential(softmax=True), "remove the softmax"),
-    (lenet_sequential(n_out=84), "10 outputs"),
-    (lenet_sequential(kernel=3, padding=1, flat=576), "5x5 kernels"),
-    (lambda: "a model", "torch.nn.Module"),
-])
-def test_build_lenet_rejects(answer, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check("12.build_lenet", answer)
-
-
 # ---------------------------------------------------------------- 12.spatial_dropout
 
 

@@ -7,54 +7,6 @@ import numpy as np
 from course_utils.checks.core import CheckFailed, call, expect_close, expect_equal, expect_pair, register, to_array
 from course_utils.frameworks import require_framework
 
-LENET_PARAMETERS = 61706  # 156 + 2416 + 48120 + 10164 + 850
-
-
-@register("12.build_lenet")
-def check_build_lenet(build_lenet):
-    """build_lenet() returns the LeNet-style PyTorch model: (N, 1, 28, 28) -> (N, 10) logits."""
-    torch = require_framework("torch")
-    nn = torch.nn
-    torch.manual_seed(0)
-    model = call(build_lenet, name="build_lenet")
-    if not isinstance(model, nn.Module):
-        raise CheckFailed(f"build_lenet() should return a torch.nn.Module (e.g. nn.Sequential), "
-                          f"not a {type(model).__name__}.")
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    got_convs = [(m.in_channels, m.out_channels, m.kernel_size) for m in convs]
-    if got_convs != [(1, 6, (5, 5)), (6, 16, (5, 5))]:
-        raise CheckFailed(f"the convolutions (in, out, kernel) are {got_convs}; expected 1 -> 6 and 6 -> 16 "
-                          "channels with 5x5 kernels.")
-    if convs[0].padding != (2, 2) and linears and linears[0].in_features == 256:
-        raise CheckFailed("the first convolution needs padding=2 so that it keeps 28x28; then the flattened "
-                          "size is 16 x 5 x 5 = 400, not 256.")
-    model.eval()
-    x = torch.rand(3, 1, 28, 28)
-    try:
-        out = call(model, x, name="your model")
-    except CheckFailed as err:
-        if "shapes cannot be multiplied" in str(err) or "size mismatch" in str(err):
-            raise CheckFailed("the first Linear layer's in_features must equal channels x height x width after "
-                              "the second pooling: 16 x 5 x 5 = 400 (with padding=2 in the first convolution). "
-                              f"({err})") from None
-        raise
-    out = to_array(out, "the model's output")
-    if out.shape != (3, 10):
-        raise CheckFailed(f"for a batch of 3 images the output has shape {out.shape}, expected (3, 10): "
-                          "the last layer needs 10 outputs, one logit per class.")
-    if np.allclose(out.sum(axis=1), 1.0, atol=1e-4) and np.all(out >= 0):
-        raise CheckFailed("the outputs sum to 1: remove the softmax; the model returns logits and "
-                          "nn.CrossEntropyLoss applies log-softmax itself.")
-    n_params = sum(int(p.numel()) for p in model.parameters())
-    no_bias = LENET_PARAMETERS - (6 + 16 + 120 + 84 + 10)
-    expect_equal(n_params, LENET_PARAMETERS, "the number of parameters",
-                 mistakes={"the biases are missing (bias=False somewhere)": no_bias})
-    sizes = [(m.in_features, m.out_features) for m in linears]
-    if sizes != [(400, 120), (120, 84), (84, 10)]:
-        raise CheckFailed(f"the Linear layers are {sizes}; expected 400 -> 120 -> 84 -> 10.")
-    return f"(N, 1, 28, 28) -> (N, 10), {LENET_PARAMETERS:,} parameters"
-
 
 def _positive_maps(rng, n, c, h=4, w=5):
     return rng.uniform(0.5, 2.0, size=(n, c, h, w))
