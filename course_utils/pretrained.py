@@ -3,8 +3,8 @@
 The source task is five Fashion-MNIST classes (``SOURCE_CLASSES``); the other five
 (``TARGET_CLASSES``) are held out as the target task of transfer learning
 (:func:`course_utils.data.fashion_classes` loads either). ``load_source_model()`` returns the
-trained PyTorch model, training it on first use (about half a minute on two idle CPU cores in
-the full profile) and caching its weights under ``cache_dir()/models``; later calls only load
+trained PyTorch model, training it on first use (one to a few minutes on a CPU in the full
+profile, depending on the load) and caching its weights under ``cache_dir()/models``; later calls only load
 them. ``scripts/train_source_model.py`` does the same from the command line. The network is
 ``model.base``, which turns an image into ``N_FEATURES`` numbers (``block1`` and ``block2``:
 convolution, batch normalisation, ReLU, pooling; then ``flatten`` of the 32 maps of 7 x 7),
