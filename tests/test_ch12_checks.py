@@ -178,14 +178,15 @@ def test_receptive_field_rejects(answer, hint):
 # ---------------------------------------------------------------- 12.build_gap_cnn
 
 
-def gap_sequential(width, bias=False, pool=True, softmax=False, order="cbr", n_pools=2, kernel=3):
+def gap_sequential(width, bias=False, pool=True, softmax=False, order="cbr", n_pools=2, kernel=3,
+                   pool_size=2):
     layers, c_in = [], 1
     for stage, c_out in enumerate((width, 2 * width, 4 * width)):
         conv = nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=bias)
         block = {"c": conv, "b": nn.BatchNorm2d(c_out if order == "cbr" else c_in), "r": nn.ReLU()}
         layers += [block[k] for k in order]
         if stage < n_pools:
-            layers.append(nn.MaxPool2d(2))
+            layers.append(nn.MaxPool2d(pool_size))
         c_in = c_out
     if pool:
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, 10)]
@@ -229,6 +230,7 @@ def test_gap_cnn_accepts(answer):
     (lambda w: gap_sequential(w, order="bcr"), "Conv2d -> BatchNorm2d -> ReLU|one nn.BatchNorm2d"),
     (lambda w: gap_sequential(w, n_pools=3), "two 2x2 max-pooling"),
     (lambda w: gap_sequential(w, kernel=5), "3x3"),
+    (lambda w: gap_sequential(w, pool_size=3), "MaxPool2d\\(2\\)"),
 ])
 def test_gap_cnn_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):

@@ -160,7 +160,20 @@ def _groups_with_frozen(model, head_lr, decay, n_trainable):
     return groups
 
 
+def _groups_two_tensor_blocks(model, head_lr, decay, n_trainable):
+    """The mutant `len(list(b.parameters())) > 1`: skips a block with one weight and no bias."""
+    blocks = [b for b in model.base.children() if len(list(b.parameters())) > 1]
+    model.base.requires_grad_(False)
+    model.head.requires_grad_(True)
+    groups = [{"params": list(model.head.parameters()), "lr": head_lr}]
+    for j, block in enumerate(reversed(blocks[len(blocks) - n_trainable:] if n_trainable else []), start=1):
+        block.requires_grad_(True)
+        groups.append({"params": list(block.parameters()), "lr": head_lr * decay**j})
+    return groups
+
+
 @pytest.mark.parametrize("answer,hint", [
+    (_groups_two_tensor_blocks, "single parameter tensor"),
     (_groups_first_blocks, "first"),
     (_groups_off_by_one, r"head_lr \* decay,"),
     (_groups_all_children, "should be frozen|must train|learning rate"),

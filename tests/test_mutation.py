@@ -84,6 +84,18 @@ def test_a_sample_of_chapter_00_mutants_is_killed():
         assert result["score"] >= mutation.GOAL, (exercise_id, result["survivors"])
 
 
+def test_a_reference_slower_than_the_call_limit_is_still_judged(monkeypatch):
+    """The reference runs under the check's own limits, its mutants under 3x its time."""
+    from course_utils.checks import core
+
+    monkeypatch.setattr(mutation, "CALL_TIME_LIMIT", 1e-6)
+    results = mutation.run_chapter(ROOT / "solutions" / "00-perceptron.md",
+                                   exercise_ids={"00.train_perceptron"}, sample=3)
+    assert "error" not in results["00.train_perceptron"], results
+    assert results["00.train_perceptron"]["killed"] == 3
+    assert core.TIME_LIMIT_CAP is None
+
+
 def test_the_command_writes_a_report(tmp_path, monkeypatch, capsys):
     from course_utils.__main__ import main
 

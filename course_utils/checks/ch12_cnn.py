@@ -230,6 +230,11 @@ def check_build_gap_cnn(build_gap_cnn):
         if len(pools) != 2:
             raise CheckFailed(f"expected two 2x2 max-pooling layers (after stages 1 and 2), found {len(pools)} "
                               f"({case}).")
+        for m in pools:
+            kernel, stride = (torch.nn.modules.utils._pair(v) for v in (m.kernel_size, m.stride))
+            if kernel != (2, 2) or stride != (2, 2):
+                raise CheckFailed(f"the max pooling is nn.MaxPool2d(2): a 2x2 window with stride 2 halves "
+                                  f"each side; yours has kernel {kernel} and stride {stride} ({case}).")
         linears = [m for m in layers if isinstance(m, nn.Linear)]
         if [(m.in_features, m.out_features) for m in linears] != [(4 * width, 10)]:
             raise CheckFailed(f"the head is one nn.Linear({4 * width}, 10) after the pooling, found "

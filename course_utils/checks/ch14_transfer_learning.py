@@ -113,7 +113,7 @@ def _deep_base_model(seed=0):
         stem=nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()),
         act=nn.ReLU(),
         stage1=nn.Sequential(nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)),
-        stage2=nn.Sequential(nn.Conv2d(6, 8, 3, padding=1), nn.ReLU()),
+        stage2=nn.Sequential(nn.Conv2d(6, 8, 3, padding=1, bias=False), nn.ReLU()),  # one tensor
         pool=nn.AdaptiveAvgPool2d(1),
         stage3=nn.Linear(1, 3),
         flat=nn.Flatten(),
@@ -161,6 +161,12 @@ def check_discriminative_param_groups(discriminative_param_groups):
         if any(not p.requires_grad for p in model.head.parameters()):
             raise CheckFailed(f"the head does not train: set requires_grad = True for its parameters (it may "
                               f"have been frozen before the call) ({case}).")
+        for block in blocks[len(blocks) - n_trainable:] if n_trainable else []:
+            (p, *rest) = block.parameters()
+            if not rest and (not p.requires_grad or id(p) not in lr_of):
+                raise CheckFailed(f"a block with a single parameter tensor (a Conv2d without bias) is among "
+                                  f"the last {n_trainable} blocks with parameters and must train, but yours "
+                                  f"is left out: count every block that has any parameter ({case}).")
         for name, p in model.base.named_parameters():
             if id(p) in expected and not p.requires_grad:
                 raise CheckFailed(f"{name} belongs to one of the last {n_trainable} blocks and must train "
