@@ -378,4 +378,8 @@ def test_exercises_judged_in_the_sandbox_are_marked_and_guarded(tmp_path):
     assert by["honest"]["02.mse"]["judged"] == "grader"
     assert by["patcher"]["02.gradient_descent"]["status"] == "error"
     assert "numpy.allclose" in by["patcher"]["02.gradient_descent"]["message"]
-    assert {r["status"] for ex, r in by["patcher"].items() if ex != "02.gradient_descent"} == {"fail"}
+    assert by["honest"]["02.backtracking_line_search"]["judged"] == "sandbox", \
+        "a check that hands the answer a function is judged in the sandbox without being listed"
+    in_sandbox = {ex for ex, r in by["honest"].items() if r["judged"] == "sandbox"}
+    assert {by["patcher"][ex]["status"] for ex in in_sandbox} == {"error"}
+    assert {r["status"] for ex, r in by["patcher"].items() if ex not in in_sandbox} == {"fail"}
