@@ -122,19 +122,40 @@ document.addEventListener("DOMContentLoaded", () => {{
 """
 
 
-def drop_cdn_stylesheets(app, doctree, docname) -> None:
-    """Remove CDN stylesheet links from raw HTML cell outputs: the book loads nothing from the
-    network (chapter 02's animation)."""
+IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)", re.I)
+
+
+def _cell_alt(node) -> str:
+    """The ``mystnb.image.alt`` of the code cell a node belongs to, or ""."""
+    while node is not None:
+        metadata = node.get("cell_metadata") if hasattr(node, "get") else None
+        if metadata:
+            return str(((metadata.get("mystnb") or {}).get("image") or {}).get("alt", ""))
+        node = node.parent
+    return ""
+
+
+def fix_raw_html_outputs(app, doctree, docname) -> None:
+    """Raw HTML cell outputs (chapter 02's animation): CDN stylesheet links removed, since the
+    book loads nothing from the network, and images without alt text given their cell's."""
+    import html
+
     from docutils import nodes
 
     for raw in list(doctree.findall(nodes.raw)):
-        if "html" in raw.get("format", "") and CDN_STYLESHEET.search(raw.astext()):
-            raw.parent.replace(raw, nodes.raw("", CDN_STYLESHEET.sub("", raw.astext()), format="html"))
+        if "html" not in raw.get("format", ""):
+            continue
+        text = CDN_STYLESHEET.sub("", raw.astext())
+        alt = _cell_alt(raw)
+        if alt:
+            text = IMG_WITHOUT_ALT.sub(f'<img alt="{html.escape(alt)}"', text)
+        if text != raw.astext():
+            raw.parent.replace(raw, nodes.raw("", text, format="html"))
 
 
 def setup(app):
     app.setup_extension("sphinx_design")
-    app.connect("doctree-resolved", drop_cdn_stylesheets)
+    app.connect("doctree-resolved", fix_raw_html_outputs)
     app.add_js_file(None, body=READABLE_FIGURES_JS)
     app.connect("doctree-read", group_framework_cells)
     app.connect("config-inited", use_local_mathjax)
