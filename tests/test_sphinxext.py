@@ -64,3 +64,17 @@ def test_mathjax_is_served_from_the_book_when_installed():
     sphinxext.use_local_mathjax(None, config)
     expected = "mathjax/tex-chtml.js" if sphinxext.local_mathjax_dir() else "https://cdn.example/mathjax.js"
     assert config.mathjax_path == expected
+
+
+def test_raw_html_outputs_lose_cdn_links_and_get_their_cells_alt_text():
+    from docutils import nodes
+
+    doctree = nodes.document(None, None)
+    cell = nodes.container(cell_metadata={"mystnb": {"image": {"alt": "Steps of gradient descent"}}})
+    cell += nodes.raw("", '<link rel="stylesheet"\nhref="https://maxcdn.bootstrapcdn.com/font-awesome/4.4.0/'
+                          'css/font-awesome.min.css">\n<img id="frame" src="data:,">', format="html")
+    doctree += cell
+    sphinxext.fix_raw_html_outputs(None, doctree, "page")
+    html = next(iter(doctree.findall(nodes.raw))).astext()
+    assert "font-awesome" not in html and "https://" not in html
+    assert '<img alt="Steps of gradient descent" id="frame"' in html
