@@ -197,14 +197,15 @@ def bwrap_argv(command: list[str], *, view: Path | None = None, tmpfs_mb: float 
             "--die-with-parent", "--new-session"]
     if not root:
         argv += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+    # the private /tmp first: an environment that lives under /tmp is bound on top of it
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(int(tmpfs_mb * 2**20)),
+             "--tmpfs", "/tmp"]
     argv += _system_binds()
     if view is not None:
         argv += _ro_bind(view, VIEW_ROOT)
     if cache is not None and cache.is_dir():
         argv += _ro_bind(cache, cache)
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(int(tmpfs_mb * 2**20)),
-             "--tmpfs", "/tmp",
-             "--chdir", "/tmp"]
+    argv += ["--chdir", "/tmp"]
     if root:  # drop to a fresh user id, no capabilities, before any of our code runs
         uid = str(200_000 + secrets.randbelow(800_000))
         command = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
