@@ -120,13 +120,65 @@ def test_one_public_data_api():
         assert obj.__doc__ and "chapter" in obj.__doc__, f"{name} has no docstring naming its chapter"
 
 
-def test_download_writes_whole_files_only(tmp_path):
+@pytest.fixture
+def idx_mirror(tmp_path):
+    """A local HTTP server that serves four tiny IDX files; yields (base URL, their MD5s)."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
     mirror = tmp_path / "mirror"
     mirror.mkdir()
+    md5 = {}
     for name in datasets.IDX_FILES.values():
-        (mirror / name).write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x02ab"))
+        raw = gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x02ab")
+        (mirror / name).write_bytes(raw)
+        md5[name] = hashlib.md5(raw).hexdigest()
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(mirror))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/", md5
+    server.shutdown()
+
+
+def test_download_checks_md5_and_stays_quiet(idx_mirror, tmp_path, capfd):
+    url, md5 = idx_mirror
     target = tmp_path / "cache"
-    datasets._download(mirror.as_uri() + "/", target, timeout=5, verbose=False)
+    datasets._download(url, target, md5, timeout=5, verbose=False)
     assert sorted(p.name for p in target.iterdir()) == sorted(datasets.IDX_FILES.values())
-    arrays = datasets._read_idx(target, None)
-    assert arrays["train_labels"].tolist() == [97, 98]
+    assert datasets._read_idx(target, None)["train_labels"].tolist() == [97, 98]
+    datasets._check_md5(target, md5)
+    assert capfd.readouterr().err == ""  # no download announcements in a notebook's stderr
+
+
+def test_download_keeps_nothing_that_fails_its_checksum(idx_mirror, tmp_path):
+    url, md5 = idx_mirror
+    wrong = dict(md5, **{"t10k-labels-idx1-ubyte.gz": "0" * 32})
+    target = tmp_path / "cache"
+    with pytest.raises(ValueError, match="MD5"):
+        datasets._download(url, target, wrong, timeout=5, verbose=False)
+    assert not (target / "t10k-labels-idx1-ubyte.gz").exists()
+    with pytest.raises(datasets.DatasetUnavailable, match="is missing"):
+        datasets._check_md5(target, wrong)
+    (target / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not the release")
+    with pytest.raises(datasets.DatasetUnavailable, match="checksum mismatch"):
+        datasets._check_md5(target, wrong)
+
+
+def test_fashion_download_failure_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_DIR", tmp_path / "no-debian-package")
+
+    def corrupt(*args, **kwargs):
+        raise ValueError("MD5 hash of downloaded file does not match the known hash")
+
+    monkeypatch.setattr(datasets, "_download", corrupt)
+    with pytest.raises(datasets.DatasetUnavailable, match="apt-get install dataset-fashion-mnist"):
+        datasets.load_fashion_mnist(verbose=False)

