@@ -50,62 +50,98 @@ def test_preprocess_in_place():
         check("07.preprocess", in_place)
 
 
-# ----------------------------------------------------------------- accuracy
+# ----------------------------------------------------------------- top-k accuracy
 
-def accuracy_loop(logits, labels):
-    return sum(int(np.argmax(row) == t) for row, t in zip(logits, labels, strict=True)) / len(labels)
+def top_k_loop(logits, labels, k):
+    hits = 0
+    for row, label in zip(logits, labels, strict=True):
+        hits += sum(value > row[label] for value in row) < k
+    return hits / len(labels)
+
+
+def top_k_sorted(logits, labels, k, flip=1, shift=0, scale=1.0):
+    order = np.argsort(-flip * np.asarray(logits), axis=1, kind="stable")[:, :k + shift]
+    return scale * np.mean([t in row for row, t in zip(order, labels, strict=True)])
 
 
 @pytest.mark.parametrize("answer", [
-    lambda z, y: np.mean(np.argmax(z, axis=1) == y),
-    accuracy_loop,
-    lambda z, y: (torch.as_tensor(z).argmax(dim=-1) == torch.as_tensor(y)).float().mean(),
+    top_k_loop,
+    lambda z, y, k: float(np.mean((np.asarray(z) > np.take_along_axis(
+        np.asarray(z), np.asarray(y)[:, None], axis=1)).sum(axis=1) < k)),
+    lambda z, y, k: ((torch.as_tensor(z) > torch.as_tensor(z)[torch.arange(len(y)), torch.as_tensor(y)]
+                      [:, None]).sum(dim=1) < k).double().mean(),
 ])
-def test_accuracy_accepts(answer):
-    assert check("07.accuracy_from_logits", answer)
+def test_top_k_accepts(answer):
+    assert check("07.top_k_accuracy", answer)
 
 
 @pytest.mark.parametrize("answer,hint", [
-    (lambda z, y: np.mean(np.argmax(z, axis=0) == y), "axis 1"),
-    (lambda z, y: np.sum(np.argmax(z, axis=1) == y), "not their count"),
-    (lambda z, y: 100 * np.mean(np.argmax(z, axis=1) == y), "not a percentage"),
-    (lambda z, y: np.mean(np.argmin(z, axis=1) == y), "not the smallest"),
-    (lambda z, y: np.argmax(z, axis=1) == y, "one number"),
+    (lambda z, y, k: top_k_sorted(z, y, k), "ties count for the label"),
+    (lambda z, y, k: top_k_sorted(z, y, k, flip=-1), "not the k smallest"),
+    (lambda z, y, k: len(y) * top_k_loop(z, y, k), "not their count"),
+    (lambda z, y, k: 100 * top_k_loop(z, y, k), "not a percentage"),
+    (lambda z, y, k: top_k_loop(z, y, k + 1), r"top-\(k\+1\)"),
+    (lambda z, y, k: top_k_loop(z, y, max(k - 1, 0)), r"top-\(k-1\)|is wrong"),
+    (lambda z, y, k: np.sum(np.asarray(z) > np.asarray(z)[np.arange(len(y)), y][:, None], axis=1) < k,
+     "one number"),
+    (lambda z, y, k: None, "is None"),
 ])
-def test_accuracy_rejects(answer, hint):
+def test_top_k_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check("07.accuracy_from_logits", answer)
+        check("07.top_k_accuracy", answer)
 
 
-# ----------------------------------------------------------------- confusion matrix
+# ----------------------------------------------------------------- per-class F1
+
+def f1_from_confusion(y_true, y_pred, n):
+    C = np.zeros((n, n))
+    np.add.at(C, (y_true, y_pred), 1)
+    tp = np.diag(C)
+    denominator = C.sum(axis=0) + C.sum(axis=1)
+    return np.divide(2 * tp, denominator, out=np.zeros(n), where=denominator > 0)
+
+
+def f1_loop(y_true, y_pred, n):
+    scores = []
+    for c in range(n):
+        tp = sum(t == c and p == c for t, p in zip(y_true, y_pred, strict=True))
+        fp = sum(t != c and p == c for t, p in zip(y_true, y_pred, strict=True))
+        fn = sum(t == c and p != c for t, p in zip(y_true, y_pred, strict=True))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return scores
+
+
+@pytest.mark.parametrize("answer", [f1_from_confusion, f1_loop])
+def test_f1_accepts(answer):
+    assert check("07.per_class_f1", answer)
+
+
+def _precision_recall(t, p, n):
+    C = np.zeros((n, n))
+    np.add.at(C, (t, p), 1)
+    tp = np.diag(C)
+    return tp / np.maximum(C.sum(axis=0), 1), tp / np.maximum(C.sum(axis=1), 1)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda t, p, n: _precision_recall(t, p, n)[1], "that is the recall"),
+    (lambda t, p, n: _precision_recall(t, p, n)[0], "that is the precision"),
+    (lambda t, p, n: sum(_precision_recall(t, p, n)) / 2, "harmonic mean"),
+    (lambda t, p, n: f1_from_confusion(t, p, int(max(t.max(), p.max())) + 1), "use n_classes"),
+    (lambda t, p, n: np.mean(f1_from_confusion(t, p, n)), "not the macro mean"),
+    (lambda t, p, n: 2 * np.diag(confusion_add_at(t, p, n)) / (confusion_add_at(t, p, n).sum(0)
+                                                                + confusion_add_at(t, p, n).sum(1)),
+     "contains NaN"),
+])
+def test_f1_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("07.per_class_f1", answer)
+
 
 def confusion_add_at(y_true, y_pred, n):
     C = np.zeros((n, n), dtype=int)
     np.add.at(C, (y_true, y_pred), 1)
     return C
-
-
-def confusion_compare(y_true, y_pred, n):
-    t = np.asarray(y_true)[:, None, None] == np.arange(n)[None, :, None]
-    p = np.asarray(y_pred)[:, None, None] == np.arange(n)[None, None, :]
-    return (t & p).sum(axis=0)
-
-
-@pytest.mark.parametrize("answer", [confusion_add_at, confusion_compare])
-def test_confusion_accepts(answer):
-    assert check("07.confusion_matrix", answer)
-
-
-@pytest.mark.parametrize("answer,hint", [
-    (lambda t, p, n: confusion_add_at(t, p, n).T, "transposed"),
-    (lambda t, p, n: confusion_add_at(t, p, int(max(t.max(), p.max())) + 1), "use n_classes"),
-    (lambda t, p, n: confusion_add_at(t, p, n) / np.maximum(confusion_add_at(t, p, n).sum(1, keepdims=True), 1),
-     "row totals"),
-    (lambda t, p, n: confusion_add_at(t, p, n) / len(t), "number of samples"),
-])
-def test_confusion_rejects(answer, hint):
-    with pytest.raises(CheckFailed, match=hint):
-        check("07.confusion_matrix", answer)
 
 
 # ----------------------------------------------------------------- one epoch

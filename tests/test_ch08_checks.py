@@ -64,50 +64,56 @@ def test_momentum_params_in_place():
         check("08.momentum_step", in_place)
 
 
-# ----------------------------------------------------------------- RMSprop
+# ----------------------------------------------------------------- centred RMSprop
 
 
-def rmsprop_good(params, grads, state, lr, rho, eps):
+def centred_good(params, grads, state, lr, rho, eps):
     s = rho * state.get("s", 0.0) + (1 - rho) * grads**2
-    return params - lr * grads / (np.sqrt(s) + eps), {"s": s}
+    a = rho * state.get("a", 0.0) + (1 - rho) * grads
+    return params - lr * grads / (np.sqrt(s - a**2) + eps), {"s": s, "a": a}
 
 
-def rmsprop_loop(params, grads, state, lr, rho, eps):
-    s_old = state.get("avg", [0.0] * len(params))
-    s = [rho * a + (1 - rho) * g * g for a, g in zip(s_old, grads, strict=True)]
-    new = [p - lr * g / (math.sqrt(a) + eps) for p, g, a in zip(params, grads, s, strict=True)]
-    return np.array(new), {"avg": s}
+def centred_loop(params, grads, state, lr, rho, eps):
+    pairs = state.get("pairs", [(0.0, 0.0)] * len(params))
+    pairs = [(rho * s + (1 - rho) * g * g, rho * a + (1 - rho) * g)
+             for (s, a), g in zip(pairs, grads, strict=True)]
+    new = [p - lr * g / (math.sqrt(max(s - a * a, 0.0)) + eps)
+           for p, g, (s, a) in zip(params, grads, pairs, strict=True)]
+    return np.array(new), {"pairs": pairs}
 
 
-def make_rmsprop(eps_inside=False, no_sqrt=False, swap=False, carry=True):
+def make_centred(plain=False, minus_a=False, eps_inside=False, swap=False, carry=True, carry_a=True,
+                 sign=1):
     def step(params, grads, state, lr, rho, eps):
-        old = state.get("s", 0.0) if carry else 0.0
-        s = (1 - rho) * old + rho * grads**2 if swap else rho * old + (1 - rho) * grads**2
-        if no_sqrt:
-            denom = s + eps
-        elif eps_inside:
-            denom = np.sqrt(s + eps)
-        else:
-            denom = np.sqrt(s) + eps
-        return params - lr * grads / denom, {"s": s}
+        s_old = state.get("s", 0.0) if carry else 0.0
+        a_old = state.get("a", 0.0) if carry and carry_a else 0.0
+        keep, new = (1 - rho, rho) if swap else (rho, 1 - rho)
+        s = keep * s_old + new * grads**2
+        a = keep * a_old + new * grads
+        variance = s if plain else np.abs(s - a) if minus_a else s - a**2
+        denom = np.sqrt(variance + eps) if eps_inside else np.sqrt(variance) + eps
+        return params - sign * lr * grads / denom, {"s": s, "a": a}
     return step
 
 
-@pytest.mark.parametrize("answer", [rmsprop_good, rmsprop_loop])
-def test_rmsprop_accepts(answer):
-    assert check("08.rmsprop_step", answer)
+@pytest.mark.parametrize("answer", [centred_good, centred_loop])
+def test_centred_rmsprop_accepts(answer):
+    assert check("08.centered_rmsprop_step", answer)
 
 
 @pytest.mark.parametrize("answer,hint", [
-    (make_rmsprop(eps_inside=True), "outside the square root"),
-    (make_rmsprop(no_sqrt=True), "square root of the average"),
-    (make_rmsprop(swap=True), "swapped"),
-    (make_rmsprop(carry=False), "not carried over"),
+    (make_centred(plain=True), "plain RMSprop"),
+    (make_centred(minus_a=True), "not a itself"),
+    (make_centred(eps_inside=True), "outside the square root"),
+    (make_centred(swap=True), "swapped"),
+    (make_centred(carry=False), "state is not carried over"),
+    (make_centred(carry_a=False), "average gradient a is not carried"),
+    (make_centred(sign=-1), "against the gradient"),
     (lambda p, g, s, lr, rho, eps: None, "pair"),
 ])
-def test_rmsprop_rejects(answer, hint):
+def test_centred_rmsprop_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check("08.rmsprop_step", answer)
+        check("08.centered_rmsprop_step", answer)
 
 
 # ----------------------------------------------------------------- Adam

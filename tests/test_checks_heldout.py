@@ -41,6 +41,26 @@ def test_boundary_early_stopping_never_fires_with_later_best():
         check("03.early_stopping", best_from_start)
 
 
+def test_boundary_top_k_ties_count_for_the_label():
+    """"Fewer than k strictly larger": a sort or torch.topk breaks ties by position."""
+    torch = pytest.importorskip("torch")
+
+    def with_topk(logits, labels, k):
+        top = torch.topk(torch.as_tensor(logits), k, dim=1).indices
+        return (top == torch.as_tensor(labels)[:, None]).any(dim=1).double().mean().item()
+
+    with pytest.raises(CheckFailed, match="ties count for the label"):
+        check("07.top_k_accuracy", with_topk)
+
+    def by_rank(logits, labels, k):
+        """The label's competition rank (1 + the number of strictly larger logits)."""
+        logits = np.asarray(logits)
+        rank = 1 + (logits > logits[np.arange(len(labels)), labels][:, None]).sum(axis=1)
+        return float((rank <= k).mean())
+
+    assert check("07.top_k_accuracy", by_rank)
+
+
 # --------------------------------------------------------------------------- parameters varied
 
 
@@ -63,6 +83,38 @@ def test_parameters_varied_train_perceptron(answer, hint):
     """Every call used lr = 1 and 100 epochs, so an answer ignoring them passed."""
     with pytest.raises(CheckFailed, match=hint):
         check("00.train_perceptron", answer)
+
+
+def _centred_rmsprop(params, grads, state, lr, rho, eps):
+    s_a = state.get("s_a", np.zeros((2, len(params))))
+    s_a = rho * s_a + (1 - rho) * np.stack([grads**2, grads])
+    return params - lr * grads / (np.sqrt(s_a[0] - s_a[1] ** 2) + eps), {"s_a": s_a}
+
+
+def test_parameters_varied_centred_rmsprop_needs_the_mean_gradient():
+    """Gradients with a steady part tell centred RMSprop from the plain one."""
+    def plain(params, grads, state, lr, rho, eps):
+        s = rho * state.get("s", 0.0) + (1 - rho) * grads**2
+        return params - lr * grads / (np.sqrt(s) + eps), {"s": s}
+
+    with pytest.raises(CheckFailed, match="plain RMSprop"):
+        check("08.centered_rmsprop_step", plain)
+    assert check("08.centered_rmsprop_step", _centred_rmsprop)  # both averages in one array
+
+
+def test_centred_rmsprop_statement_is_pytorchs():
+    """The statement's update is torch.optim.RMSprop(centered=True) step for step."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    grads = rng.normal(size=(9, 4)) + 0.5
+    param = torch.tensor(rng.normal(size=4), requires_grad=True)
+    params, state = param.detach().numpy().copy(), {}
+    optimizer = torch.optim.RMSprop([param], lr=0.05, alpha=0.8, eps=1e-6, centered=True)
+    for g in grads:
+        param.grad = torch.tensor(g)
+        optimizer.step()
+        params, state = _centred_rmsprop(params, g, state, lr=0.05, rho=0.8, eps=1e-6)
+        np.testing.assert_allclose(params, param.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 # --------------------------------------------------------------------------- numerical stability
@@ -92,21 +144,29 @@ def test_both_shapes_weighted_sum_single_sample():
 # --------------------------------------------------------------------------- dtype and integers
 
 
-def test_integer_result_confusion_matrix():
-    """"An integer array": float counts were cast away by the check."""
-    def float_counts(y_true, y_pred, n_classes):
+def test_integer_labels_per_class_f1_unseen_class_is_zero():
+    """"0.0, not NaN": a division 0 / 0 for a class that is neither true nor predicted."""
+    def nan_for_unseen(y_true, y_pred, n_classes):
         C = np.zeros((n_classes, n_classes))
         np.add.at(C, (y_true, y_pred), 1)
-        return C
+        with np.errstate(all="ignore"):
+            return 2 * np.diag(C) / (C.sum(axis=0) + C.sum(axis=1))
 
-    with pytest.raises(CheckFailed, match="return an integer array"):
-        check("07.confusion_matrix", float_counts)
+    with pytest.raises(CheckFailed, match="contains NaN.*give it 0.0"):
+        check("07.per_class_f1", nan_for_unseen)
 
-    def int_counts(y_true, y_pred, n_classes):
-        return np.bincount(np.asarray(y_true) * n_classes + y_pred,
-                           minlength=n_classes**2).reshape(n_classes, n_classes)
+    def harmonic_mean_form(y_true, y_pred, n_classes):
+        """2 P R / (P + R) with 0 for empty classes: the same number written differently."""
+        scores = np.zeros(n_classes)
+        for c in range(n_classes):
+            tp = np.sum((y_true == c) & (y_pred == c))
+            precision = tp / max(np.sum(y_pred == c), 1)
+            recall = tp / max(np.sum(y_true == c), 1)
+            if precision + recall > 0:
+                scores[c] = 2 * precision * recall / (precision + recall)
+        return scores
 
-    assert check("07.confusion_matrix", int_counts)
+    assert check("07.per_class_f1", harmonic_mean_form)
 
 
 def test_integer_result_early_stopping_epochs():

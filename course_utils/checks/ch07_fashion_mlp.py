@@ -10,7 +10,6 @@ from course_utils.checks.core import (
     CheckFailed,
     call,
     expect_close,
-    expect_equal,
     register,
     require_answer,
     require_callable,
@@ -46,79 +45,126 @@ def check_preprocess(preprocess):
     return "scaled, flattened float32 images"
 
 
-def _accuracy_reference(logits, labels):
+def _top_k_reference(logits, labels, k):
+    """Hits counted one row at a time: the label's rank among the row's logits."""
     hits = 0
-    for row, label in zip(logits, labels, strict=True):
-        best = 0
-        for k in range(1, len(row)):
-            if row[k] > row[best]:
-                best = k
-        hits += int(best == label)
+    for row, label in zip(np.asarray(logits, dtype=float), labels, strict=True):
+        larger = sum(1 for value in row if value > row[label])
+        hits += int(larger < k)
     return hits / len(labels)
 
 
-@register("07.accuracy_from_logits")
-def check_accuracy_from_logits(accuracy_from_logits):
-    """accuracy_from_logits(logits, labels) is the fraction of rows whose arg-max is the label."""
+def _top_k_by_sorting(logits, labels, k, *, largest=True, ties_against=False):
+    """What sorting gives: the k first positions of a stable sort (ties by position), the k
+    smallest, or the label counted only when no other logit equals or beats it."""
+    logits = np.asarray(logits, dtype=float)
+    if ties_against:
+        true_logit = logits[np.arange(len(labels)), labels]
+        return float(np.mean(np.sum(logits >= true_logit[:, None], axis=1) <= k))
+    order = np.argsort(-logits if largest else logits, axis=1, kind="stable")[:, :k]
+    return float(np.mean([label in row for row, label in zip(order, labels, strict=True)]))
+
+
+def _top_k_cases():
     rng = seeded_rng(3)
-    for n in (10, 37, 1):
-        while True:  # draw until the typical mistakes give values different from each other
-            logits = rng.normal(size=(n, 10))
-            labels = rng.integers(0, 10, size=n)
-            labels[: n // 2] = logits[: n // 2].argmax(axis=1)  # about half right
-            if n != 10:
-                break
-            values = {np.mean(logits.argmax(axis=0) == labels), np.mean(logits.argmin(axis=1) == labels),
-                      _accuracy_reference(logits, labels)}
-            if len(values) == 3:
-                break
-        expected = _accuracy_reference(logits, labels)
-        got = call(accuracy_from_logits, logits, labels, name="accuracy_from_logits")
-        mistakes = {}
-        if n == 10:
-            mistakes["take the argmax along axis 1 (over the classes of each row), not axis 0"] = \
-                float(np.mean(logits.argmax(axis=0) == labels))
-        mistakes |= {"return the fraction of correct rows, not their count": expected * n,
-                    "return a fraction between 0 and 1, not a percentage": expected * 100,
-                    "the prediction is the largest logit (argmax), not the smallest":
-                        float(np.mean(logits.argmin(axis=1) == labels))}
-        got = to_array(got, "accuracy_from_logits(...)")
+    tied = np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 2.0, 0.0], [2.0, 0.0, 1.0, 1.0],
+                     [2.0, 0.0, 1.0, 0.0], [2.0, 2.0, 2.0, 2.0], [2.0, 0.0, 2.0, 0.0]])
+    tied_labels = np.array([0, 1, 2, 1, 0, 2])
+    cases = [(tied, tied_labels, k, f"tied logits with k={k}") for k in (1, 2)]
+    logits = rng.normal(size=(37, 10))
+    labels = rng.integers(0, 10, size=37)
+    labels[:12] = logits[:12].argmax(axis=1)
+    labels[12:20] = np.argsort(-logits[12:20], axis=1)[:, 2]  # third largest
+    cases += [(logits, labels, k, f"37 rows of 10 logits, k={k}") for k in (1, 3, 5, 10)]
+    wide = rng.normal(size=(1, 7))
+    cases.append((wide, np.array([int(np.argsort(-wide[0])[3])]), 4, "one row of 7 logits, k=4"))
+    return cases
+
+
+@register("07.top_k_accuracy")
+def check_top_k_accuracy(top_k_accuracy):
+    """top_k_accuracy(logits, labels, k): fraction of rows whose label is among the k largest logits."""
+    for logits, labels, k, case in _top_k_cases():
+        n, n_classes = logits.shape
+        expected = _top_k_reference(logits, labels, k)
+        got = call(top_k_accuracy, logits, labels, k, name="top_k_accuracy")
+        got = to_array(got, "top_k_accuracy(...)")
         if got.size != 1:
-            raise CheckFailed(f"accuracy_from_logits should return one number, not an array of shape {got.shape}"
-                              " (did you forget the mean?).")
-        expect_close(got.reshape(()), expected, "the accuracy", case=f"{n} rows of 10 logits", mistakes=mistakes)
-    return "fixed and random logits"
+            raise CheckFailed(f"top_k_accuracy should return one number, not an array of shape {got.shape} "
+                              f"(for {case}; did you forget the mean over the rows?).")
+        mistakes = {
+            "return the fraction of rows that are hits, not their count": expected * n,
+            "return a fraction between 0 and 1, not a percentage": expected * 100,
+            "take the k largest logits, not the k smallest (sort in decreasing order, or use "
+            "argsort(-logits))": _top_k_by_sorting(logits, labels, k, largest=False),
+        }
+        if k + 1 <= n_classes:
+            mistakes["that is the top-(k+1) accuracy: a hit needs fewer than k larger logits, so at "
+                     "most k - 1 of them"] = _top_k_reference(logits, labels, k + 1)
+        if k > 1:
+            mistakes["that is the top-(k-1) accuracy: keep k classes, the true label may be the k-th "
+                     "largest"] = _top_k_reference(logits, labels, k - 1)
+        ties = "ties count for the label: a row is a hit when fewer than k logits are strictly larger " \
+               "than the true label's (a sort breaks ties by position, arg-max takes the first maximum)"
+        mistakes[ties] = _top_k_by_sorting(logits, labels, k)
+        mistakes[ties + "; the label's own logit is not larger than itself"] = \
+            _top_k_by_sorting(logits, labels, k, ties_against=True)
+        values = [round(v, 9) for v in mistakes.values()]  # a value two mistakes share names neither
+        mistakes = {h: v for h, v in mistakes.items()
+                    if not np.isclose(v, expected) and values.count(round(v, 9)) == 1}
+        expect_close(got.reshape(()), expected, "the top-k accuracy", case=case, mistakes=mistakes)
+    return "ties, k from 1 to K, several shapes"
 
 
-@register("07.confusion_matrix")
-def check_confusion_matrix(confusion_matrix):
-    """confusion_matrix(y_true, y_pred, n_classes): C[i, j] counts true i predicted as j."""
+def _f1_reference(y_true, y_pred, n_classes):
+    """F1 from a confusion matrix built with bincount: TP on the diagonal, FP down a column,
+    FN along a row."""
+    C = np.bincount(np.asarray(y_true) * n_classes + np.asarray(y_pred),
+                    minlength=n_classes ** 2).reshape(n_classes, n_classes).astype(float)
+    tp = np.diag(C)
+    fp, fn = C.sum(axis=0) - tp, C.sum(axis=1) - tp
+    with np.errstate(all="ignore"):
+        precision, recall = tp / (tp + fp), tp / (tp + fn)
+        f1 = np.where(tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+    return f1, np.nan_to_num(precision), np.nan_to_num(recall)
+
+
+@register("07.per_class_f1")
+def check_per_class_f1(per_class_f1):
+    """per_class_f1(y_true, y_pred, n_classes): F1 = 2 TP / (2 TP + FP + FN) per class, 0 when unseen."""
     rng = seeded_rng(5)
-    cases = [(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 0, 2]), 4, "a small example with class 3 absent")]
+    cases = [(np.array([0, 0, 1, 2, 2, 2, 4]), np.array([0, 1, 1, 2, 0, 2, 1]), 5,
+              "7 labels, class 3 never seen, class 4 never predicted")]
     y = rng.integers(0, 10, size=300)
-    cases.append((y, np.where(rng.random(300) < 0.7, y, rng.integers(0, 10, size=300)), 10, "300 random labels"))
+    cases.append((y, np.where(rng.random(300) < 0.6, y, rng.integers(0, 10, size=300)), 10,
+                  "300 random labels of 10 classes"))
+    y = rng.integers(0, 3, size=40)
+    cases.append((y, (y + (rng.random(40) < 0.3)) % 3, 6, "40 labels of classes 0-2, n_classes=6"))
     for y_true, y_pred, n_classes, case in cases:
-        got = to_array(call(confusion_matrix, y_true, y_pred, n_classes, name="confusion_matrix"),
-                       "confusion_matrix(...)")
-        expected = np.bincount(y_true * n_classes + y_pred, minlength=n_classes ** 2).reshape(n_classes, n_classes)
-        if got.shape != expected.shape:
-            k = int(max(y_true.max(), y_pred.max())) + 1
-            hint = (": use n_classes for the size; classes that never occur still need a row and a column"
-                    if got.shape == (k, k) else "")
-            raise CheckFailed(f"the confusion matrix for {case} has shape {got.shape}, expected "
-                              f"{expected.shape}{hint}")
-        rows = expected.sum(axis=1, keepdims=True)
-        expect_close(got, expected, "the confusion matrix", case=case,
-                     mistakes={"rows must be the true classes and columns the predictions: your matrix is "
-                               "transposed": expected.T,
-                               "count the samples; do not divide by the row totals":
-                                   expected / np.maximum(rows, 1),
-                               "count the samples; do not divide by the number of samples": expected / len(y_true)})
-        expect_equal(np.round(got).astype(np.int64), expected, "the confusion matrix", case=case)
-        if not np.issubdtype(got.dtype, np.integer):
-            raise CheckFailed(f"the confusion matrix for {case} has the right counts, stored as {got.dtype}: "
-                              "return an integer array, for example np.zeros((n_classes, n_classes), dtype=int).")
-    return "rows are true classes, columns predictions, integer counts"
+        expected, precision, recall = _f1_reference(y_true, y_pred, n_classes)
+        got = to_array(call(per_class_f1, y_true, y_pred, n_classes, name="per_class_f1"),
+                       "per_class_f1(...)")
+        seen = int(max(y_true.max(), y_pred.max())) + 1
+        if got.shape == (seen,) and seen != n_classes:
+            raise CheckFailed(f"per_class_f1 for {case} has shape {got.shape}, expected ({n_classes},): "
+                              "use n_classes for the size; a class that never occurs still gets its score.")
+        if got.shape == expected.shape and np.any(np.isnan(got.astype(float))):
+            raise CheckFailed(f"per_class_f1 for {case} contains NaN: a class that is neither true nor "
+                              "predicted has 2 TP + FP + FN = 0; give it 0.0 instead of dividing 0 by 0.")
+        with np.errstate(all="ignore"):
+            mean_of_two = np.nan_to_num((precision + recall) / 2)
+        expect_close(got, expected, "the F1 scores", case=case, mistakes={
+            "that is the recall TP / (TP + FN) of every class; F1 also needs the precision":
+                recall,
+            "that is the precision TP / (TP + FP) of every class; F1 also needs the recall":
+                precision,
+            "F1 is the harmonic mean of precision and recall, 2 P R / (P + R), not their average":
+                mean_of_two,
+            "the factor 2 is missing: F1 = 2 TP / (2 TP + FP + FN)":
+                expected / (2 - expected),
+            "return one score per class, shape (n_classes,), not the macro mean": expected.mean(),
+        })
+    return "absent classes, n_classes beyond the labels, random labels"
 
 
 def _numpy_epoch(W, b, batches, lr, accumulate=False):

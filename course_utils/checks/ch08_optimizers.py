@@ -102,33 +102,47 @@ def check_momentum_step(momentum_step):
     return "7 steps, three settings, state handled"
 
 
-# --------------------------------------------------------------------------- RMSprop
+# --------------------------------------------------------------------------- centred RMSprop
 
 
-@register("08.rmsprop_step")
-def check_rmsprop_step(rmsprop_step):
-    """rmsprop_step(params, grads, state, lr, rho, eps): moving average of g**2, divide by its root."""
-    for seed, lr, rho, eps, scale in [(3, 0.01, 0.9, 1e-3, 0.02), (4, 0.1, 0.99, 1e-8, 1.0),
-                                      (5, 0.05, 0.5, 1e-2, 0.1)]:
+@register("08.centered_rmsprop_step")
+def check_centered_rmsprop_step(centered_rmsprop_step):
+    """centered_rmsprop_step(params, grads, state, lr, rho, eps): divide by sqrt(avg g**2 - avg(g)**2)."""
+    for seed, lr, rho, eps, scale, drift in [(3, 0.01, 0.9, 1e-3, 0.02, 0.0), (4, 0.1, 0.99, 1e-8, 1.0, 2.0),
+                                             (5, 0.05, 0.5, 1e-2, 0.1, -0.3)]:
         p0, grads = _cases(seed, scale=scale)
+        grads = grads + drift * scale  # a steady part, which only the centred form removes
         hyper = {"lr": lr, "rho": rho, "eps": eps}
-        got = _learner_path(rmsprop_step, "rmsprop_step", p0, grads, hyper)
-        square = (1 - rho) * _weights(rho, len(grads)) @ grads**2
-        expected = _path(p0, lr * grads / (np.sqrt(square) + eps))
-        swapped = rho * _weights(1 - rho, len(grads)) @ grads**2
-        mistakes = {
-            "epsilon belongs outside the square root: g / (sqrt(s) + eps)":
-                _path(p0, lr * grads / np.sqrt(square + eps)),
-            "divide by the square root of the average, sqrt(s) + eps": _path(p0, lr * grads / (square + eps)),
-            "rho and 1 - rho are swapped: s = rho * s + (1 - rho) * g**2":
-                _path(p0, lr * grads / (np.sqrt(swapped) + eps)),
-            "the state is not carried over: return the new average in the state and use it next step":
-                _path(p0, lr * grads / (np.sqrt((1 - rho) * grads**2) + eps)),
-            "the parameters should move against the gradient": _path(p0, -lr * grads / (np.sqrt(square) + eps)),
-        }
+        got = _learner_path(centered_rmsprop_step, "centered_rmsprop_step", p0, grads, hyper)
+        weights = (1 - rho) * _weights(rho, len(grads))
+        square, mean = weights @ grads**2, weights @ grads
+        variance = np.maximum(square - mean**2, 0.0)
+        expected = _path(p0, lr * grads / (np.sqrt(variance) + eps))
+        swapped = rho * _weights(1 - rho, len(grads))
+        with np.errstate(all="ignore"):
+            mistakes = {
+                "this is the plain RMSprop: subtract the squared average gradient, sqrt(s - a**2)":
+                    _path(p0, lr * grads / (np.sqrt(square) + eps)),
+                "subtract the square of the average gradient, a**2, not a itself":
+                    _path(p0, lr * grads / (np.sqrt(np.abs(square - mean)) + eps)),
+                "square the average of the gradients, a**2, not average the squares twice":
+                    _path(p0, lr * grads / (np.sqrt(np.abs(square - square**2)) + eps)),
+                "epsilon belongs outside the square root: g / (sqrt(s - a**2) + eps)":
+                    _path(p0, lr * grads / np.sqrt(variance + eps)),
+                "rho and 1 - rho are swapped: s = rho * s + (1 - rho) * g**2, the same for a":
+                    _path(p0, lr * grads / (np.sqrt(np.abs(swapped @ grads**2 - (swapped @ grads) ** 2)) + eps)),
+                "the state is not carried over: return both averages in the state and use them next step":
+                    _path(p0, lr * grads / (np.sqrt(rho * (1 - rho) * grads**2) + eps)),
+                "the average gradient a is not carried over: keep it in the state with s":
+                    _path(p0, lr * grads / (np.sqrt(np.abs(square - ((1 - rho) * grads) ** 2)) + eps)),
+                "divide the current gradient g, not the average gradient a":
+                    _path(p0, lr * mean / (np.sqrt(variance) + eps)),
+                "the parameters should move against the gradient":
+                    _path(p0, -lr * grads / (np.sqrt(variance) + eps)),
+            }
         expect_close(got, expected, "the parameters after each step",
                      case=f"7 steps with lr={lr}, rho={rho}, eps={eps}", mistakes=mistakes)
-    return "7 steps, three settings, state handled"
+    return "7 steps, three settings, both averages carried"
 
 
 # --------------------------------------------------------------------------- Adam
