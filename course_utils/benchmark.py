@@ -82,6 +82,15 @@ def time_notebook(path: Path, cell_timeout: float, profile: str) -> tuple[float,
     return seconds, metrics, error
 
 
+def _shown(path: Path) -> str:
+    """The notebook's path as the report shows it: relative to the repository root (the working
+    folder), so that a report names no folder of the machine it ran on."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
 def add_arguments(parser) -> None:
     """The options of ``python -m course_utils benchmark``."""
     parser.add_argument("notebooks", nargs="*", type=Path,
@@ -104,7 +113,7 @@ def main(args) -> int:
     for path in notebooks:
         print(f"[{args.profile}] {path} ...", flush=True)
         seconds, metrics, error = time_notebook(Path(path), args.timeout, args.profile)
-        entry = {"notebook": str(path), "seconds": round(seconds, 1)}
+        entry = {"notebook": _shown(Path(path)), "seconds": round(seconds, 1)}
         if error:
             entry["error"] = error
             failed += 1
