@@ -201,6 +201,39 @@ def test_the_element_out_of_tolerance_is_named():
         expect_close(got, expected)
 
 
+@pytest.mark.parametrize("got,expected,hint", [
+    (-np.array([1.0, -2.0, 3.0]), np.array([1.0, -2.0, 3.0]), "opposite sign"),
+    (np.array([0.5, -1.0, 1.5]), np.array([1.0, -2.0, 3.0]), r"0\.5 times the expected value everywhere"),
+    (np.array([3.0, 6.0, 9.0]), np.array([1.0, 2.0, 3.0]), r"\b3 times"),
+    (np.array([1.25, -1.75, 3.25]), np.array([1.0, -2.0, 3.0]), r"plus 0\.25 everywhere"),
+    (np.array([[1.0, 3.0], [2.0, 4.0]]), np.array([[1.0, 2.0], [3.0, 4.0]]), "transpose"),
+    (np.array(88.0), np.array(0.88), r"100 times the expected value: .*percentage"),
+    (np.array(-0.3), np.array(0.3), "opposite sign"),
+])
+def test_a_wrong_answer_is_told_how_it_relates_to_the_expected_value(got, expected, hint):
+    with pytest.raises(CheckFailed, match=hint) as failure:
+        expect_close(got, expected)
+    assert "your value is" in str(failure.value), "the element out of tolerance is still named"
+
+
+@pytest.mark.parametrize("got,expected", [
+    (np.array([1.0, 2.5, 2.0]), np.array([1.0, 2.0, 3.0])),  # no single relation
+    (np.array(0.37), np.array(0.88)),  # one number: any ratio fits, so no factor is claimed
+    (np.array([0.0, 0.0]), np.array([1.0, 2.0])),
+])
+def test_no_relation_is_claimed_where_none_holds(got, expected):
+    with pytest.raises(CheckFailed) as failure:
+        expect_close(got, expected)
+    message = str(failure.value)
+    assert not any(word in message for word in ("sign", "times the", "plus", "transpose")), message
+
+
+def test_a_listed_mistake_still_comes_first():
+    with pytest.raises(CheckFailed, match="you took the mean") as failure:
+        expect_close(np.array([0.5, 1.0]), np.array([1.0, 2.0]), mistakes={"you took the mean": [0.5, 1.0]})
+    assert "times the" not in str(failure.value)
+
+
 def test_the_reported_line_is_the_learners_not_numpys():
     def learner(x):
         return np.linalg.inv(x)  # raises inside NumPy

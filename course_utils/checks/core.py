@@ -401,7 +401,44 @@ def expect_close(got, expected, name: str = "the result", *, case: str = "", rto
         if wrong.shape == array.shape and np.allclose(array.astype(float), wrong, rtol=max(rtol, 1e-4),
                                                       atol=max(atol, 1e-6), equal_nan=True):
             raise CheckFailed(f"{name}{where} is wrong: {text}")
-    raise CheckFailed(f"{name}{where} is wrong{_worst_element(array.astype(float), expected, rtol, atol)}")
+    array = array.astype(float)
+    message = f"{name}{where} is wrong{_worst_element(array, expected, rtol, atol)}"
+    relation = _relation_hint(array, expected, rtol, atol)
+    raise CheckFailed(f"{message} {relation}" if relation else message)
+
+
+SIMPLE_FACTORS = (2, 0.5, 3, 1 / 3, 4, 0.25, 10, 0.1, 100, 0.01)
+
+
+def _relation_hint(array: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str:
+    """What the wrong answer did, read off its relation to the expected value as a whole: the
+    opposite sign, a constant factor, a constant offset, or a transpose; '' when none fits.
+    For one number only the sign and simple factors (2, 1/2, 100, ...) say anything."""
+    def matches(candidate):
+        return np.allclose(array, candidate, rtol=max(rtol, 1e-4), atol=max(atol, 1e-6))
+
+    if np.any(np.abs(expected) > atol) and matches(-expected):
+        return "It has the opposite sign everywhere: a sign error (+ for -, or a dropped minus)?"
+    nonzero = np.abs(expected) > max(atol, 1e-12)
+    if np.sum(nonzero) >= 2 and np.all(np.isfinite(array)):
+        factor = float(np.median(array[nonzero] / expected[nonzero]))
+        if factor != 0 and not np.isclose(factor, 1) and matches(factor * expected):
+            return (f"It is {factor:.4g} times the expected value everywhere: a constant factor (a "
+                    "missing 1/2 or 1/n, a sum for a mean, a term counted twice)?")
+    elif expected.size == 1 and nonzero.all():
+        factor = float(array.reshape(-1)[0] / expected.reshape(-1)[0])
+        simple = [f for f in SIMPLE_FACTORS if np.isclose(factor, f, rtol=1e-4)]
+        if simple:
+            return (f"It is {factor:.4g} times the expected value: a constant factor (a missing 1/2 "
+                    "or 1/n, a sum for a mean, a percentage for a fraction)?")
+    if expected.size >= 2:
+        offset = float(np.median(array - expected))
+        if not np.isclose(offset, 0, atol=max(atol, 1e-9)) and matches(expected + offset):
+            return (f"It is the expected value plus {offset:.4g} everywhere: a constant term added or "
+                    "left out?")
+    if array.ndim == 2 and array.shape[0] == array.shape[1] > 1 and matches(expected.T):
+        return "It is the transpose of the expected matrix: rows and columns swapped?"
+    return ""
 
 
 def _worst_element(array: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str:
