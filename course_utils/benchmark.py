@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 from course_utils import chapters
-from course_utils.frameworks import FrameworkMissing, require_framework
+from course_utils.frameworks import FrameworkMissing, keras_backend_choice, require_framework
 from course_utils.metrics import read_metrics
 from course_utils.notebooks import kernel_env, run_notebook
 from course_utils.profile import ENV_VAR as PROFILE_ENV
@@ -60,7 +60,7 @@ def package_versions() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
-    versions["keras_backend"] = os.environ.get("KERAS_BACKEND", "default")
+    versions["keras_backend"] = keras_backend_choice()  # what the kernels' Keras runs on
     return versions
 
 

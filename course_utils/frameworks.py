@@ -82,6 +82,12 @@ def without_native_chatter(pattern: re.Pattern = NATIVE_CHATTER):
                 sys.stderr.flush()
 
 
+def keras_backend_choice() -> str:
+    """The backend :func:`select_keras_backend` picks: ``$KERAS_BACKEND`` if set, else the first
+    of TensorFlow, PyTorch and JAX that is installed (chapters 06-14, the benchmark report)."""
+    return os.environ.get("KERAS_BACKEND") or next((b for b in KERAS_BACKENDS if has_module(b)), "tensorflow")
+
+
 def select_keras_backend() -> str:
     """Choose Keras' backend and import Keras quietly: ``$KERAS_BACKEND`` if set, else
     TensorFlow, PyTorch or JAX, whichever is installed first. Returns its name.
@@ -95,10 +101,7 @@ def select_keras_backend() -> str:
 
     for name, value in QUIET_TENSORFLOW.items():  # a kernel the course did not start (Colab)
         os.environ.setdefault(name, value)
-    chosen = os.environ.get("KERAS_BACKEND")
-    if not chosen:
-        chosen = next((b for b in KERAS_BACKENDS if has_module(b)), "tensorflow")
-        os.environ["KERAS_BACKEND"] = chosen
+    chosen = os.environ["KERAS_BACKEND"] = keras_backend_choice()
     if has_module("keras"):
         with without_native_chatter():
             import keras  # noqa: F401
