@@ -154,6 +154,13 @@ def _build(folder, report, only=None):
     return expected
 
 
+def _grade(submissions, out, *, cell_timeout, total_timeout):
+    """The grade command as the class fixtures run it: 2 jobs, 30 s per check, 500 MB."""
+    return cli(["grade", str(submissions), "--out", str(out), "--jobs", "2", "--cell-timeout", str(cell_timeout),
+                "--total-timeout", str(total_timeout), "--check-timeout", "30", "--memory-mb", "500",
+                "--no-progress"])
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     if bwrap_problem():
@@ -164,8 +171,7 @@ def graded(tmp_path_factory):
     victim_bytes = (folder / "submissions" / "victim" / "00-perceptron.ipynb").read_bytes()
     site = sysconfig.get_paths()["purelib"]
     before = {"package": _package_digest(), "site": sorted(os.listdir(site))}
-    code = cli(["grade", str(folder / "submissions"), "--out", str(out), "--jobs", "2", "--cell-timeout", "5",
-                "--total-timeout", "60", "--check-timeout", "30", "--memory-mb", "500", "--no-progress"])
+    code = _grade(folder / "submissions", out, cell_timeout=5, total_timeout=60)
     after = {"package": _package_digest(), "site": sorted(os.listdir(site))}
     return {"code": code, "expected": expected, "out": out, "folder": folder / "submissions",
             "victim_bytes": victim_bytes, "before": before, "after": after}
@@ -178,8 +184,7 @@ def graded_memory(tmp_path_factory):
     folder = tmp_path_factory.mktemp("memory")
     out = folder / "report" / "grades"
     expected = _build(folder / "submissions", out, only=MEMORY_CASES)
-    code = cli(["grade", str(folder / "submissions"), "--out", str(out), "--jobs", "2", "--cell-timeout", "60",
-                "--total-timeout", "120", "--check-timeout", "30", "--memory-mb", "500", "--no-progress"])
+    code = _grade(folder / "submissions", out, cell_timeout=60, total_timeout=120)
     return {"code": code, "expected": expected, "out": out}
 
 

@@ -44,6 +44,18 @@ def _same_state(before: dict, after) -> bool:
     return same_value(before, after) is not False
 
 
+def _step_result(out, name, shape, step):
+    """(new_params as floats, new_state) from what one optimizer step returned, or CheckFailed."""
+    new_params, state = expect_pair(out, f"`{name}`", "(new_params, new_state)")
+    if not isinstance(state, dict):
+        raise CheckFailed(f"the new state returned by `{name}` should be a dict, not "
+                          f"{type(state).__name__}.")
+    new_params = to_array(new_params, "new_params").astype(float)
+    if new_params.shape != shape:
+        raise CheckFailed(f"new_params has shape {new_params.shape}, expected {shape} (step {step}).")
+    return new_params, state
+
+
 def _learner_path(step, name, p0, grads, hyper):
     """Run the learner's step over the gradient sequence; guard inputs against in-place changes."""
     params, state, path = p0.copy(), {}, []
@@ -57,13 +69,7 @@ def _learner_path(step, name, p0, grads, hyper):
         if not _same_state(kept_state, state):
             raise CheckFailed(f"`{name}` changed the state dictionary it was given (step {t}): build and "
                               "return a new dictionary instead of writing into `state`.")
-        new_params, state = expect_pair(out, f"`{name}`", "(new_params, new_state)")
-        if not isinstance(state, dict):
-            raise CheckFailed(f"the new state returned by `{name}` should be a dict, not "
-                              f"{type(state).__name__}.")
-        new_params = to_array(new_params, "new_params").astype(float)
-        if new_params.shape != params.shape:
-            raise CheckFailed(f"new_params has shape {new_params.shape}, expected {params.shape} (step {t}).")
+        new_params, state = _step_result(out, name, params.shape, t)
         if not np.all(np.isfinite(new_params)):
             raise CheckFailed(f"new_params contains NaN or inf at step {t}: a division by zero? "
                               "(for Adam: count the steps from t = 1, so that 1 - beta**t is never 0).")
@@ -331,13 +337,7 @@ def check_nesterov_step(nesterov_step):
             if not np.array_equal(params, kept_params) or not _same_state(kept_state, state):
                 raise CheckFailed(f"`{name}` changed params or the state in place at step {t + 1}: return "
                                   "new arrays and a new dictionary.")
-            new_params, state = expect_pair(out, f"`{name}`", "(new_params, new_state)")
-            if not isinstance(state, dict):
-                raise CheckFailed(f"the new state returned by `{name}` should be a dict, not "
-                                  f"{type(state).__name__}.")
-            params = to_array(new_params, "new_params").astype(float)
-            if params.shape != p0.shape:
-                raise CheckFailed(f"new_params has shape {params.shape}, expected {p0.shape}.")
+            params, state = _step_result(out, name, p0.shape, t + 1)
             path.append(params)
         case = f"8 steps on a {kind} function in {d} dimensions, lr={lr}, mu={mu}"
         mistakes = {} if mu == 0 else {
