@@ -1,8 +1,9 @@
 """Benchmark report: execute notebooks under a profile, time each, collect the metrics they
 record, and write ``benchmarks/<profile>-<device>.json`` (the Benchmarks page reads it).
 
-Usage: ``python -m course_utils benchmark [--profile full] [--out benchmarks] [NOTEBOOK ...]``
-(default: every lecture notebook ``book/NN-slug.ipynb``).
+Usage: ``python -m course_utils benchmark [--profile full] [--out benchmarks] [--update] [NOTEBOOK ...]``
+(default: every lecture notebook ``book/NN-slug.ipynb``). ``--update`` re-times the notebooks
+named and keeps the other entries of an existing report; every entry carries its own date.
 """
 
 from __future__ import annotations
@@ -98,6 +99,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--profile", default=os.environ.get(PROFILE_ENV, "full"), choices=PROFILES)
     parser.add_argument("--out", type=Path, default=Path("benchmarks"))
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument("--update", action="store_true",
+                        help="replace only these notebooks' entries and metrics in an existing report")
+
+
+def _previous(target: Path, profile: str, device: str) -> tuple[list, dict]:
+    """The entries and metrics of an existing report of the same profile and device, or none."""
+    if not target.is_file():
+        return [], {}
+    old = json.loads(target.read_text())
+    if old.get("profile") != profile or old.get("device") != device:
+        raise SystemExit(f"benchmark --update: {target} is for {old.get('profile')} on "
+                         f"{old.get('device')}, not {profile} on {device}")
+    for entry in old["notebooks"]:
+        entry.setdefault("date", old.get("date"))
+    return old["notebooks"], old["metrics"]
 
 
 def main(args) -> int:
@@ -107,22 +123,30 @@ def main(args) -> int:
         print("benchmark: no notebooks found (run from the repository root)", file=sys.stderr)
         return 2
     device = device_name()
-    report = {"profile": args.profile, "device": device, "packages": package_versions(),
-              "date": time.strftime("%Y-%m-%d"), "notebooks": [], "metrics": {}}
+    today = time.strftime("%Y-%m-%d")
+    target = args.out / f"{args.profile}-{device_slug(device)}.json"
+    entries, all_metrics = _previous(target, args.profile, device) if args.update else ([], {})
     failed = 0
     for path in notebooks:
         print(f"[{args.profile}] {path} ...", flush=True)
         seconds, metrics, error = time_notebook(Path(path), args.timeout, args.profile)
-        entry = {"notebook": _shown(Path(path)), "seconds": round(seconds, 1)}
+        entry = {"notebook": _shown(Path(path)), "seconds": round(seconds, 1), "date": today,
+                 "metrics": sorted(metrics)}
         if error:
             entry["error"] = error
             failed += 1
-        report["notebooks"].append(entry)
-        report["metrics"].update(metrics)
+        for old in [e for e in entries if e["notebook"] == entry["notebook"]]:
+            entries.remove(old)
+            for name in old.get("metrics", []):
+                all_metrics.pop(name, None)
+        entries.append(entry)
+        all_metrics.update(metrics)
         print(f"    {seconds:7.1f} s" + (f"  FAILED {error}" if error else "") +
               "".join(f"\n    {k} = {v:.4g}" for k, v in metrics.items()), flush=True)
+    entries.sort(key=lambda e: e["notebook"])
+    report = {"profile": args.profile, "device": device, "packages": package_versions(),
+              "date": today, "notebooks": entries, "metrics": all_metrics}
     args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / f"{args.profile}-{device_slug(device)}.json"
     target.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {target}; total {sum(n['seconds'] for n in report['notebooks']):.0f} s, {failed} failed")
     return 1 if failed else 0

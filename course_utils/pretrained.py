@@ -78,23 +78,35 @@ def source_weights_path(n_train: int | None, epochs: int, seed: int = 0) -> Path
     return cache_dir() / "models" / f"fashion_source_cnn_v4_c{classes}_n{size}_e{epochs}_s{seed}.pt"
 
 
-def train_source_model(n_train: int | None = None, epochs: int = 3, seed: int = 0, batch_size: int = 128,
-                       max_lr: float = 3e-3, verbose: bool = True):
-    """Train the source CNN on ``n_train`` Fashion-MNIST images of the source classes (None: all of
-    them) with Adam and a one-cycle schedule; return ``(model, test_accuracy)`` (chapter 14)."""
-    from course_utils.frameworks import torch_accuracy, torch_fit, torch_loader
+def fit_cnn(x_train, y_train, n_classes: int, epochs: int, seed: int = 0, batch_size: int = 128,
+            max_lr: float = 3e-3):
+    """A fresh CNN with the source task's MLP head (:func:`build_source_cnn`) trained on images
+    ``x_train`` (N, 1, 28, 28) and labels ``y_train`` with Adam and a one-cycle schedule; returned
+    in evaluation mode (chapter 14)."""
+    from course_utils.frameworks import torch_fit, torch_loader
 
     torch = require_framework("torch")
-    data = fashion_classes(SOURCE_CLASSES, n_train=n_train, n_test=2000, seed=seed, verbose=verbose)
-    x_train = images_to_float(data.x_train, channels_last=False)
-    x_test = images_to_float(data.x_test, channels_last=False)
-    model = build_source_cnn(len(data.class_names), seed=seed, head="mlp")
-    train_loader = torch_loader(x_train, data.y_train, batch_size=batch_size, seed=seed)
+    model = build_source_cnn(n_classes, seed=seed, head="mlp")
+    train_loader = torch_loader(x_train, y_train, batch_size=batch_size, seed=seed)
     optimizer = torch.optim.Adam(model.parameters())
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, cycle_momentum=False,
                                                    total_steps=epochs * len(train_loader))
     optimizer.register_step_post_hook(lambda *args: schedule.step())
     torch_fit(model, train_loader, optimizer, torch.nn.CrossEntropyLoss(), epochs, progress=False)
+    model.eval()
+    return model
+
+
+def train_source_model(n_train: int | None = None, epochs: int = 3, seed: int = 0, batch_size: int = 128,
+                       max_lr: float = 3e-3, verbose: bool = True):
+    """Train the source CNN on ``n_train`` Fashion-MNIST images of the source classes (None: all of
+    them) with :func:`fit_cnn`; return ``(model, test_accuracy)`` (chapter 14)."""
+    from course_utils.frameworks import torch_accuracy, torch_loader
+
+    data = fashion_classes(SOURCE_CLASSES, n_train=n_train, n_test=2000, seed=seed, verbose=verbose)
+    x_train = images_to_float(data.x_train, channels_last=False)
+    x_test = images_to_float(data.x_test, channels_last=False)
+    model = fit_cnn(x_train, data.y_train, len(data.class_names), epochs, seed, batch_size, max_lr)
     accuracy = torch_accuracy(model, torch_loader(x_test, data.y_test, batch_size=500, shuffle=False))
     model.eval()
     return model, accuracy
