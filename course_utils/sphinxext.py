@@ -9,6 +9,7 @@ the cells side by side at the top level and this transform groups them after exe
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 LABELS = {"pytorch": "PyTorch", "keras": "Keras", "tensorflow": "TensorFlow", "numpy": "NumPy", "jax": "JAX"}
 TAG_PREFIX = "framework-"
@@ -153,8 +154,18 @@ def fix_raw_html_outputs(app, doctree, docname) -> None:
             raw.parent.replace(raw, nodes.raw("", text, format="html"))
 
 
+#: The book's own stylesheet (inline code that wraps on a phone), shipped in the package.
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def add_static_dir(app, config) -> None:
+    config.html_static_path.append(str(STATIC_DIR))
+
+
 def setup(app):
     app.setup_extension("sphinx_design")
+    app.connect("config-inited", add_static_dir)
+    app.add_css_file("course.css")
     app.connect("doctree-resolved", fix_raw_html_outputs)
     app.add_js_file(None, body=READABLE_FIGURES_JS)
     app.connect("doctree-read", group_framework_cells)

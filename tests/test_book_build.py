@@ -166,7 +166,8 @@ def test_pages_in_a_browser(browser, server):
 @pytest.mark.slow
 @pytest.mark.browser
 def test_figures_are_readable_on_a_phone(browser, server):
-    """At 390 CSS pixels no output figure is shrunk so far that its text drops below 7 px."""
+    """At 390 CSS pixels no output figure is shrunk so far that its text drops below 7 px, and
+    no page is wider than the screen (a long inline code span must wrap)."""
     from course_utils.sphinxext import MIN_FIGURE_SCALE
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -182,6 +183,9 @@ def test_figures_are_readable_on_a_phone(browser, server):
                 ".map(i => [i.alt, i.getBoundingClientRect().width / i.naturalWidth])")
             small = [(alt[:60], round(scale, 2)) for alt, scale in scales if scale < MIN_FIGURE_SCALE - 0.01]
             assert not small, f"{page}: figures too small to read on a phone {small}"
+            page_width, screen_width = browser.execute_script(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert page_width <= screen_width, f"{page}: {page_width} px wide on a {screen_width} px screen"
             if page in ("book/00-perceptron", "book/12-cnn"):
                 browser.save_screenshot(str(SCREENSHOTS / f"phone_{page.replace('/', '_')}.png"))
                 browser.execute_script(
