@@ -108,7 +108,6 @@ def train_source_model(n_train: int | None = None, epochs: int = 3, seed: int = 
     x_test = images_to_float(data.x_test, channels_last=False)
     model = fit_cnn(x_train, data.y_train, len(data.class_names), epochs, seed, batch_size, max_lr)
     accuracy = torch_accuracy(model, torch_loader(x_test, data.y_test, batch_size=500, shuffle=False))
-    model.eval()
     return model, accuracy
 
 

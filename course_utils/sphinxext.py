@@ -154,7 +154,7 @@ def fix_raw_html_outputs(app, doctree, docname) -> None:
             raw.parent.replace(raw, nodes.raw("", text, format="html"))
 
 
-#: The book's own stylesheet (inline code that wraps on a phone), shipped in the package.
+#: The folder of the book's own stylesheet, ``course.css`` (layout on a phone), shipped in the package.
 STATIC_DIR = Path(__file__).parent / "static"
 
 

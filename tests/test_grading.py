@@ -161,30 +161,31 @@ def _grade(submissions, out, *, cell_timeout, total_timeout):
                 "--no-progress"])
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def _class(tmp_path_factory, name, only=None):
+    """A class folder with its submissions built: (submissions, grades report stem, expected)."""
     if bwrap_problem():
         pytest.skip(f"no sandbox here: {bwrap_problem()}")
-    folder = tmp_path_factory.mktemp("class")
+    folder = tmp_path_factory.mktemp(name)
     out = folder / "report" / "grades"
-    expected = _build(folder / "submissions", out)
-    victim_bytes = (folder / "submissions" / "victim" / "00-perceptron.ipynb").read_bytes()
+    return folder / "submissions", out, _build(folder / "submissions", out, only=only)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    submissions, out, expected = _class(tmp_path_factory, "class")
+    victim_bytes = (submissions / "victim" / "00-perceptron.ipynb").read_bytes()
     site = sysconfig.get_paths()["purelib"]
     before = {"package": _package_digest(), "site": sorted(os.listdir(site))}
-    code = _grade(folder / "submissions", out, cell_timeout=5, total_timeout=60)
+    code = _grade(submissions, out, cell_timeout=5, total_timeout=60)
     after = {"package": _package_digest(), "site": sorted(os.listdir(site))}
-    return {"code": code, "expected": expected, "out": out, "folder": folder / "submissions",
+    return {"code": code, "expected": expected, "out": out, "folder": submissions,
             "victim_bytes": victim_bytes, "before": before, "after": after}
 
 
 @pytest.fixture(scope="module")
 def graded_memory(tmp_path_factory):
-    if bwrap_problem():
-        pytest.skip(f"no sandbox here: {bwrap_problem()}")
-    folder = tmp_path_factory.mktemp("memory")
-    out = folder / "report" / "grades"
-    expected = _build(folder / "submissions", out, only=MEMORY_CASES)
-    code = _grade(folder / "submissions", out, cell_timeout=60, total_timeout=120)
+    submissions, out, expected = _class(tmp_path_factory, "memory", only=MEMORY_CASES)
+    code = _grade(submissions, out, cell_timeout=60, total_timeout=120)
     return {"code": code, "expected": expected, "out": out}
 
 
@@ -201,6 +202,14 @@ def _learner(row):
     return row["learner"][1:] if row["learner"].startswith("'=") else row["learner"]
 
 
+def _statuses(rows):
+    """{learner: {exercise: status}} of grade-table rows."""
+    got = {}
+    for row in rows:
+        got.setdefault(_learner(row), {})[row["exercise"]] = row["status"]
+    return got
+
+
 @pytest.mark.slow
 def test_batch_completes_with_exit_code_0(graded):
     assert graded["code"] == 0
@@ -214,11 +223,9 @@ def test_batch_completes_with_exit_code_0(graded):
 def test_every_learner_gets_the_right_statuses(graded):
     table = _table(graded)
     assert list(table[0]) == list(grading.CSV_COLUMNS)
-    got = {}
     for row in table:
-        if row["learner"] != "twice":
-            got.setdefault(_learner(row), {})[row["exercise"]] = row["status"]
         float(row["seconds"])
+    got = _statuses(row for row in table if row["learner"] != "twice")
     wrong = {learner: (got.get(learner), want) for learner, want in graded["expected"].items()
              if got.get(learner) != want}
     assert not wrong, json.dumps(wrong, indent=1)
@@ -250,10 +257,7 @@ def test_memory_is_limited_on_any_machine(graded_memory):
     assert graded_memory["code"] == 0
     by_learner = {s["learner"]: s for s in _report(graded_memory)["submissions"]}
     assert set(by_learner) == set(MEMORY_CASES)
-    got = {}
-    for row in _table(graded_memory):
-        got.setdefault(_learner(row), {})[row["exercise"]] = row["status"]
-    assert got == graded_memory["expected"]
+    assert _statuses(_table(graded_memory)) == graded_memory["expected"]
     notes = {learner: " ".join(s["notes"]) for learner, s in by_learner.items()}
     hoard = next(r["message"] for r in by_learner["hoard"]["results"] if r["exercise"] == "00.weighted_sum")
     assert "memory above 500 MB" in hoard, "processes outside the kernel's tree count too"
