@@ -15,18 +15,18 @@ def main(argv=None) -> int:
     p_sync.add_argument("--check", action="store_true", help="only report; exit 1 if anything is stale")
     sub.add_parser("checks", help="list the registered exercise checks")
     p_bench = sub.add_parser("benchmark", help="time the notebooks under a profile (benchmarks/PROFILE-DEVICE.json)")
-    from course_utils.benchmark import add_arguments as add_benchmark_arguments
+    from course_utils.authoring.benchmark import add_arguments as add_benchmark_arguments
 
     add_benchmark_arguments(p_bench)
     p_mutate = sub.add_parser("mutate", help="mutation-test the checks on the solutions (benchmarks/mutation.json)")
-    from course_utils.mutation import add_arguments as add_mutate_arguments
+    from course_utils.authoring.mutation import add_arguments as add_mutate_arguments
 
     add_mutate_arguments(p_mutate)
-    p_env = sub.add_parser("env", help="the variables every kernel gets (course_utils.notebooks.kernel_env)")
+    p_env = sub.add_parser("env", help="the variables every kernel gets (course_utils.authoring.notebooks.kernel_env)")
     p_env.add_argument("--shell", action="store_true", help="print them as `export` lines for a shell's eval")
     p_env.add_argument("--profile", default=None, help="COURSE_PROFILE for the kernels")
     p_env.add_argument("--threads", type=int, default=None, help="OpenMP/BLAS threads per kernel")
-    from course_utils.publish import add_arguments as add_publish_arguments
+    from course_utils.authoring.publish import add_arguments as add_publish_arguments
 
     add_publish_arguments(sub)
     p_grade = sub.add_parser("grade", help="execute submitted notebooks and grade them (CSV/JSON report)")
@@ -49,24 +49,24 @@ def main(argv=None) -> int:
 
         return grade_main(args)
     if args.command == "benchmark":
-        from course_utils.benchmark import main as benchmark_main
+        from course_utils.authoring.benchmark import main as benchmark_main
 
         return benchmark_main(args)
     if args.command == "mutate":
-        from course_utils.mutation import main as mutate_main
+        from course_utils.authoring.mutation import main as mutate_main
 
         return mutate_main(args)
     if args.command == "env":
         return _env(args)
     if args.command in ("build-info", "publish"):
-        from course_utils.publish import main as publish_main
+        from course_utils.authoring.publish import main as publish_main
 
         return publish_main(args)
     return 2
 
 
 def _env(args) -> int:
-    from course_utils.notebooks import course_variables, shell_exports
+    from course_utils.authoring.notebooks import course_variables, shell_exports
 
     try:
         variables = course_variables(profile=args.profile, threads=args.threads)
@@ -82,7 +82,7 @@ def _sync(args) -> int:
     import tempfile
     from pathlib import Path
 
-    from course_utils.exercises import sync
+    from course_utils.authoring.exercises import sync
 
     root = Path(args.root)
     if not args.check:

@@ -97,7 +97,7 @@ def select_keras_backend() -> str:
     is dropped (:func:`without_native_chatter`). Call it before ``import keras``."""
     if "keras" in sys.modules:
         return sys.modules["keras"].backend.backend()
-    from course_utils.notebooks import QUIET_TENSORFLOW
+    from course_utils.authoring.notebooks import QUIET_TENSORFLOW
 
     for name, value in QUIET_TENSORFLOW.items():  # a kernel the course did not start (Colab)
         os.environ.setdefault(name, value)

@@ -125,7 +125,7 @@ def badge_svg(label: str, text: str = "Open in Colab") -> str:
 
 def chapter_links_markdown(chapter: str) -> str:
     """HTML/Markdown with three "Open in Colab" badges: lecture, exercise, solution."""
-    from course_utils.chapters import chapter as find_chapter
+    from course_utils.authoring.chapters import chapter as find_chapter
 
     parts = []
     for kind, path in find_chapter(chapter).notebooks().items():

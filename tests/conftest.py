@@ -1,7 +1,7 @@
 """Shared fixtures: the repository root and the kernels' environment.
 
 Kernels started by nbval inherit this process's environment, so the session applies
-:func:`course_utils.notebooks.kernel_env` to ``os.environ`` first (profile ``smoke`` unless
+:func:`course_utils.authoring.notebooks.kernel_env` to ``os.environ`` first (profile ``smoke`` unless
 ``COURSE_PROFILE`` is set).
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.notebooks import course_variables
+from course_utils.authoring.notebooks import course_variables
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.update(course_variables(profile=os.environ.get("COURSE_PROFILE", "smoke")))

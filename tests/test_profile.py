@@ -32,7 +32,7 @@ def test_choose_falls_back_to_full_for_gpu():
 
 def test_import_loads_no_framework():
     code = ("import sys, course_utils, course_utils.checks, course_utils.data, course_utils.plotting, "
-            "course_utils.links, course_utils.exercises, course_utils.metrics; "
+            "course_utils.links, course_utils.authoring.exercises, course_utils.metrics; "
             "print('torch' in sys.modules, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "False"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_utils.chapters import EXERCISE_ID, exercise_chapter
+from course_utils.authoring.chapters import EXERCISE_ID, exercise_chapter
 from course_utils.frameworks import FrameworkMissing
 
 PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)

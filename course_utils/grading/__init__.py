@@ -4,14 +4,13 @@ The parts, each with one job:
 
 - :mod:`.batch` finds and reads the submissions and grades them, here or on a Dask cluster;
 - :mod:`.sandbox` runs one notebook in a bubblewrap sandbox and talks to it;
-- :mod:`.kernel_side` is the driver inside the sandbox (nbclient) and :mod:`.inkernel` the
-  grader's code inside the learner's kernel;
+- :mod:`.agent` runs inside the sandbox: :mod:`.agent.driver` executes the notebook
+  (nbclient) and :mod:`.agent.answers` is the grader's code inside the learner's kernel;
 - :mod:`.judge` runs the checks in the grader's process on plain-data stand-ins (:mod:`.wire`);
 - :mod:`.report` writes the results, the report, the gradebook and the feedback;
 - :mod:`.contracts` holds the dataclasses that cross process boundaries.
 
-Only :mod:`.contracts`, :mod:`.wire`, :mod:`.inkernel` and :mod:`.kernel_side` are importable
-inside a sandbox; this module's names load the rest lazily.
+Only :mod:`.agent` is importable inside a sandbox; this module's names load the rest lazily.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
 
-from course_utils.grading.contracts import ExerciseResult, Job, KernelJob, NotebookResult, Options, cap
+from course_utils.grading.agent.job import KernelJob, cap
+from course_utils.grading.contracts import ExerciseResult, Job, NotebookResult, Options
 from course_utils.grading.report import OutputError, OutputPaths, ResultStore, write_all
 
 CHAPTER_PREFIX = re.compile(r"^(\d\d)[-_]")

@@ -1,32 +1,20 @@
 """What crosses a process boundary in grading (book/grading.md), as dataclasses.
 
 ``Options`` and ``Job`` go from the batch to a grading process (a thread here or a Dask
-worker elsewhere); ``KernelJob`` goes from the grading process into the sandbox, as JSON;
+worker elsewhere); ``KernelJob`` (:mod:`.agent.job`) goes from the grading process into the sandbox, as JSON;
 ``ExerciseResult`` and ``NotebookResult`` come back. ``from_dict`` validates what it reads:
 a result read from disk or a message from the sandbox is data, never trusted code.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
+
+from course_utils.grading.agent.job import cap, from_mapping
 
 STATUSES = ("pass", "fail", "error")
-MESSAGE_LIMIT = 1000  # characters kept of any message
 NOTE_LIMIT = 300  # characters kept of one note
 NOTES_LIMIT = 20  # notes kept per notebook
-
-
-def cap(text, limit: int = MESSAGE_LIMIT) -> str:
-    """``text`` as a string of at most ``limit`` characters, without NULs."""
-    text = str(text).replace("\x00", "")
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def _typed(cls, data: dict):
-    if not isinstance(data, dict):
-        raise ValueError(f"{cls.__name__}: expected a mapping")
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -68,28 +56,6 @@ class Job:
     digest: str = ""  # sha256 of the notebook's bytes
 
 
-@dataclass(frozen=True)
-class KernelJob:
-    """What the sandbox is told: the notebook and how to run it (sent as one JSON line)."""
-
-    name: str
-    text: str
-    cell_timeout: float
-    total_timeout: float
-    profile: str
-    limits: dict = field(default_factory=dict)  # resource name -> soft and hard limit
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> KernelJob:
-        job = _typed(cls, data)
-        if not isinstance(job.name, str) or not isinstance(job.text, str) or "/" in job.name:
-            raise ValueError("KernelJob: bad name or text")
-        return job
-
-
 @dataclass
 class ExerciseResult:
     """The verdict on one exercise; ``judged`` says where: ``grader`` (outside the
@@ -110,7 +76,7 @@ class ExerciseResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> ExerciseResult:
-        return _typed(cls, data)
+        return from_mapping(cls, data)
 
 
 @dataclass
@@ -140,7 +106,7 @@ class NotebookResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> NotebookResult:
-        result = _typed(cls, data)
+        result = from_mapping(cls, data)
         result.results = [ExerciseResult.from_dict(r) for r in result.results]
         result.notes = [cap(n, NOTE_LIMIT) for n in list(result.notes)[:NOTES_LIMIT]]
         return result

@@ -22,9 +22,10 @@ import time
 
 import numpy as np
 
-from course_utils.grading import wire
-from course_utils.grading.contracts import ExerciseResult, cap
-from course_utils.grading.inkernel import HANDLE_PREFIX
+from course_utils.grading.agent import wire
+from course_utils.grading.agent.answers import HANDLE_PREFIX
+from course_utils.grading.agent.job import cap
+from course_utils.grading.contracts import ExerciseResult
 from course_utils.grading.sandbox import Channel, SandboxError
 
 # Exercises whose answers or arguments are not plain data: models, classes, optimisers,

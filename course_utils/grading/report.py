@@ -29,7 +29,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from course_utils.grading.contracts import STATUSES, NotebookResult, cap
+from course_utils.grading.agent.job import cap
+from course_utils.grading.contracts import STATUSES, NotebookResult
 
 CSV_COLUMNS = ("learner", "notebook", "chapter", "exercise", "status", "message", "seconds", "judged", "notes")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")

@@ -11,7 +11,7 @@ runs, and no child can raise them; a watchdog outside sums the memory of every p
 sandbox. Ending the sandbox's first process ends its process namespace: everything the
 notebook started, daemons included, dies with it.
 
-:class:`Sandbox` starts the driver (:mod:`.kernel_side`) and speaks to it through
+:class:`Sandbox` starts the driver (:mod:`.agent.driver`) and speaks to it through
 :class:`Channel`; :func:`package_view` builds the learner's view; :func:`bwrap_problem`
 says why no sandbox can be had.
 """
@@ -55,7 +55,7 @@ def check(exercise_id, answer):
     print(f"{exercise_id}: checked by the grader")
     return True
 '''
-KERNEL_SIDE_FILES = ("__init__.py", "contracts.py", "inkernel.py", "kernel_side.py", "wire.py")
+AGENT_DIR = "grading/agent/"  # the grader's code that runs in the sandbox
 
 
 class SandboxError(RuntimeError):
@@ -132,7 +132,7 @@ def package_view(chapter: str, targets: set[str]) -> Path:
                 continue
             rel = path.relative_to(PACKAGE_DIR).as_posix()
             if rel.startswith("grading/"):
-                if rel[len("grading/"):] not in KERNEL_SIDE_FILES:
+                if not (rel.startswith(AGENT_DIR) or rel == "grading/__init__.py"):
                     continue
             elif rel in hidden:
                 continue
@@ -344,7 +344,7 @@ class Sandbox:
 
         cache = cache_dir()
         cache = cache if cache.is_dir() else None
-        module = ["-m", "course_utils.grading.kernel_side"]
+        module = ["-m", "course_utils.grading.agent.driver"]
         self.sandboxed = sandboxed
         self.workdir = None
         self.mark = secrets.token_hex(16)  # without a sandbox: finds what the notebook left running

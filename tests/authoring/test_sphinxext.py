@@ -1,0 +1,80 @@
+"""The book's Sphinx extension: framework-tagged cells become synced tabs (course_utils.authoring.sphinxext)."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from course_utils.authoring import sphinxext
+
+nodes = pytest.importorskip("docutils.nodes")
+pytest.importorskip("sphinx_design")
+
+
+def cell(tag=None, text="x"):
+    node = nodes.container("", nodes.literal_block(text, text), nb_element="cell_code",
+                           cell_metadata={"tags": [tag] if tag else []})
+    return node
+
+
+def tabs_of(section):
+    return [child for child in section.children if "framework-tabs" in child.get("classes", [])]
+
+
+def labels(tab_set):
+    return [rubric.astext() for rubric in tab_set.findall(nodes.rubric)]
+
+
+def test_adjacent_framework_cells_become_one_synced_tab_set():
+    section = nodes.section("", nodes.paragraph("", "before"), cell("framework-pytorch", "torch code"),
+                            cell("framework-keras", "keras code"), nodes.paragraph("", "after"))
+    doctree = nodes.document(None, None)
+    doctree += section
+    sphinxext.group_framework_cells(None, doctree)
+    (tab_set,) = tabs_of(section)
+    assert labels(tab_set) == ["PyTorch", "Keras"]
+    assert [r["sync_id"] for r in tab_set.findall(nodes.rubric)] == ["pytorch", "keras"]
+    assert "torch code" in tab_set.astext() and "keras code" in tab_set.astext()
+    assert [c.astext() for c in section.children if isinstance(c, nodes.paragraph)] == ["before", "after"]
+
+
+def test_a_lone_cell_a_repeated_framework_and_plain_cells_stay_apart():
+    section = nodes.section("", cell("framework-pytorch", "a"), cell(text="plain"),
+                            cell("framework-pytorch", "b"), cell("framework-pytorch", "c"),
+                            cell("framework-keras", "d"))
+    doctree = nodes.document(None, None)
+    doctree += section
+    sphinxext.group_framework_cells(None, doctree)
+    kinds = ["tabs" if "framework-tabs" in c.get("classes", []) else c.astext() for c in section.children]
+    assert kinds == ["a", "plain", "b", "tabs"]
+    assert labels(tabs_of(section)[0]) == ["PyTorch", "Keras"]
+
+
+def test_duplicate_inline_scripts_are_dropped_in_place():
+    one = SimpleNamespace(filename="", attributes={"body": "var THEBE_JS_URL = 1"})
+    two = SimpleNamespace(filename="", attributes={"body": "var THEBE_JS_URL = 1"})
+    other = SimpleNamespace(filename="x.js", attributes={})
+    scripts = [one, other, two]
+    context = {"script_files": scripts}
+    sphinxext.drop_duplicate_scripts(None, "page", None, context, None)
+    assert context["script_files"] is scripts and scripts == [one, other]
+
+
+def test_mathjax_is_served_from_the_book_when_installed():
+    config = SimpleNamespace(mathjax_path="https://cdn.example/mathjax.js")
+    sphinxext.use_local_mathjax(None, config)
+    expected = "mathjax/tex-chtml.js" if sphinxext.local_mathjax_dir() else "https://cdn.example/mathjax.js"
+    assert config.mathjax_path == expected
+
+
+def test_raw_html_outputs_lose_cdn_links_and_get_their_cells_alt_text():
+    from docutils import nodes
+
+    doctree = nodes.document(None, None)
+    cell = nodes.container(cell_metadata={"mystnb": {"image": {"alt": "Steps of gradient descent"}}})
+    cell += nodes.raw("", '<link rel="stylesheet"\nhref="https://maxcdn.bootstrapcdn.com/font-awesome/4.4.0/'
+                          'css/font-awesome.min.css">\n<img id="frame" src="data:,">', format="html")
+    doctree += cell
+    sphinxext.fix_raw_html_outputs(None, doctree, "page")
+    html = next(iter(doctree.findall(nodes.raw))).astext()
+    assert "font-awesome" not in html and "https://" not in html
+    assert '<img alt="Steps of gradient descent" id="frame"' in html
