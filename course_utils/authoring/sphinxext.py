@@ -24,18 +24,26 @@ def _framework(node) -> str | None:
     return None
 
 
+def _component(name: str, classes: list[str], children=(), **attributes):
+    """A sphinx-design component: the container node its ``tab-set`` and ``tab-item``
+    directives make (a ``div`` naming the component), built with docutils' public API."""
+    from docutils import nodes
+
+    node = nodes.container("", is_div=True, design_component=name, classes=classes, **attributes)
+    node.extend(children)
+    return node
+
+
 def _tab_set(cells):
     from docutils import nodes
-    from sphinx_design.shared import create_component
 
-    tab_set = create_component("tab-set", classes=["sd-tab-set", "framework-tabs"])
+    tab_set = _component("tab-set", ["sd-tab-set", "framework-tabs"])
     for name, cell in cells:
         label = nodes.rubric(name, LABELS.get(name, name), classes=["sd-tab-label"])
         label["sync_id"] = name
         label["sync_group"] = "framework"
-        content = create_component("tab-content", classes=["sd-tab-content"], children=[cell])
-        tab_set += create_component("tab-item", classes=["sd-tab-item"], selected=False,
-                                    children=[label, content])
+        content = _component("tab-content", ["sd-tab-content"], [cell])
+        tab_set += _component("tab-item", ["sd-tab-item"], [label, content], selected=False)
     return tab_set
 
 
