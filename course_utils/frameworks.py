@@ -21,6 +21,10 @@ KERAS_BACKENDS = ("tensorflow", "torch", "jax")
 #: Module name -> (what to call it, what to install).
 OPTIONAL_FRAMEWORKS = {"torch": ("PyTorch", "torch"), "keras": ("Keras", "keras"),
                        "tensorflow": ("TensorFlow", "tensorflow-cpu")}
+#: TensorFlow quiet, and with the same numerics on every CPU (oneDNN off: on CPUs with AVX-512
+#: it is on by default and prints a notice). Every kernel the course starts gets them
+#: (``course_utils.authoring.notebooks.KERNEL_DEFAULTS``); :func:`select_keras_backend` sets them too.
+QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
 
 
 class FrameworkMissing(ImportError):
@@ -92,13 +96,11 @@ def select_keras_backend() -> str:
     """Choose Keras' backend and import Keras quietly: ``$KERAS_BACKEND`` if set, else
     TensorFlow, PyTorch or JAX, whichever is installed first. Returns its name.
 
-    TensorFlow is asked for quiet and CPU-independent numerics (``notebooks.QUIET_TENSORFLOW``, unless
+    TensorFlow is asked for quiet and CPU-independent numerics (:data:`QUIET_TENSORFLOW`, unless
     the environment says otherwise), and what its native code still prints while it loads
     is dropped (:func:`without_native_chatter`). Call it before ``import keras``."""
     if "keras" in sys.modules:
         return sys.modules["keras"].backend.backend()
-    from course_utils.authoring.notebooks import QUIET_TENSORFLOW
-
     for name, value in QUIET_TENSORFLOW.items():  # a kernel the course did not start (Colab)
         os.environ.setdefault(name, value)
     chosen = os.environ["KERAS_BACKEND"] = keras_backend_choice()

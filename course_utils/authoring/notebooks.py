@@ -16,13 +16,11 @@ import os
 import shlex
 from pathlib import Path
 
+from course_utils.frameworks import QUIET_TENSORFLOW
 from course_utils.metrics import ENV_VAR as METRICS_ENV
 from course_utils.profile import ENV_VAR as PROFILE_ENV
 from course_utils.profile import PROFILES
 
-#: TensorFlow quiet, and with the same numerics on every CPU (oneDNN off: on CPUs with AVX-512
-#: it is on by default and prints a notice). ``frameworks.select_keras_backend`` sets them too.
-QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
 #: Set in every kernel unless the caller's environment already sets them.
 KERNEL_DEFAULTS = {
     **QUIET_TENSORFLOW,
