@@ -47,59 +47,62 @@ def encode(value, *, iterators: bool = False, tensors: bool = False, handle=None
     ``tensors``: read objects with ``.detach()`` or ``.numpy()`` as arrays (kernel side);
     ``handle``: turns a function into a number that stands for it (kernel side, results only:
     the grader can then call it, through the sandbox, like any answer)."""
-    _HANDLE[0] = handle
-    try:
-        return _encode(value, 0, _Budget(), iterators, tensors)
-    finally:
-        _HANDLE[0] = None
+    return _Encoder(iterators, tensors, handle).encode(value, 0)
 
 
-_HANDLE = [None]
+class _Encoder:
+    """One call of :func:`encode`: its options and its budget (nothing shared between calls)."""
 
+    def __init__(self, iterators: bool, tensors: bool, handle, budget: _Budget | None = None):
+        self.iterators, self.tensors, self.handle = iterators, tensors, handle
+        self.budget = budget or _Budget()
 
-def _encode(value, depth, budget, iterators, tensors):
-    if depth > MAX_DEPTH:
-        raise Uncarriable(f"nested deeper than {MAX_DEPTH}")
-    budget.take()
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if value is Ellipsis:
-        return {"__ellipsis__": True}
-    if isinstance(value, int) and not isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float) and not isinstance(value, np.floating):
-        return _float(float(value))
-    if isinstance(value, complex):
-        return {"__complex__": [_float(value.real), _float(value.imag)]}
-    if isinstance(value, np.generic):
-        return {"__npscalar__": _array(np.asarray(value), budget)}
-    if isinstance(value, np.ndarray):
-        return {"__ndarray__": _array(value, budget)}
-    if isinstance(value, np.random.Generator):
-        return {"__rng__": _encode(value.bit_generator.state, depth + 1, budget, False, False)}
-    if isinstance(value, list):
-        return [_encode(v, depth + 1, budget, iterators, tensors) for v in value]
-    if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v, depth + 1, budget, iterators, tensors) for v in value]}
-    if isinstance(value, dict):
-        return {"__dict__": [[_encode(k, depth + 1, budget, False, False),
-                              _encode(v, depth + 1, budget, iterators, tensors)] for k, v in value.items()]}
-    if isinstance(value, (set, frozenset)):
-        return {"__set__": [_encode(v, depth + 1, budget, False, False) for v in value]}
-    if tensors and hasattr(value, "detach") and hasattr(value, "cpu"):
-        return {"__ndarray__": _array(np.asarray(value.detach().cpu().numpy()), budget)}
-    if tensors and hasattr(value, "numpy") and callable(value.numpy) and not callable(value):
-        return {"__ndarray__": _array(np.asarray(value.numpy()), budget)}
-    if iterators and hasattr(value, "__next__") and hasattr(value, "__iter__"):
-        items = []
-        for item in value:
-            if len(items) >= MAX_ITERATOR:
-                raise Uncarriable(f"an iterator with more than {MAX_ITERATOR} items")
-            items.append(_encode(item, depth + 1, budget, iterators, tensors))
-        return items
-    if _HANDLE[0] is not None and callable(value) and not isinstance(value, type):
-        return {"__handle__": int(_HANDLE[0](value))}
-    raise Uncarriable(f"a {type(value).__name__}")
+    def plain(self, value, depth):
+        """Keys, set items and generator states: neither iterators nor tensors are read there."""
+        return _Encoder(False, False, self.handle, self.budget).encode(value, depth)
+
+    def encode(self, value, depth):
+        if depth > MAX_DEPTH:
+            raise Uncarriable(f"nested deeper than {MAX_DEPTH}")
+        self.budget.take()
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if value is Ellipsis:
+            return {"__ellipsis__": True}
+        if isinstance(value, int) and not isinstance(value, np.integer):
+            return int(value)
+        if isinstance(value, float) and not isinstance(value, np.floating):
+            return _float(float(value))
+        if isinstance(value, complex):
+            return {"__complex__": [_float(value.real), _float(value.imag)]}
+        if isinstance(value, np.generic):
+            return {"__npscalar__": _array(np.asarray(value), self.budget)}
+        if isinstance(value, np.ndarray):
+            return {"__ndarray__": _array(value, self.budget)}
+        if isinstance(value, np.random.Generator):
+            return {"__rng__": self.plain(value.bit_generator.state, depth + 1)}
+        if isinstance(value, list):
+            return [self.encode(v, depth + 1) for v in value]
+        if isinstance(value, tuple):
+            return {"__tuple__": [self.encode(v, depth + 1) for v in value]}
+        if isinstance(value, dict):
+            return {"__dict__": [[self.plain(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()]}
+        if isinstance(value, (set, frozenset)):
+            return {"__set__": [self.plain(v, depth + 1) for v in value]}
+        if self.tensors and hasattr(value, "detach") and hasattr(value, "cpu"):
+            return {"__ndarray__": _array(np.asarray(value.detach().cpu().numpy()), self.budget)}
+        if self.tensors and hasattr(value, "numpy") and callable(value.numpy) and not callable(value):
+            return {"__ndarray__": _array(np.asarray(value.numpy()), self.budget)}
+        if self.iterators and hasattr(value, "__next__") and hasattr(value, "__iter__"):
+            items = []
+            for item in value:
+                if len(items) >= MAX_ITERATOR:
+                    raise Uncarriable(f"an iterator with more than {MAX_ITERATOR} items")
+                items.append(self.encode(item, depth + 1))
+            return items
+        if self.handle is not None and callable(value) and not isinstance(value, type):
+            return {"__handle__": int(self.handle(value))}
+        raise Uncarriable(f"a {type(value).__name__}")
 
 
 def _array(array: np.ndarray, budget: _Budget) -> dict:

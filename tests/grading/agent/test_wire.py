@@ -71,3 +71,14 @@ def test_wire_takes_iterators_and_tensors_only_when_asked():
             return np.ones(2)
 
     assert np.array_equal(wire.decode(wire.encode(Tensor(), tensors=True)), np.ones(2))
+
+
+def test_each_encode_keeps_its_own_handle():
+    """No switch shared between calls: an encode inside another (or in another thread) uses
+    only its own options."""
+    def handle(func):
+        with pytest.raises(wire.Uncarriable):
+            wire.encode(func)  # this call was given no handle
+        return 7
+
+    assert wire.encode([print, len], handle=handle) == [{"__handle__": 7}, {"__handle__": 7}]
