@@ -294,11 +294,11 @@ def _runnable(source: str) -> str:
 
 
 def _execute(source: str, namespace: dict, label: str):
-    from course_utils.checks.core import _run_limited
+    from course_utils.checks.core import run_limited
 
     code = compile(_runnable(source), f"<{label}>", "exec")
     with contextlib.redirect_stdout(io.StringIO()):
-        _run_limited(exec, (code, namespace), {}, CELL_TIME_LIMIT)
+        run_limited(exec, (code, namespace), seconds=CELL_TIME_LIMIT)
     _close_figures()
 
 
@@ -317,14 +317,14 @@ def _noop_check(*args, **kwargs):
 def judge(exercise_id: str, answer) -> tuple[bool, str]:
     """(killed, how): run the registered check on ``answer``; any rejection kills."""
     from course_utils.checks import REGISTRY
-    from course_utils.checks.core import CheckFailed, _TimeUp
+    from course_utils.checks.core import CheckFailed, TimeUp
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             REGISTRY[exercise_id].func(answer)
     except CheckFailed as err:
         return True, f"rejected: {str(err).splitlines()[0][:160]}"
-    except _TimeUp:
+    except TimeUp:
         return True, "rejected: out of time"
     except Exception as err:  # the Check wrapper reports this as a rejection too
         return True, f"check error: {type(err).__name__}: {str(err)[:120]}"
@@ -332,9 +332,10 @@ def judge(exercise_id: str, answer) -> tuple[bool, str]:
 
 
 def run_exercise(cells: list[str], exercise: Exercise, namespace: dict, *, sample: int | None = None,
-                 seed: int = 0, log=None) -> dict:
+                 seed: int = 0, log=None, call_limit: float | None = None) -> dict:
     """Mutate one exercise's answer and judge every mutant; ``namespace`` is the notebook's
-    state just before the first answer cell."""
+    state just before the first answer cell. ``call_limit`` caps each call of a mutant in its
+    check (at least three times what the reference took); None leaves the check's limits."""
     first = min(exercise.answer_cells)
     sites = []
     for cell, lines in sorted(exercise.answer_cells.items()):
@@ -358,21 +359,25 @@ def run_exercise(cells: list[str], exercise: Exercise, namespace: dict, *, sampl
             state["check"] = _noop_check
         return state.get(exercise.target, None)
 
-    from course_utils.checks import core
+    from course_utils.checks.core import time_limit_cap
 
-    # the reference runs under the check's own time limits; a mutant gets CALL_TIME_LIMIT or,
+    # the reference runs under the check's own time limits; a mutant gets ``call_limit`` or,
     # for a check that trains a network, a few times what the reference took
-    capped, core.TIME_LIMIT_CAP = core.TIME_LIMIT_CAP, None
     start = time.perf_counter()
-    try:
+    with time_limit_cap(None):
         baseline_killed, how = judge(exercise.exercise_id, answer_after({}))
-    finally:
-        core.TIME_LIMIT_CAP = capped
     if baseline_killed:
         result["error"] = f"the reference solution fails its check: {how}"
         return result
-    if capped is not None:
-        core.TIME_LIMIT_CAP = max(capped, 3 * (time.perf_counter() - start))
+    mutant_limit = None if call_limit is None else max(call_limit, 3 * (time.perf_counter() - start))
+    with time_limit_cap(mutant_limit):
+        result["kinds"] = _judge_mutants(exercise, cells, sites, answer_after, result, log)
+    return result
+
+
+def _judge_mutants(exercise: Exercise, cells: list[str], sites, answer_after, result: dict, log) -> dict:
+    """Judge every mutant of ``sites``; count the killed and list the survivors in ``result``;
+    return how many were judged each way."""
     kinds: dict[str, int] = {}
     for cell, index, description in sites:
         start = time.perf_counter()
@@ -393,8 +398,7 @@ def run_exercise(cells: list[str], exercise: Exercise, namespace: dict, *, sampl
         if log:
             log(f"  {'killed ' if killed else 'SURVIVED'} {time.perf_counter() - start:5.2f}s "
                 f"{description} | {how}")
-    result["kinds"] = kinds
-    return result
+    return kinds
 
 
 def _unique(descriptions: list[str]) -> list[str]:
@@ -408,14 +412,12 @@ def _unique(descriptions: list[str]) -> list[str]:
 
 def run_chapter(path: Path, *, exercise_ids=None, sample=None, log=None) -> dict:
     """Mutation results of every checked exercise of one solution notebook."""
-    from course_utils.checks import core
+    from course_utils.checks.core import time_limit_cap
 
     cells, exercises = read_solution(path)
     namespace = {"__name__": "__main__"}
     results = {}
-    previous_cap = core.TIME_LIMIT_CAP
-    core.TIME_LIMIT_CAP = CALL_TIME_LIMIT
-    try:
+    with time_limit_cap(CALL_TIME_LIMIT):
         done = 0
         for exercise in exercises:
             wanted = exercise_ids is None or exercise.exercise_id in exercise_ids
@@ -431,11 +433,8 @@ def run_chapter(path: Path, *, exercise_ids=None, sample=None, log=None) -> dict
                     results[exercise.exercise_id] = {"chapter": path.name[:2], "mutants": 0, "killed": 0,
                                                      "survivors": [], "error": "no answer block"}
                 else:
-                    core.TIME_LIMIT_CAP = CALL_TIME_LIMIT  # run_exercise may have raised it
-                    results[exercise.exercise_id] = run_exercise(cells, exercise, namespace,
-                                                                 sample=sample, log=log)
-    finally:
-        core.TIME_LIMIT_CAP = previous_cap
+                    results[exercise.exercise_id] = run_exercise(cells, exercise, namespace, sample=sample,
+                                                                 log=log, call_limit=CALL_TIME_LIMIT)
     return results
 
 

@@ -7,6 +7,8 @@ with a hint that names the likely mistake. It never crashes on a bad answer.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import math
 import os
@@ -23,7 +25,7 @@ from course_utils.frameworks import FrameworkMissing
 
 PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 DEFAULT_TIME_LIMIT = 10.0  # seconds for one call of learner code, unless a check says otherwise
-TIME_LIMIT_CAP = None  # when set (tests), no call of learner code gets more seconds than this
+_TIME_LIMIT_CAP = contextvars.ContextVar("time_limit_cap", default=None)  # see time_limit_cap()
 
 
 _SECRET = [int(os.environ["COURSE_CHECK_SECRET"]) if os.environ.get("COURSE_CHECK_SECRET") else None]
@@ -47,9 +49,9 @@ class CheckFailed(AssertionError):
     """An answer is wrong; the message says what is wrong and how to look for the mistake."""
 
 
-class _TimeUp(BaseException):
+class TimeUp(BaseException):
     """Raised inside learner code when its time is up (a BaseException, so ``except
-    Exception`` in learner code cannot swallow it)."""
+    Exception`` in learner code cannot swallow it); :func:`run_limited` raises it."""
 
 
 @dataclass
@@ -71,7 +73,7 @@ class Check:
             detail = self.func(answer)
         except (CheckFailed, FrameworkMissing) as err:
             raise CheckFailed(f"{self.exercise_id}: {err}") from None
-        except _TimeUp:
+        except TimeUp:
             raise CheckFailed(f"{self.exercise_id}: your code ran out of time.") from None
         except Exception as err:  # a bug in the check itself must still read as a failure
             raise CheckFailed(f"{self.exercise_id}: the check could not use your answer "
@@ -194,10 +196,15 @@ def _learner_line(tb) -> str:
     return f" at line {last.lineno} of {where}" + (f": `{last.line}`" if last.line else "")
 
 
-def _run_limited(func, args, kwargs, seconds):
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+def run_limited(func, args=(), kwargs=None, *, seconds: float, thread: bool = False):
+    """``func(*args, **kwargs)``, or :class:`TimeUp` after ``seconds``. In the main thread an
+    alarm interrupts the call itself (unless ``thread``); elsewhere it runs in a daemon thread
+    that is abandoned when its time is up. The one time limit of the course: the checks' calls
+    of learner code, the grader's checks, mutation testing's notebook cells."""
+    kwargs = kwargs or {}
+    if not thread and threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
         def on_alarm(signum, frame):
-            raise _TimeUp()
+            raise TimeUp()
 
         previous = signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -214,14 +221,25 @@ def _run_limited(func, args, kwargs, seconds):
         except BaseException as err:  # handed back to the caller's thread
             outcome["error"] = err
 
-    worker = threading.Thread(target=target, daemon=True)
+    worker = threading.Thread(target=target, daemon=True, name=f"limited {getattr(func, '__name__', 'call')}")
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        raise _TimeUp()
+        raise TimeUp()
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+@contextlib.contextmanager
+def time_limit_cap(seconds: float | None):
+    """Within the block (in this thread), no call of learner code gets more than ``seconds``,
+    whatever its check allows; ``None`` lifts any cap. Tests and mutation testing use it."""
+    token = _TIME_LIMIT_CAP.set(seconds)
+    try:
+        yield
+    finally:
+        _TIME_LIMIT_CAP.reset(token)
 
 
 def same_value(a, b):
@@ -271,17 +289,18 @@ def _same(a, b) -> bool:
 def call(func, *args, name: str | None = None, time_limit: float | None = None, **kwargs):
     """Call learner code safely: stubs, exceptions, time-outs and in-place changes of the
     inputs all become :class:`CheckFailed` with a message that says what happened.
-    ``time_limit`` defaults to :data:`DEFAULT_TIME_LIMIT`, capped by :data:`TIME_LIMIT_CAP`."""
+    ``time_limit`` defaults to :data:`DEFAULT_TIME_LIMIT`, capped by :func:`time_limit_cap`."""
     time_limit = DEFAULT_TIME_LIMIT if time_limit is None else time_limit
-    if TIME_LIMIT_CAP is not None:
-        time_limit = min(time_limit, TIME_LIMIT_CAP)
+    cap = _TIME_LIMIT_CAP.get()
+    if cap is not None:
+        time_limit = min(time_limit, cap)
     name = name or getattr(func, "__name__", "your function")
     require_callable(func, name)
     originals = [copy.deepcopy(a) for a in args]
     try:
         with np.errstate(all="ignore"):
-            result = _run_limited(func, args, kwargs, time_limit)
-    except _TimeUp:
+            result = run_limited(func, args, kwargs, seconds=time_limit)
+    except TimeUp:
         raise CheckFailed(f"`{name}` did not finish within {time_limit:g} s: is there a loop "
                           "that never ends?") from None
     except NotImplementedError:

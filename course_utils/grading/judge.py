@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import builtins
 import re
-import threading
 import time
 
 import numpy as np
@@ -195,23 +194,14 @@ def judge_exercise(channel: Channel, exercise_id: str, check_timeout: float,
 
 
 def _run_check(chk, answer, timeout: float) -> str:
-    """Run a check in its own thread with an overall time limit (its calls have their own)."""
-    outcome = {}
+    """Run a check with an overall time limit (its calls of the answer have their own), in a
+    thread of its own: a check that never returns is abandoned, not waited for."""
+    from course_utils.checks.core import TimeUp, run_limited
 
-    def target():
-        try:
-            outcome["message"] = chk.verdict(answer)
-        except BaseException as err:  # noqa: B036 - handed to the caller's thread
-            outcome["error"] = err
-
-    worker = threading.Thread(target=target, daemon=True, name=f"check {chk.exercise_id}")
-    worker.start()
-    worker.join(timeout + 10)
-    if worker.is_alive():
-        raise KernelLost(f"the check did not finish within {timeout:g} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["message"]
+    try:
+        return run_limited(chk.verdict, (answer,), seconds=timeout + 10, thread=True)
+    except TimeUp:
+        raise KernelLost(f"the check did not finish within {timeout:g} s") from None
 
 
 def _send_checks(channel: Channel, exercise_id: str, timeout: float) -> None:
