@@ -20,9 +20,9 @@ from course_utils.checks.core import (
     register,
     require_answer,
     require_callable,
-    same_value,
     seeded_rng,
     to_array,
+    unchanged,
 )
 from course_utils.frameworks import require_framework
 
@@ -36,12 +36,6 @@ def _weights(decay: float, n: int) -> np.ndarray:
 def _path(p0, updates):
     """Parameters after each step, p_t = p_0 - sum of the first t updates."""
     return p0 - np.cumsum(updates, axis=0)
-
-
-def _same_state(before: dict, after) -> bool:
-    """False only when the state was shown to change; a value that cannot be compared (a
-    nested dict of arrays, say) is "cannot tell", never a change."""
-    return same_value(before, after) is not False
 
 
 def _step_result(out, name, shape, step):
@@ -66,7 +60,7 @@ def _learner_path(step, name, p0, grads, hyper):
         if not np.array_equal(params, kept_params) or not np.array_equal(g, kept_grads):
             raise CheckFailed(f"`{name}` changed params or grads in place at step {t}: compute new arrays, "
                               "for example `params - lr * v` rather than `params -= lr * v`.")
-        if not _same_state(kept_state, state):
+        if not unchanged(kept_state, state):
             raise CheckFailed(f"`{name}` changed the state dictionary it was given (step {t}): build and "
                               "return a new dictionary instead of writing into `state`.")
         new_params, state = _step_result(out, name, params.shape, t)
@@ -334,7 +328,7 @@ def check_nesterov_step(nesterov_step):
         for t in range(8):
             kept_params, kept_state = params.copy(), copy.deepcopy(state)
             out = call(nesterov_step, params, state, grad_fn, lr=lr, mu=mu, name=name)
-            if not np.array_equal(params, kept_params) or not _same_state(kept_state, state):
+            if not np.array_equal(params, kept_params) or not unchanged(kept_state, state):
                 raise CheckFailed(f"`{name}` changed params or the state in place at step {t + 1}: return "
                                   "new arrays and a new dictionary.")
             params, state = _step_result(out, name, p0.shape, t + 1)

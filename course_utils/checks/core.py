@@ -184,9 +184,10 @@ def _is_learner_frame(filename: str) -> bool:
         and "site-packages" not in resolved and "dist-packages" not in resolved
 
 
-def _learner_line(tb) -> str:
+def learner_line(tb) -> str:
     """`` at line N of your cell: `code` `` for the learner's deepest frame (NumPy, PyTorch and
-    this package's frames are skipped), or "" when no frame is the learner's."""
+    this package's frames are skipped), or "" when no frame is the learner's. The checks and
+    the grader's helper in the learner's kernel say where an error came from in these words."""
     frames = [f for f in traceback.extract_tb(tb) if _is_learner_frame(f.filename)]
     if not frames:
         return ""
@@ -281,9 +282,10 @@ def _all_same(verdicts) -> bool | None:
     return None if None in verdicts else True
 
 
-def _same(a, b) -> bool:
-    """Not shown to have changed: equal, or cannot tell (the learner gets the benefit)."""
-    return same_value(a, b) is not False
+def unchanged(before, after) -> bool:
+    """Not shown to have changed: equal, or cannot tell (the learner gets the benefit). How a
+    check sees an argument or a state its learner's function was given."""
+    return same_value(before, after) is not False
 
 
 def call(func, *args, name: str | None = None, time_limit: float | None = None, **kwargs):
@@ -312,9 +314,9 @@ def call(func, *args, name: str | None = None, time_limit: float | None = None, 
         raise CheckFailed(f"`{name}` ran out of memory: is an array much larger than needed?") from None
     except Exception as err:
         raise CheckFailed(f"`{name}` raised {type(err).__name__}: {err}"
-                          f"{_learner_line(err.__traceback__)}") from None
+                          f"{learner_line(err.__traceback__)}") from None
     for i, (before, after) in enumerate(zip(originals, args, strict=True)):
-        if not _same(before, after):
+        if not unchanged(before, after):
             raise CheckFailed(f"`{name}` changed its argument number {i + 1} in place: work on a "
                               "copy (for example `w = w + ...` rather than `w += ...`).")
     if result is Ellipsis:
