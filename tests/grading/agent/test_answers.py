@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 
@@ -76,3 +77,17 @@ def test_the_weaker_path_refuses_a_notebook_that_patched_numpy(monkeypatch):
     assert from_notebook(fake)
     reply = _ask(answers, op="check", exercise="00.weighted_sum", target="weighted_sum")
     assert reply["status"] == "error" and "numpy.allclose" in reply["message"]
+
+
+def test_the_modules_that_define_numpys_comparisons_are_watched(monkeypatch):
+    """Whatever NumPy calls its internals (numpy._core on 2.x, numpy.core on 1.x), the module
+    np.allclose reads its names from is scanned."""
+    import inspect
+
+    from course_utils.grading.agent.answers import tampering, watched_modules
+
+    internals = inspect.unwrap(np.allclose).__globals__["__name__"]
+    assert internals in watched_modules() and internals != "numpy"
+    fake = eval("lambda *args, **kwargs: True")  # a function the notebook defined
+    monkeypatch.setattr(sys.modules[internals], "isclose", fake)
+    assert f"{internals}.isclose" in tampering()
