@@ -231,7 +231,8 @@ def check_build_gap_cnn(build_gap_cnn):
             raise CheckFailed(f"expected two 2x2 max-pooling layers (after stages 1 and 2), found {len(pools)} "
                               f"({case}).")
         for m in pools:
-            kernel, stride = (torch.nn.modules.utils._pair(v) for v in (m.kernel_size, m.stride))
+            kernel, stride = (tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+                              for v in (m.kernel_size, m.stride))  # 2 or (2, 2)
             if kernel != (2, 2) or stride != (2, 2):
                 raise CheckFailed(f"the max pooling is nn.MaxPool2d(2): a 2x2 window with stride 2 halves "
                                   f"each side; yours has kernel {kernel} and stride {stride} ({case}).")
