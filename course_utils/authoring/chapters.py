@@ -2,14 +2,17 @@
 
 A chapter is named ``NN-slug`` (``03-fluids``); ``NN`` is its id. Its three notebooks share
 that name: the lecture ``book/NN-slug.md``, the solution ``solutions/NN-slug.md`` and the
-generated exercise ``exercises/NN-slug.md``, each paired with an ``.ipynb``. An exercise id is
-``NN.name`` (``03.fit_bingham``) and a notebook checks an answer with ``check("NN.name", ...)``.
-The benchmark, the course map, the grader and the tests ask this module; none of them spells
-the pattern again.
+generated exercise ``exercises/NN-slug.md``, each paired with an ``.ipynb``; its checks are the
+module ``course_utils/checks/chNN_slug.py``. An exercise id is ``NN.name``
+(``03.fit_bingham``) and a notebook checks an answer with ``check("NN.name", ...)``, in the
+cell after the answer, which a solution marks between ``# BEGIN SOLUTION`` and
+``# END SOLUTION``. The checks, the exercise generator, the benchmark, the course map, mutation
+testing, the grader and the tests ask this module; none of them spells a pattern again.
 """
 
 from __future__ import annotations
 
+import collections
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -26,6 +29,16 @@ _FILE_PREFIX = re.compile(r"(\d\d)[-_]")
 EXERCISE_ID = re.compile(r"(?P<chapter>\d\d)\.(?P<name>[A-Za-z0-9_]+)")
 # A check cell's first line is check("NN.name", ...).
 _CHECK_CALL = re.compile(r"""^check\(\s*["'](\d\d\.[A-Za-z0-9_]+)["']""", re.M)
+# Anywhere in a notebook file's text, quotes escaped or not (a raw .ipynb is JSON).
+_CHECK_CALL_IN_FILE = re.compile(r"""check\(\s*\\?["'](\d\d)\.[A-Za-z0-9_]+""")
+# A chapter's check module: course_utils/checks/chNN_slug.py.
+CHECK_MODULE = re.compile(r"ch(?P<id>\d\d)_(?P<slug>[a-z0-9]+(?:_[a-z0-9]+)*)")
+#: The markers of a solution: a code block between CODE_BEGIN and CODE_END lines, a written
+#: answer in a Markdown cell between TEXT_BEGIN and TEXT_END.
+CODE_BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
+CODE_END = re.compile(r"^\s*# END SOLUTION\s*$")
+TEXT_BEGIN = "<!-- BEGIN SOLUTION -->"
+TEXT_END = "<!-- END SOLUTION -->"
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,11 @@ class Chapter:
     def notebooks(self, suffix: str = ".ipynb") -> dict[str, PurePosixPath]:
         """Lecture, exercise and solution, in that order (the Colab badges)."""
         return {kind: self.path(kind, suffix) for kind in FOLDERS}
+
+    @property
+    def check_module(self) -> str:
+        """The name of its check module in ``course_utils.checks``: ``ch03_fluids``."""
+        return f"ch{self.id}_{self.slug.replace('-', '_')}"
 
 
 def parse(name: str | Path) -> Chapter | None:
@@ -107,3 +125,63 @@ def check_calls(text: str) -> list[str]:
     """The exercise ids of the ``check("NN.name", ...)`` lines in a notebook's MyST text or in a
     cell's source, in order (read a ``.ipynb`` with nbformat first and pass each cell)."""
     return _CHECK_CALL.findall(text)
+
+
+def checked_exercise(cell_source: str) -> str | None:
+    """The exercise id a check cell checks (its first line is ``check("NN.name", ...)``), else None."""
+    match = _CHECK_CALL.match(cell_source.strip())
+    return match.group(1) if match else None
+
+
+def chapter_of_checks(text: str) -> str | None:
+    """The chapter most ``check("NN.name", ...)`` calls in a notebook file's text name (a raw
+    ``.ipynb`` too, whose quotes are escaped), else None: how the grader tells the chapter of
+    a submission not named after it."""
+    ids = _CHECK_CALL_IN_FILE.findall(text)
+    return collections.Counter(ids).most_common(1)[0][0] if ids else None
+
+
+def is_check_module(name: str) -> bool:
+    """True for the name of a chapter's check module (``ch03_fluids``; a dotted name or a file
+    name is read by its last part)."""
+    stem = name.rsplit(".", 1)[-1] if not name.endswith(".py") else PurePosixPath(name).stem
+    return bool(CHECK_MODULE.fullmatch(stem))
+
+
+class MarkerError(ValueError):
+    """A solution block is not closed, or is nested."""
+
+
+@dataclass(frozen=True)
+class SolutionBlock:
+    """One answer in a solution's code cell: the lines of its two markers (1-based) and the
+    indent of the first."""
+
+    begin: int
+    end: int
+    indent: str
+
+    @property
+    def lines(self) -> range:
+        """The answer's own lines, between the markers."""
+        return range(self.begin + 1, self.end)
+
+
+def solution_blocks(source: str) -> list[SolutionBlock]:
+    """The answers marked in a code cell, in order; :class:`MarkerError` for a marker without
+    its partner or a block inside another."""
+    blocks, begin, indent = [], None, ""
+    for number, line in enumerate(source.split("\n"), start=1):
+        opening = CODE_BEGIN.match(line)
+        if opening and begin is not None:
+            raise MarkerError("nested BEGIN SOLUTION")
+        if opening:
+            begin, indent = number, opening.group("indent")
+        elif CODE_END.match(line):
+            if begin is None:
+                raise MarkerError("END SOLUTION without BEGIN SOLUTION")
+            blocks.append(SolutionBlock(begin, number, indent))
+            begin = None
+    if begin is not None:
+        raise MarkerError("BEGIN SOLUTION without END SOLUTION")
+    return blocks

@@ -13,17 +13,11 @@ import ast
 import re
 from pathlib import Path
 
-CODE_BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
-CODE_END = re.compile(r"^\s*# END SOLUTION\s*$")
-TEXT_BEGIN = "<!-- BEGIN SOLUTION -->"
-TEXT_END = "<!-- END SOLUTION -->"
+from course_utils.authoring.chapters import TEXT_BEGIN, TEXT_END, MarkerError, solution_blocks
+
 NOTEBOOK_DIRS = ("book", "solutions", "exercises")
 EXERCISE_BANNER = ("> **Exercise notebook.** Replace each stub (`...` or `raise NotImplementedError`) "
                    "with your code, then run the check below it.")
-
-
-class MarkerError(ValueError):
-    """A solution block is not closed, or is nested."""
 
 
 def _stub_for(block: list[str], indent: str) -> list[str]:
@@ -48,26 +42,12 @@ def _stub_for(block: list[str], indent: str) -> list[str]:
 
 def strip_code(source: str) -> str:
     """Replace every solution block of a code cell with its stub."""
-    out, block, indent = [], None, ""
-    for line in source.split("\n"):
-        if block is None:
-            match = CODE_BEGIN.match(line)
-            if match:
-                block, indent = [], match.group("indent")
-            elif CODE_END.match(line):
-                raise MarkerError("END SOLUTION without BEGIN SOLUTION")
-            else:
-                out.append(line)
-        elif CODE_END.match(line):
-            out.extend(_stub_for([ln[len(indent):] for ln in block], indent))
-            block = None
-        elif CODE_BEGIN.match(line):
-            raise MarkerError("nested BEGIN SOLUTION")
-        else:
-            block.append(line)
-    if block is not None:
-        raise MarkerError("BEGIN SOLUTION without END SOLUTION")
-    return "\n".join(out)
+    lines, out, done = source.split("\n"), [], 0
+    for block in solution_blocks(source):
+        out += lines[done:block.begin - 1]
+        out += _stub_for([line[len(block.indent):] for line in lines[block.begin:block.end - 1]], block.indent)
+        done = block.end
+    return "\n".join(out + lines[done:])
 
 
 def strip_text(source: str) -> str:

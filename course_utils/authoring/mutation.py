@@ -40,7 +40,6 @@ JUDGED = Path("benchmarks/mutation-judged.json")
 GOAL = 0.9  # each check kills at least this share of its non-equivalent mutants
 CELL_TIME_LIMIT = 60.0  # seconds to execute one notebook cell
 CALL_TIME_LIMIT = 5.0  # seconds for one call of a mutant inside a check (or 3x the reference)
-_CHECK_LINE = re.compile(r"""^check\(\s*["'](?P<id>\d\d\.[A-Za-z0-9_]+)["']""")
 _MAGIC = re.compile(r"^(?P<indent>\s*)[%!].*$", re.M)
 
 # --------------------------------------------------------------------------- operators
@@ -56,11 +55,6 @@ OPERATORS = ("swap operator", "drop term", "move edge", "swap and/or", "change c
              "move bound", "swap arguments", "swap index", "swap elements", "swap values",
              "change axis", "drop keyword", "negate condition", "drop condition", "drop minus",
              "drop not", "negate result", "make in place", "drop .T", "drop statement")
-
-
-def _op_name(op) -> str:
-    return {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
-            ast.Mod: "%", ast.Pow: "**", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|"}[type(op)]
 
 
 def _changed_constant(value):
@@ -249,17 +243,9 @@ class Exercise:
 
 
 def _solution_lines(source: str) -> tuple[set[int], int | None]:
-    lines, inside, first = set(), False, None
-    for number, line in enumerate(source.split("\n"), start=1):
-        stripped = line.strip()
-        if stripped == "# BEGIN SOLUTION":
-            inside = True
-        elif stripped == "# END SOLUTION":
-            inside = False
-        elif inside:
-            lines.add(number)
-            first = number if first is None else first
-    return lines, first
+    """The lines of a cell's answers (1-based) and the first of them, None without answers."""
+    lines = {line for block in chapters.solution_blocks(source) for line in block.lines}
+    return lines, min(lines, default=None)
 
 
 def read_solution(path: Path) -> tuple[list[str], list[Exercise]]:
@@ -270,11 +256,10 @@ def read_solution(path: Path) -> tuple[list[str], list[Exercise]]:
     cells = [c.source for c in notebook.cells if c.cell_type == "code"]
     exercises, pending = [], {}
     for index, source in enumerate(cells):
-        match = _CHECK_LINE.match(source.strip())
-        if match:
+        exercise_id = chapters.checked_exercise(source)
+        if exercise_id:
             from course_utils.checks import REGISTRY
 
-            exercise_id = match["id"]
             target = REGISTRY[exercise_id].target if exercise_id in REGISTRY else ""
             exercise = Exercise(exercise_id, target, index)
             for cell, (lines, first) in pending.items():
@@ -430,7 +415,7 @@ def run_chapter(path: Path, *, exercise_ids=None, sample=None, log=None) -> dict
                 if log:
                     log(f"{exercise.exercise_id}:")
                 if not exercise.answer_cells:
-                    results[exercise.exercise_id] = {"chapter": path.name[:2], "mutants": 0, "killed": 0,
+                    results[exercise.exercise_id] = {"chapter": chapters.parse(path).id, "mutants": 0, "killed": 0,
                                                      "survivors": [], "error": "no answer block"}
                 else:
                     results[exercise.exercise_id] = run_exercise(cells, exercise, namespace, sample=sample,
@@ -483,9 +468,9 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     """Run the mutate command; 1 when a check is below the goal or a survivor is unjudged."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    wanted_chapters = set(args.chapter or []) | {e.split(".")[0] for e in args.exercise or []}
+    wanted_chapters = set(args.chapter or []) | {chapters.exercise_chapter(e) for e in args.exercise or []}
     paths = [p for p in chapters.files("solution", Path.cwd())
-             if not wanted_chapters or p.name[:2] in wanted_chapters]
+             if not wanted_chapters or chapters.parse(p).id in wanted_chapters]
     if not paths:
         print("mutate: no solution notebooks found (run from the repository root)", file=sys.stderr)
         return 2

@@ -12,12 +12,14 @@ imports them all, so :data:`REGISTRY` maps every stable exercise id to its check
 import importlib
 import pkgutil
 
+from course_utils.authoring.chapters import is_check_module
 from course_utils.checks.core import (
     REGISTRY,
     Check,
     CheckFailed,
     call,
     check,
+    checks_for,
     expect_close,
     expect_equal,
     expect_pair,
@@ -29,13 +31,8 @@ from course_utils.checks.core import (
     to_array,
 )
 
-for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("ch")):
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if is_check_module(m.name)):
     importlib.import_module(f"{__name__}.{_module}")
-
-
-def checks_for(chapter: str) -> dict:
-    """The checks of one chapter, e.g. ``checks_for("00")``, in id order."""
-    return {k: REGISTRY[k] for k in sorted(REGISTRY) if REGISTRY[k].chapter == chapter}
 
 
 __all__ = [

@@ -56,12 +56,15 @@ class TimeUp(BaseException):
 
 @dataclass
 class Check:
-    """One registered check: ``Check(answer)`` prints a success line or raises CheckFailed."""
+    """One registered check: ``Check(answer)`` prints a success line or raises CheckFailed.
+    Besides its function it carries the facts the grader needs (see :func:`register`)."""
 
     exercise_id: str
     func: object
     target: str
     description: str = ""
+    plain_data: bool = True
+    hides: tuple[str, ...] = ()
 
     @property
     def chapter(self) -> str:
@@ -89,25 +92,41 @@ class Check:
 REGISTRY: dict[str, Check] = {}
 
 
-def register(exercise_id: str, target: str | None = None, description: str = ""):
-    """Decorator that adds a check function to :data:`REGISTRY` under ``exercise_id`` (``NN.name``).
+def register(exercise_id: str, target: str | None = None, description: str = "", *, plain_data: bool = True,
+             hides: tuple[str, ...] = ()):
+    """Decorator that adds a check function to :data:`REGISTRY` under ``exercise_id`` (``NN.name``),
+    with the facts the grader reads off the check (docs/AUTHORING.md, "Adding a check"):
 
-    ``target`` is the name the notebook gives the learner's answer (the grader looks it up);
-    it defaults to the ``name`` part of the id. ``description`` defaults to the first line of
-    the check's docstring.
+    - ``target``: the name the notebook gives the learner's answer (the grader looks it up);
+      it defaults to the ``name`` part of the id;
+    - ``description``: defaults to the first line of the check's docstring;
+    - ``plain_data``: False when the answer, or what the check hands it (a model, a class, an
+      optimiser, a function to call back), cannot cross the sandbox as plain data; the grader
+      then judges that exercise inside the sandbox, the weaker path;
+    - ``hides``: modules of the package (``"course_utils.backprop"``) that implement the
+      answer under another name; the sandbox of that chapter's notebooks does not mount them.
     """
     match = EXERCISE_ID.fullmatch(exercise_id)
     if match is None:
         raise ValueError(f"exercise id {exercise_id!r} is not NN.name, e.g. '03.fit_bingham'")
+    hides = (hides,) if isinstance(hides, str) else tuple(hides)
+    if not all(isinstance(m, str) and m.startswith("course_utils.") for m in hides):
+        raise ValueError(f"{exercise_id}: hides names modules of the package, e.g. 'course_utils.backprop'")
 
     def decorate(func):
         if exercise_id in REGISTRY:
             raise ValueError(f"duplicate exercise id {exercise_id!r}")
         REGISTRY[exercise_id] = Check(exercise_id, func, target or match["name"],
-                                      description or (func.__doc__ or "").strip().split("\n")[0])
+                                      description or (func.__doc__ or "").strip().split("\n")[0],
+                                      plain_data=bool(plain_data), hides=hides)
         return func
 
     return decorate
+
+
+def checks_for(chapter: str) -> dict[str, Check]:
+    """The checks of one chapter, e.g. ``checks_for("00")``, in id order."""
+    return {k: REGISTRY[k] for k in sorted(REGISTRY) if REGISTRY[k].chapter == chapter}
 
 
 class Passed:

@@ -23,7 +23,7 @@ _EXPORTS = {
     "CSV_COLUMNS": "report", "OutputPaths": "report", "rows": "report",
     "Options": "contracts", "Job": "contracts", "NotebookResult": "contracts", "ExerciseResult": "contracts",
 }
-__all__ = [*_EXPORTS, "add_arguments", "main", "report_paths"]
+__all__ = [*_EXPORTS, "add_arguments", "main"]
 
 
 def __getattr__(name):
@@ -34,17 +34,10 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
-def report_paths(out):
-    """``REPORT.csv`` and ``REPORT.json`` from ``REPORT``, ``REPORT.csv`` or ``REPORT.json``."""
-    from course_utils.grading.report import OutputPaths
-
-    paths = OutputPaths.from_out(out)
-    return paths.csv, paths.json
-
-
 def add_arguments(parser) -> None:
     """The options of ``python -m course_utils grade``."""
     from course_utils.grading.contracts import Options
+    from course_utils.profile import PROFILES
 
     defaults = Options()
     parser.add_argument("submissions", nargs="+", help="notebooks (.ipynb) or folders of them")
@@ -60,7 +53,7 @@ def add_arguments(parser) -> None:
                         help="seconds per check (default %(default)g)")
     parser.add_argument("--memory-mb", type=float, default=defaults.memory_mb,
                         help="memory cap of one notebook's sandbox in MB (default %(default)g)")
-    parser.add_argument("--profile", default=defaults.profile, choices=("smoke", "full", "gpu"),
+    parser.add_argument("--profile", default=defaults.profile, choices=PROFILES,
                         help="COURSE_PROFILE inside the kernels (default %(default)s)")
     parser.add_argument("--chapter", default=None, help="grade every notebook as chapter NN")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",

@@ -17,7 +17,6 @@ import collections
 import dataclasses
 import hashlib
 import os
-import re
 import secrets
 import stat
 import sys
@@ -26,12 +25,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
 
+from course_utils.authoring import chapters
 from course_utils.grading.agent.job import KernelJob, cap
 from course_utils.grading.contracts import ExerciseResult, Job, NotebookResult, Options
 from course_utils.grading.report import OutputError, OutputPaths, ResultStore, write_all
 
-CHAPTER_PREFIX = re.compile(r"^(\d\d)[-_]")
-CHECK_ID = re.compile(r"""check\(\s*\\?["'](\d\d)\.[A-Za-z0-9_]+""")
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 REWRITE_EVERY = 5.0  # seconds between two rewrites of the reports during a batch
 
@@ -81,16 +79,12 @@ def _linked(path: Path, top: Path) -> bool:
 
 def chapter_of(path: Path, text: str) -> str | None:
     """The chapter ``NN`` of a notebook: from its file name, else from its check calls."""
-    match = CHAPTER_PREFIX.match(path.name)
-    if match:
-        return match.group(1)
-    ids = CHECK_ID.findall(text)
-    return collections.Counter(ids).most_common(1)[0][0] if ids else None
+    return chapters.id_from_filename(path) or chapters.chapter_of_checks(text)
 
 
 def learner_of(path: Path) -> str:
     """The learner: the folder of a notebook named after its chapter, else the file stem."""
-    return cap(path.parent.name if CHAPTER_PREFIX.match(path.name) else path.stem, 200)
+    return cap(path.parent.name if chapters.id_from_filename(path) else path.stem, 200)
 
 
 def _read(path: Path) -> bytes:
@@ -268,7 +262,7 @@ def grade(paths, out, jobs: int = 2, progress: bool = True, chapter: str | None 
         raise GradingError(f"unknown options {sorted(unknown)}")
     if jobs < 1:
         raise GradingError("--jobs must be at least 1")
-    if chapter is not None and not re.fullmatch(r"\d\d", chapter):
+    if chapter is not None and not chapters.is_chapter_id(chapter):
         raise GradingError("--chapter must be two digits, e.g. 03")
     problem = bwrap_problem() if scheduler is None else ""
     if problem and not allow_unsandboxed:

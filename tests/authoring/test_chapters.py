@@ -32,6 +32,31 @@ def test_names_and_ids():
 def test_check_calls_in_order():
     text = 'x = 1\ncheck("03.fit_bingham", fit)\nprint("check(\'09.x\')")\ncheck( "03.mse", f)\n'
     assert chapters.check_calls(text) == ["03.fit_bingham", "03.mse"]
+    assert chapters.checked_exercise('\ncheck("03.mse", f)\nmore = 1') == "03.mse"
+    assert chapters.checked_exercise('x = 1\ncheck("03.mse", f)') is None, "only a check cell's first line"
+    raw = '{"source": ["check(\\"00.a\\", f)\\n", "check(\\"03.b\\", g)", "check(\\"03.c\\", h)"]}'
+    assert chapters.chapter_of_checks(raw) == "03" and chapters.chapter_of_checks("no checks") is None
+
+
+def test_check_modules_are_named_after_their_chapter():
+    assert chapters.chapter("14-transfer-learning").check_module == "ch14_transfer_learning"
+    assert chapters.is_check_module("course_utils.checks.ch03_fluids") and chapters.is_check_module("ch03_fluids.py")
+    assert not chapters.is_check_module("core") and not chapters.is_check_module("checks")
+    import course_utils.checks as checks
+
+    modules = sorted(m for m in vars(checks) if chapters.is_check_module(m))
+    assert modules == [c.check_module for c in chapters.chapters(ROOT)], "one check module per chapter"
+
+
+def test_solution_blocks_and_their_markers():
+    source = "a = 1\n# BEGIN SOLUTION\nb = 2\n# END SOLUTION\ndef f():\n    # BEGIN SOLUTION  \n    return 3\n    # END SOLUTION"
+    blocks = chapters.solution_blocks(source)
+    assert [(b.begin, b.end, b.indent) for b in blocks] == [(2, 4, ""), (6, 8, "    ")]
+    assert list(blocks[1].lines) == [7]
+    for broken, problem in (("# END SOLUTION", "without BEGIN"), ("# BEGIN SOLUTION\nx = 1", "without END"),
+                            ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION", "nested")):
+        with pytest.raises(chapters.MarkerError, match=problem):
+            chapters.solution_blocks(broken)
 
 
 FRAMEWORKS = {"torch", "keras", "tensorflow", "jax"}

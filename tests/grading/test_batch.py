@@ -306,8 +306,9 @@ def test_learner_and_chapter_names(tmp_path):
     assert grading.chapter_of(tmp_path / "03-fluids.ipynb", "") == "03"
     assert grading.chapter_of(tmp_path / "bob.ipynb", 'check(\\"00.weighted_sum\\", f)') == "00"
     assert grading.chapter_of(tmp_path / "bob.ipynb", "no checks") is None
-    assert grading.report_paths(tmp_path / "r.csv") == (tmp_path / "r.csv", tmp_path / "r.json")
-    assert grading.report_paths(tmp_path / "r") == (tmp_path / "r.csv", tmp_path / "r.json")
+    for out in (tmp_path / "r.csv", tmp_path / "r"):
+        paths = grading.OutputPaths.from_out(out)
+        assert (paths.csv, paths.json) == (tmp_path / "r.csv", tmp_path / "r.json")
 
 
 def test_misuse_exits_2(tmp_path, capsys):
