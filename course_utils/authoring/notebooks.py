@@ -31,10 +31,12 @@ DEFAULT_CELL_TIMEOUT = 600  # seconds
 
 
 def course_variables(*, profile: str | None = None, metrics_file=None, threads: int | None = None,
-                     base=None, **overrides) -> dict[str, str]:
+                     home=None, base=None, **overrides) -> dict[str, str]:
     """Only the variables the course sets in a kernel, given the environment ``base`` (default
     ``os.environ``): the defaults it does not set yet, then ``profile`` (``COURSE_PROFILE``),
-    ``metrics_file`` (``COURSE_METRICS_FILE``), ``threads`` (OpenMP/BLAS threads), and last any
+    ``metrics_file`` (``COURSE_METRICS_FILE``), ``threads`` (OpenMP/BLAS threads), ``home`` (a
+    private home folder: HOME there, temporary files beside it, and fresh IPython, Jupyter and
+    Matplotlib folders inside it, as the grader gives a learner's kernel), and last any
     ``NAME=value`` in ``overrides``."""
     base = os.environ if base is None else base
     if profile is not None and profile not in PROFILES:
@@ -46,6 +48,11 @@ def course_variables(*, profile: str | None = None, metrics_file=None, threads: 
         variables[METRICS_ENV] = str(metrics_file)
     if threads is not None:
         variables.update(dict.fromkeys(THREAD_VARS, str(int(threads))))
+    if home is not None:
+        home = Path(home)
+        variables.update(HOME=str(home), TMPDIR=str(home.parent), MPLCONFIGDIR=str(home / ".matplotlib"),
+                         IPYTHONDIR=str(home / ".ipython"), JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
+                         JUPYTER_DATA_DIR=str(home / ".local" / "share" / "jupyter"))
     variables.update({name: str(value) for name, value in overrides.items()})
     return variables
 

@@ -121,7 +121,7 @@ def _mean_ce(logits, labels):
     return float(np.mean(log_norm - logits[np.arange(len(labels)), labels]))
 
 
-@register("05.softmax_ce_grad", target="softmax_cross_entropy_grad")
+@register("05.softmax_ce_grad", target="softmax_cross_entropy_grad", hides="course_utils.backprop")
 def check_softmax_ce_grad(softmax_cross_entropy_grad):
     """softmax_cross_entropy_grad(logits, labels) returns dL/dlogits of the mean cross-entropy."""
     rng = seeded_rng(7)

@@ -190,7 +190,7 @@ def _pop_std(values):
     return float(np.sqrt(np.mean((values - values.mean()) ** 2)))
 
 
-@register("09.layer_stds")
+@register("09.layer_stds", plain_data=False)
 def check_layer_stds(layer_stds):
     """layer_stds(X, weights, f) returns the standard deviation of every layer's activations."""
     for trial, (act, depth, width, n, scale) in enumerate([("tanh", 4, 20, 50, 1.0), ("relu", 6, 30, 40, 1.4),
@@ -247,7 +247,7 @@ def _variant_norms(X, Y, weights, f, df, *, at_activation=False, no_derivative=F
     return norms[::-1]
 
 
-@register("09.gradient_norms")
+@register("09.gradient_norms", plain_data=False)
 def check_gradient_norms(gradient_norms):
     """gradient_norms(X, Y, weights, f, df) returns ||dL/dW_l|| for every layer, first layer first."""
     for trial, (act, depth, width, n) in enumerate([("tanh", 5, 12, 16), ("sigmoid", 4, 10, 20),

@@ -113,7 +113,7 @@ def _search(random_search, n_trials, seed):
     return objective, expect_pair(result, "random_search", "(best_params, best_score)")
 
 
-@register("10.random_search")
+@register("10.random_search", plain_data=False)
 def check_random_search(random_search):
     """random_search(objective, space, n_trials, rng) minimises over random draws (log-uniform or uniform)."""
     n_trials = 400

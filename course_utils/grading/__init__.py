@@ -3,13 +3,21 @@
 The parts, each with one job:
 
 - :mod:`.batch` finds and reads the submissions and grades them, here or on a Dask cluster;
-- :mod:`.sandbox` runs one notebook in a bubblewrap sandbox and talks to it;
-- :mod:`.agent` runs inside the sandbox: :mod:`.agent.driver` executes the notebook
-  (nbclient) and :mod:`.agent.answers` is the grader's code inside the learner's kernel;
-- :mod:`.judge` runs the checks in the grader's process on plain-data stand-ins (:mod:`.wire`);
+- :mod:`.bubblewrap` says whether a sandbox can be had and builds its command line;
+- :mod:`.view` builds the learner's view of the package that a sandbox mounts;
+- :mod:`.sandbox` starts the agent of one notebook in its sandbox, watches and ends it, and
+  is the grader's link to it;
+- :mod:`.agent` is all of the grader that runs inside the sandbox: :mod:`.agent.driver`
+  executes the notebook (nbclient) and serves the grader's requests, :mod:`.agent.answers`
+  is its helper inside the learner's kernel; both sides share its :mod:`.agent.channel`
+  (JSON lines), :mod:`.agent.processes` (memory watchdog, process-tree killer),
+  :mod:`.agent.wire` (plain data) and :mod:`.agent.job`;
+- :mod:`.judge` runs the checks in the grader's process on plain-data stand-ins;
 - :mod:`.report` writes the results, the report, the gradebook and the feedback;
-- :mod:`.contracts` holds the dataclasses that cross process boundaries.
+- :mod:`.contracts` holds the dataclasses that go between the batch and its workers.
 
+What a check needs from the grader it declares when it registers (its target, whether its
+answer is plain data, what the sandbox must hide); the grader keeps no list of exercises.
 Only :mod:`.agent` is importable inside a sandbox; this module's names load the rest lazily.
 """
 

@@ -165,10 +165,11 @@ def _failed(job: Job, message: str, **extra) -> NotebookResult:
 
 def grade_notebook(job: Job, options: Options, secret: int | None) -> NotebookResult:
     """Grade one notebook in its own sandbox, judging its answers here; always a result."""
-    from course_utils.checks import checks_for
     from course_utils.checks.core import set_secret
+    from course_utils.grading.bubblewrap import bwrap_problem
     from course_utils.grading.judge import judge_all
-    from course_utils.grading.sandbox import Sandbox, SandboxError, bwrap_problem, package_view
+    from course_utils.grading.sandbox import Sandbox, SandboxError
+    from course_utils.grading.view import package_view
 
     start = time.perf_counter()
     if job.problem:
@@ -177,9 +178,7 @@ def grade_notebook(job: Job, options: Options, secret: int | None) -> NotebookRe
     if sandboxed and bwrap_problem():
         return _failed(job, f"not graded: no sandbox on this machine ({bwrap_problem()})")
     set_secret(secret)
-    checks = checks_for(job.chapter)
-    targets = {chk.target for chk in checks.values()}
-    view = package_view(job.chapter, targets)
+    view = package_view(job.chapter)
     kernel_job = KernelJob(Path(job.notebook).name, job.text, options.cell_timeout, options.total_timeout,
                            options.profile, _limits(options, len(job.exercises)))
     result = NotebookResult(job.learner, job.notebook, job.chapter, digest=job.digest,
@@ -188,7 +187,7 @@ def grade_notebook(job: Job, options: Options, secret: int | None) -> NotebookRe
                   tmpfs_mb=min(options.disk_mb, options.memory_mb))
     try:
         box.start({"job": kernel_job.to_dict(), "memory_mb": options.memory_mb, "in_sandbox": sandboxed})
-        ran = box.channel.event("ran", options.total_timeout + 300)
+        ran = box.link.event("ran", options.total_timeout + 300)
         for note in ran.get("notes", [])[:20] if isinstance(ran.get("notes"), list) else []:
             result.note(note)
         cells = ran.get("cells") if isinstance(ran.get("cells"), dict) else {}
@@ -196,10 +195,10 @@ def grade_notebook(job: Job, options: Options, secret: int | None) -> NotebookRe
                         and isinstance(v, int)}
         if not ran.get("ok"):
             raise SandboxError(cap(ran.get("why", "the notebook could not run"), 300))
-        ready = box.channel.event("ready", 120)
+        ready = box.link.event("ready", 120)
         if not ready.get("ok"):
             raise SandboxError(cap(ready.get("why", "the grader could not start in the kernel"), 300))
-        result.results = judge_all(box.channel, job.exercises, options.check_timeout)
+        result.results = judge_all(box.link, job.exercises, options.check_timeout)
     except SandboxError as err:
         why = f"memory above {options.memory_mb:g} MB" if box.memory_killed else str(err)
         result.status = "error"
@@ -254,7 +253,7 @@ def grade(paths, out, jobs: int = 2, progress: bool = True, chapter: str | None 
           scheduler: str | None = None, allow_unsandboxed: bool = False, resume: bool = False,
           **options) -> dict:
     """Grade every notebook in ``paths``; write the reports as results come; return the report."""
-    from course_utils.grading.sandbox import bwrap_problem
+    from course_utils.grading.bubblewrap import bwrap_problem
 
     known = {f.name for f in dataclasses.fields(Options)} - {"sandbox"}
     unknown = set(options) - known

@@ -8,9 +8,9 @@ check, the reference or the comparison, and the random inputs are salted with a 
 drawn for the batch (:func:`course_utils.checks.core.set_secret`).
 
 Answers that cannot travel as plain data (PyTorch and Keras models, classes, functions that
-take callbacks) are judged by the check inside the sandbox instead (``judged: sandbox``):
-:data:`IN_SANDBOX` lists those exercises. That path is weaker: a hostile notebook can fake
-its result there; the report says which path each verdict took.
+take callbacks) are judged by the check inside the sandbox instead (``judged: sandbox``): their
+checks say so when they register (``plain_data=False``). That path is weaker: a hostile
+notebook can fake its result there; the report says which path each verdict took.
 """
 
 from __future__ import annotations
@@ -25,18 +25,8 @@ from course_utils.grading.agent import wire
 from course_utils.grading.agent.answers import HANDLE_PREFIX
 from course_utils.grading.agent.job import cap
 from course_utils.grading.contracts import ExerciseResult
-from course_utils.grading.sandbox import Channel, SandboxError
+from course_utils.grading.sandbox import AgentLink, SandboxError
 
-# Exercises whose answers or arguments are not plain data: models, classes, optimisers,
-# callbacks. Each is judged in the sandbox (the weaker path).
-IN_SANDBOX = frozenset({
-    "02.gradient_descent",  # takes a gradient function
-    "06.autograd_gradient", "06.numpy_to_linear", "06.torch_mlp", "06.keras_mlp",  # tensors, models,
-    "06.torch_to_keras", "06.softplus_function", "06.fit_herschel_bulkley",  # autograd functions
-    "07.train_one_epoch",  # a model, a loader and an optimiser
-    "09.layer_stds", "09.gradient_norms",  # take activation functions
-    "10.random_search",  # takes an objective function
-})
 # Any other exercise whose check turns out to hand the answer something the proxy cannot carry
 # (NeedsSandbox) is judged in the sandbox too, after every verdict reached here.
 SAFE_EXCEPTIONS = {name: getattr(builtins, name) for name in (
@@ -46,8 +36,8 @@ SAFE_EXCEPTIONS = {name: getattr(builtins, name) for name in (
 
 
 class NeedsSandbox(BaseException):
-    """A check passed something that cannot travel as plain data (a grader bug: the
-    exercise belongs in :data:`IN_SANDBOX`). A BaseException, so no check swallows it."""
+    """A check passed something that cannot travel as plain data (its registration should
+    say ``plain_data=False``). A BaseException, so no check swallows it."""
 
 
 class KernelLost(BaseException):
@@ -95,7 +85,7 @@ def _write_back(original, new) -> None:
 class Proxy:
     """The learner's function, called across the sandbox boundary with plain data."""
 
-    def __init__(self, channel: Channel, target: str, deadline: float):
+    def __init__(self, channel: AgentLink, target: str, deadline: float):
         self._channel = channel
         self._target = target
         self._deadline = deadline
@@ -140,14 +130,15 @@ class Proxy:
         return value
 
 
-def judge_exercise(channel: Channel, exercise_id: str, check_timeout: float,
+def judge_exercise(channel: AgentLink, exercise_id: str, check_timeout: float,
                    in_sandbox: bool | None = None) -> ExerciseResult:
-    """The verdict on one exercise, reached here or, for :data:`IN_SANDBOX` (or ``in_sandbox``),
-    in the sandbox. Raises :class:`NeedsSandbox` when the check needs the sandbox after all."""
+    """The verdict on one exercise, reached here or, for a check registered with
+    ``plain_data=False`` (or ``in_sandbox``), in the sandbox. Raises :class:`NeedsSandbox` when
+    the check needs the sandbox after all."""
     from course_utils.checks import REGISTRY, CheckFailed
 
     chk = REGISTRY[exercise_id]
-    sandboxed = exercise_id in IN_SANDBOX if in_sandbox is None else in_sandbox
+    sandboxed = not chk.plain_data if in_sandbox is None else in_sandbox
     start = time.perf_counter()
     deadline = time.monotonic() + check_timeout
     result = ExerciseResult(exercise_id, judged="sandbox" if sandboxed else "grader")
@@ -204,28 +195,33 @@ def _run_check(chk, answer, timeout: float) -> str:
         raise KernelLost(f"the check did not finish within {timeout:g} s") from None
 
 
-def _send_checks(channel: Channel, exercise_id: str, timeout: float) -> None:
+def _send_checks(channel: AgentLink, exercise_id: str, timeout: float) -> None:
     """Give the sandbox the source of the chapter's checks (the weaker path only)."""
     import inspect
     import sys
 
     from course_utils.checks import REGISTRY
 
-    module = sys.modules[REGISTRY[exercise_id].func.__module__]
-    reply = channel.request("load", timeout, module=module.__name__, source=inspect.getsource(module))
+    chk = REGISTRY[exercise_id]
+    module = sys.modules[chk.func.__module__]
+    reply = channel.request("load", timeout, module=module.__name__, chapter=chk.chapter,
+                            source=inspect.getsource(module))
     if not reply.get("ok"):
         error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
         raise KernelLost(cap(f"the checks could not be loaded in the kernel ({error.get('type', '')}: "
                              f"{error.get('message', '')})", 300))
 
 
-def judge_all(channel: Channel, exercises, check_timeout: float) -> list[ExerciseResult]:
+def judge_all(channel: AgentLink, exercises, check_timeout: float) -> list[ExerciseResult]:
     """Every exercise of a notebook: first those judged here, then (their checks sent only
     now) those judged in the sandbox; once the kernel is lost the rest are errors."""
     results = {}
     lost = ""
     loaded = False
-    queue = [(ex, ex in IN_SANDBOX) for ex in sorted(exercises, key=lambda ex: ex in IN_SANDBOX)]
+    from course_utils.checks import REGISTRY
+
+    in_sandbox = {ex: not REGISTRY[ex].plain_data for ex in exercises}
+    queue = [(ex, in_sandbox[ex]) for ex in sorted(exercises, key=in_sandbox.get)]
     while queue:
         exercise_id, sandboxed = queue.pop(0)
         if lost:

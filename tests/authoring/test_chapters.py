@@ -49,7 +49,8 @@ def test_check_modules_are_named_after_their_chapter():
 
 
 def test_solution_blocks_and_their_markers():
-    source = "a = 1\n# BEGIN SOLUTION\nb = 2\n# END SOLUTION\ndef f():\n    # BEGIN SOLUTION  \n    return 3\n    # END SOLUTION"
+    source = ("a = 1\n# BEGIN SOLUTION\nb = 2\n# END SOLUTION\n"
+              "def f():\n    # BEGIN SOLUTION  \n    return 3\n    # END SOLUTION")
     blocks = chapters.solution_blocks(source)
     assert [(b.begin, b.end, b.indent) for b in blocks] == [(2, 4, ""), (6, 8, "    ")]
     assert list(blocks[1].lines) == [7]

@@ -68,8 +68,8 @@ except ImportError as err:
     print("no check source:", err)
 try:
     judge = importlib.import_module("course_utils.grading.judge")
-    judge.IN_SANDBOX = frozenset(judge.IN_SANDBOX | {"00.weighted_sum"})
-except ImportError as err:
+    judge.REGISTRY["00.weighted_sum"].plain_data = False
+except (ImportError, AttributeError, KeyError) as err:
     print("no grader:", err)
 """
 CLASSMATE = """

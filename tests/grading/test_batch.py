@@ -16,7 +16,8 @@ import pytest
 
 from course_utils import grading
 from course_utils.__main__ import main as cli
-from course_utils.grading.sandbox import PACKAGE_DIR, bwrap_problem
+from course_utils.grading.bubblewrap import bwrap_problem
+from course_utils.grading.view import PACKAGE_DIR
 from tests.conftest import ROOT
 from tests.grading.hostile_notebooks import CASES, ERROR_ALL, EXERCISES, FAIL_ALL, PASS_ALL
 
@@ -339,9 +340,9 @@ def test_bad_report_paths_are_refused(tmp_path, kind, capsys):
 
 
 def test_no_sandbox_means_no_grading_unless_allowed(tmp_path, monkeypatch, capsys):
-    from course_utils.grading import sandbox
+    from course_utils.grading import bubblewrap
 
-    monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "bubblewrap is not installed")
+    monkeypatch.setattr(bubblewrap, "bwrap_problem", lambda: "bubblewrap is not installed")
     shutil.copy(ROOT / "solutions" / "00-perceptron.ipynb", tmp_path / "x.ipynb")
     assert cli(["grade", str(tmp_path / "x.ipynb"), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     assert "--allow-unsandboxed" in capsys.readouterr().err
@@ -349,9 +350,9 @@ def test_no_sandbox_means_no_grading_unless_allowed(tmp_path, monkeypatch, capsy
 
 @pytest.mark.slow
 def test_unsandboxed_when_allowed_grades_the_same(tmp_path, monkeypatch):
-    from course_utils.grading import sandbox
+    from course_utils.grading import bubblewrap
 
-    monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "bubblewrap is not installed")
+    monkeypatch.setattr(bubblewrap, "bwrap_problem", lambda: "bubblewrap is not installed")
     (tmp_path / "a").mkdir()
     shutil.copy(ROOT / "solutions" / "00-perceptron.ipynb", tmp_path / "a" / "00-perceptron.ipynb")
     report = grading.grade([tmp_path / "a"], tmp_path / "out" / "r", progress=False, allow_unsandboxed=True)
@@ -361,9 +362,9 @@ def test_unsandboxed_when_allowed_grades_the_same(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_unsandboxed_daemons_that_keep_the_mark_are_ended(tmp_path, monkeypatch):
-    from course_utils.grading import sandbox
+    from course_utils.grading import bubblewrap
 
-    monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "bubblewrap is not installed")
+    monkeypatch.setattr(bubblewrap, "bwrap_problem", lambda: "bubblewrap is not installed")
     daemon = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
               "        os.execvp('sleep', ['sleep', '7654322'])\n    os._exit(0)\ntime.sleep(0.5)")
     (tmp_path / "a").mkdir()

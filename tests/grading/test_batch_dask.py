@@ -8,7 +8,7 @@ import pytest
 
 from course_utils.__main__ import main as cli
 from course_utils.checks import checks_for
-from course_utils.grading.sandbox import bwrap_problem
+from course_utils.grading.bubblewrap import bwrap_problem
 from tests.conftest import ROOT
 
 distributed = pytest.importorskip("distributed")

@@ -26,9 +26,10 @@ import threading
 import time
 from pathlib import Path
 
+from course_utils.grading.agent.channel import Channel
 from course_utils.grading.agent.job import KernelJob, cap
+from course_utils.grading.agent.processes import MemoryWatchdog, kill_tree
 
-MAX_LINE = 64 * 2**20  # bytes of one request
 HEARTBEAT = 1.5  # seconds between two "alive" messages
 GRADER_NAME = "_course_grader"
 INSTALL_CODE = ("import course_utils.grading.agent.answers as _course_grader_module\n"
@@ -46,38 +47,35 @@ def apply_limits(limits: dict) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def kernel_env(job: KernelJob, home: Path) -> dict:
-    """The environment of the notebook's kernel: the course's kernel variables
-    (:func:`course_utils.authoring.notebooks.kernel_env`) on a base that keeps nothing of the grader's
-    but the paths, and a private home with fresh IPython, Jupyter and Matplotlib folders."""
-    from course_utils.authoring.notebooks import kernel_env as course_kernel_env
+def notebook_env(job: KernelJob, home: Path) -> dict:
+    """The environment of the notebook's kernel: every kernel's (:func:`course_utils.authoring.
+    notebooks.kernel_env`, with a private home) on a base that keeps nothing of the grader's but
+    the paths."""
+    from course_utils.authoring.notebooks import kernel_env
 
     base = {k: os.environ[k] for k in ("PATH", "PYTHONPATH", "LANG", "COURSE_CACHE_DIR", "COURSE_GRADER_MARK")
             if k in os.environ}
-    return course_kernel_env(
-        base=base, profile=job.profile, threads=1, HOME=str(home), TMPDIR=str(home.parent), USER="learner",
-        MPLBACKEND="Agg", MPLCONFIGDIR=str(home / ".matplotlib"), IPYTHONDIR=str(home / ".ipython"),
-        JUPYTER_CONFIG_DIR=str(home / ".jupyter"), JUPYTER_DATA_DIR=str(home / ".local" / "share" / "jupyter"),
-        PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1", PYTHONUNBUFFERED="1",
-        PYDEVD_DISABLE_FILE_VALIDATION="1")
+    return kernel_env(base=base, profile=job.profile, threads=1, home=home, USER="learner", MPLBACKEND="Agg",
+                      PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1", PYTHONUNBUFFERED="1",
+                      PYDEVD_DISABLE_FILE_VALIDATION="1")
 
 
-class Channel:
-    """The JSON-lines link to the grader, on private copies of stdin and stdout (the
-    kernel's inherited stdin, stdout and stderr all point to /dev/null)."""
+class GraderLink:
+    """The agent's end of the channel to the grader, on private copies of stdin and stdout
+    (the kernel's inherited stdin, stdout and stderr all point to /dev/null): requests queue
+    up for :func:`serve`, an interrupt sets a flag, and a heartbeat says "alive"."""
 
     def __init__(self):
-        self.inp = os.fdopen(os.dup(0), "rb")
-        self.out = os.fdopen(os.dup(1), "wb")
+        self.channel = Channel(os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb"))
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        self.lock = threading.Lock()
         self.requests: queue.Queue = queue.Queue()
         self.interrupted = threading.Event()
+        self._messages = self.channel.receive()
 
     def read_first(self) -> dict:
-        return json.loads(self.inp.readline(MAX_LINE))
+        return next(self._messages)
 
     def start_reader(self) -> None:
         threading.Thread(target=self._read, daemon=True).start()
@@ -89,26 +87,19 @@ class Channel:
             time.sleep(HEARTBEAT)
             try:
                 self.send({"op": "alive"})
-            except OSError:
+            except (OSError, ValueError):
                 return
 
     def _read(self):
-        for line in iter(lambda: self.inp.readline(MAX_LINE), b""):
-            try:
-                request = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(request, dict) and request.get("op") == "interrupt":
+        for request in self._messages:
+            if request.get("op") == "interrupt":
                 self.interrupted.set()
-            elif isinstance(request, dict):
+            else:
                 self.requests.put(request)
         self.requests.put({"op": "stop"})
 
     def send(self, message: dict) -> None:
-        data = json.dumps(message).encode() + b"\n"
-        with self.lock:
-            self.out.write(data)
-            self.out.flush()
+        self.channel.send(message)
 
 
 def _client_class():
@@ -132,16 +123,16 @@ class NotebookRun:
         self.nb = nb
         self.job = job
         self.workdir = workdir
-        self.env = kernel_env(job, home)
+        self.env = notebook_env(job, home)
         self.notes: list[str] = []
         self.memory_mb = memory_mb
         self.client = None
         self.blocking = None
         self.memory_tripped = False
-        self.peak_mb = 0.0
         self._watch = threading.Event()
         self.dummy = nbformat.v4.new_code_cell(source="# grader")
-        threading.Thread(target=self._watchdog, daemon=True).start()
+        self.watchdog = MemoryWatchdog(lambda: self.pid if self._watch.is_set() else None,
+                                       memory_mb * 2**20, self._memory_exceeded, interval=0.1)
 
     # -- kernel life
     def start(self):
@@ -170,7 +161,7 @@ class NotebookRun:
             except Exception:
                 pass
         self.blocking = None
-        _kill_tree(pid)
+        kill_tree(pid)
 
     def restart(self, why: str):
         self.notes.append(cap(f"kernel restarted ({why})", 300))
@@ -197,25 +188,13 @@ class NotebookRun:
     def why_dead(self) -> str:
         return f"memory above {self.memory_mb:g} MB" if self.memory_tripped else "the kernel died"
 
-    def _watchdog(self):
-        import psutil
+    def _memory_exceeded(self, pid):
+        self.memory_tripped = True
+        kill_tree(pid)
 
-        limit = self.memory_mb * 2**20
-        while True:
-            time.sleep(0.1)
-            pid = self.pid if self._watch.is_set() else None
-            if not pid:
-                continue
-            try:
-                procs = [psutil.Process(pid)]
-                procs += procs[0].children(recursive=True)
-                rss = sum(_rss(p) for p in procs)
-            except psutil.Error:
-                continue
-            self.peak_mb = max(self.peak_mb, rss / 2**20)
-            if rss > limit:
-                self.memory_tripped = True
-                _kill_tree(pid)
+    @property
+    def peak_mb(self) -> float:
+        return self.watchdog.peak_mb
 
     # -- the grader's own requests, through a blocking client of jupyter_client
     def ask(self, code: str, timeout: float, expression: str | None = None, interrupted=None) -> dict:
@@ -249,32 +228,6 @@ class NotebookRun:
                 continue
             if msg.get("parent_header", {}).get("msg_id") == msg_id:
                 return msg["content"]
-
-
-def _rss(proc) -> int:
-    import psutil
-
-    try:
-        return proc.memory_info().rss
-    except psutil.Error:
-        return 0
-
-
-def _kill_tree(pid):
-    import psutil
-
-    if not pid:
-        return
-    try:
-        root = psutil.Process(pid)
-        procs = root.children(recursive=True) + [root]
-    except psutil.Error:
-        return
-    for proc in procs:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
 
 
 def run_cells(run: NotebookRun) -> dict:
@@ -321,7 +274,7 @@ def run_cells(run: NotebookRun) -> dict:
     return stats
 
 
-def serve(run: NotebookRun, channel: Channel) -> None:
+def serve(run: NotebookRun, channel: GraderLink) -> None:
     """Answer the grader's requests until it says stop (or goes away)."""
     installed = run.ask(INSTALL_CODE, 60) if run.alive() else {"status": "dead"}
     ready = installed.get("status") == "ok"
@@ -344,7 +297,7 @@ def serve(run: NotebookRun, channel: Channel) -> None:
         channel.send(reply)
 
 
-def answer(run: NotebookRun, channel: Channel, request: dict) -> dict:
+def answer(run: NotebookRun, channel: GraderLink, request: dict) -> dict:
     """One request run in the kernel by the :mod:`.answers` helper; its reply, as data."""
     timeout = float(request.get("timeout", 60))
     channel.interrupted.clear()
@@ -379,7 +332,7 @@ def _kill_sandbox_rest() -> None:
 
 
 def main() -> int:
-    channel = Channel()
+    channel = GraderLink()
     data = channel.read_first()
     job = KernelJob.from_dict(data["job"])
     memory_mb = float(data.get("memory_mb", 4096))

@@ -12,7 +12,7 @@ import pytest
 
 from course_utils.grading import judge, sandbox
 from course_utils.grading.agent import wire
-from course_utils.grading.agent.driver import apply_limits, kernel_env
+from course_utils.grading.agent.driver import apply_limits, notebook_env
 from tests.conftest import ROOT
 
 
@@ -21,7 +21,7 @@ def test_kernel_env_keeps_nothing_of_the_grader(monkeypatch, tmp_path):
 
     monkeypatch.setenv("SOME_TOKEN", "secret")
     monkeypatch.setenv("COURSE_CHECK_SECRET", "123")
-    env = kernel_env(KernelJob("n.ipynb", "", 1, 1, "smoke"), tmp_path)
+    env = notebook_env(KernelJob("n.ipynb", "", 1, 1, "smoke"), tmp_path)
     assert "SOME_TOKEN" not in env and "COURSE_CHECK_SECRET" not in env
     assert env["HOME"] == str(tmp_path) and env["IPYTHONDIR"].startswith(str(tmp_path))
 
@@ -53,7 +53,7 @@ def test_the_driver_runs_a_notebook_and_answers_in_json_lines(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "course_utils.grading.agent.driver"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, cwd=tmp_path,
                             env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)})
-    channel = sandbox.Channel(proc)
+    channel = sandbox.AgentLink(proc)
     try:
         channel.send({"job": job.to_dict(), "memory_mb": 1000, "in_sandbox": False})
         ran = channel.event("ran", 120)
