@@ -78,27 +78,16 @@ def _env(args) -> int:
 
 
 def _sync(args) -> int:
-    import shutil
-    import tempfile
     from pathlib import Path
 
-    from course_utils.authoring.exercises import sync
+    from course_utils.authoring.sync import stale_files, sync
 
     root = Path(args.root)
     if not args.check:
         for path in sync(root):
             print(f"wrote {path}")
         return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "copy"
-        for folder in ("book", "solutions", "exercises"):
-            if (root / folder).exists():
-                shutil.copytree(root / folder, copy / folder)
-        for name in ("_config.yml", "course_utils/_repository.py"):
-            if (root / name).exists():
-                (copy / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(root / name, copy / name)
-        stale = [p.relative_to(copy) for p in sync(copy)]
+    stale = stale_files(root)
     for path in stale:
         print(f"stale: {path}")
     if stale:

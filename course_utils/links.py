@@ -2,21 +2,21 @@
 (every chapter page, the landing page and the README).
 
 The one setting is ``repository:`` in ``_config.yml`` (url, branch, path_to_book). Jupyter
-Book's launch buttons read it directly; ``python -m course_utils sync`` copies it into
-``course_utils/_repository.py`` (so an installed package, e.g. in Colab, knows it too) and
-into the first code cell of every notebook; ``python -m course_utils publish`` pushes to it.
+Book's launch buttons read it directly; ``python -m course_utils sync``
+(:mod:`course_utils.authoring.sync`) copies it into ``course_utils/_repository.py``, which
+this module reads (so an installed package, e.g. in Colab, knows it too), and into the first
+code cell of every notebook; ``python -m course_utils publish`` pushes to it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from course_utils import _repository
 
 GITHUB_URL = re.compile(r"^https://github\.com/(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
-SETUP_MARKER = "# Colab or a fresh machine: install the course package when it is missing."
 
 
 @dataclass(frozen=True)
@@ -54,53 +54,9 @@ class Repository:
         return str(PurePosixPath(self.path_to_book, path)) if self.path_to_book else str(PurePosixPath(path))
 
 
-def read_repository(config_path: Path | str = "_config.yml") -> Repository:
-    """The ``repository:`` setting of a Jupyter Book ``_config.yml``."""
-    import yaml
-
-    config = yaml.safe_load(Path(config_path).read_text()) or {}
-    setting = config.get("repository")
-    if not isinstance(setting, dict) or "url" not in setting:
-        raise ValueError(f"{config_path} has no `repository: url:` setting")
-    return Repository(url=str(setting["url"]), branch=str(setting.get("branch", "main")),
-                      path_to_book=str(setting.get("path_to_book") or ""))
-
-
-def repository_module_text(repository: Repository) -> str:
-    """The text of ``course_utils/_repository.py`` for a setting (written by ``sync``)."""
-    return ('"""Generated from `repository:` in _config.yml by `python -m course_utils sync`; do not edit."""\n\n'
-            f"URL = {repository.url!r}\nBRANCH = {repository.branch!r}\nPATH_TO_BOOK = {repository.path_to_book!r}\n")
-
-
-def setup_cell(repository: Repository) -> str:
-    """The first code cell of every notebook: makes it run in Colab or on a fresh machine."""
-    source = f"git+{repository.url}@{repository.branch}"
-    if repository.path_to_book:
-        source += f"#subdirectory={repository.path_to_book}"
-    return (f"{SETUP_MARKER}\nimport importlib.util\n\n"
-            'if importlib.util.find_spec("course_utils") is None:\n'
-            f'    %pip install --quiet "{source}"')
-
-
-FIRST_CODE_CELL = re.compile(r"(```\{code-cell\}[^\n]*\n(?::[^\n]*\n)*\n?)(.*?)(\n```)", re.S)
-
-
-def with_setup_cell(md_text: str, cell: str) -> str:
-    """A MyST notebook's text with its first code cell replaced by ``cell`` when that cell is
-    a setup cell (it starts with :data:`SETUP_MARKER`); otherwise the text unchanged."""
-    match = FIRST_CODE_CELL.search(md_text)
-    if match is None or not match.group(2).startswith(SETUP_MARKER):
-        return md_text
-    return md_text[:match.start(2)] + cell + md_text[match.end(2):]
-
-
+#: The setting the package was installed with.
 SETTING = Repository(url=_repository.URL, branch=_repository.BRANCH, path_to_book=_repository.PATH_TO_BOOK)
-REPOSITORY = SETTING.slug
-BRANCH = SETTING.branch
-REPOSITORY_URL = SETTING.url
 
-#: The first code cell of every notebook: makes it run in Colab or on a fresh machine.
-SETUP_CELL = setup_cell(SETTING)
 
 def colab_url(path: str, repository: Repository | None = None) -> str:
     """The Colab URL that opens the notebook at ``path`` (relative to the book's folder; a

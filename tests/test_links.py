@@ -9,7 +9,7 @@ from course_utils import links
 
 def test_colab_url_maps_md_to_ipynb():
     url = links.colab_url("book/00-perceptron.md")
-    assert url == f"https://colab.research.google.com/github/{links.REPOSITORY}/blob/{links.BRANCH}/book/00-perceptron.ipynb"
+    assert url == f"https://colab.research.google.com/github/{links.SETTING.slug}/blob/{links.SETTING.branch}/book/00-perceptron.ipynb"
 
 
 def test_chapter_links_have_three_badges_with_alt_text():
@@ -19,10 +19,6 @@ def test_chapter_links_have_three_badges_with_alt_text():
     assert html.count('alt="Open the') == 3
     svg = base64.b64decode(html.split("base64,")[1].split('"')[0]).decode()
     assert svg.startswith("<svg") and "Open in Colab" in svg
-
-
-def test_setup_cell_installs_from_the_repository():
-    assert links.REPOSITORY_URL in links.SETUP_CELL and "%pip install" in links.SETUP_CELL
 
 
 def _relative_luminance(hex_colour: str) -> float:

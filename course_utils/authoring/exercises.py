@@ -1,5 +1,6 @@
-"""Writes the exercise notebooks of exercises/ from the solution notebooks of solutions/, and
-keeps every MyST Markdown notebook paired with its ``.ipynb`` (``python -m course_utils sync``).
+"""The exercise notebooks of exercises/, written from the solution notebooks of solutions/,
+and the ``.ipynb`` twin of every MyST Markdown notebook (``python -m course_utils sync``,
+:mod:`.sync`, writes them).
 
 A solution marks each answer between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` (or, in a
 Markdown cell, between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->``). The
@@ -94,45 +95,6 @@ def exercise_md_text(solution_md: Path) -> str:
     nb = make_exercise(jupytext.read(solution_md, fmt="md:myst"))
     nb.metadata.setdefault("jupytext", {})["formats"] = "md:myst,ipynb"
     return jupytext.writes(nb, fmt="md:myst")
-
-
-def sync(root: Path | str = ".") -> list[Path]:
-    """Regenerate exercises/ from solutions/ and every ``.ipynb`` twin, after copying the
-    ``repository:`` setting of ``_config.yml`` (when there is one) into
-    ``course_utils/_repository.py`` and every first code cell; return changed files."""
-    root = Path(root)
-    changed = []
-
-    def write(path: Path, text: str):
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-            changed.append(path)
-
-    if (root / "_config.yml").exists():
-        from course_utils.links import read_repository, repository_module_text, setup_cell, with_setup_cell
-
-        repository = read_repository(root / "_config.yml")
-        (root / "course_utils").mkdir(exist_ok=True)
-        write(root / "course_utils" / "_repository.py", repository_module_text(repository))
-        cell = setup_cell(repository)
-        for folder in ("book", "solutions"):
-            for md in sorted((root / folder).glob("*.md")):
-                if is_notebook(md):
-                    write(md, with_setup_cell(md.read_text(), cell))
-
-    (root / "exercises").mkdir(exist_ok=True)
-    sources = {p.name for p in (root / "solutions").glob("*.md")}
-    for stale in (root / "exercises").glob("*"):
-        if stale.suffix in (".md", ".ipynb") and stale.with_suffix(".md").name not in sources:
-            stale.unlink()
-            changed.append(stale)
-    for solution in sorted((root / "solutions").glob("*.md")):
-        write(root / "exercises" / solution.name, exercise_md_text(solution))
-    for folder in NOTEBOOK_DIRS:
-        for md in sorted((root / folder).glob("*.md")):
-            if is_notebook(md):
-                write(md.with_suffix(".ipynb"), paired_ipynb_text(md))
-    return changed
 
 
 def is_notebook(md_path: Path) -> bool:

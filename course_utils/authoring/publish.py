@@ -124,7 +124,7 @@ def check_build(root: Path) -> dict:
 
 def default_remote(root: Path) -> str:
     """Where ``publish`` pushes unless told: ``repository.url`` of ``_config.yml``."""
-    from course_utils.links import read_repository
+    from course_utils.authoring.sync import read_repository
 
     return read_repository(root / "_config.yml").url
 
@@ -180,7 +180,7 @@ def main(args) -> int:
             remote = publish(root, args.remote, args.branch)
             print(f"Published {BUILD_DIR}/html to the {args.branch} branch of {remote}")
             if args.remote is None:
-                from course_utils.links import read_repository
+                from course_utils.authoring.sync import read_repository
 
                 print(f"GitHub Pages serves it at {read_repository(root / '_config.yml').pages_url}")
     except PublishRefused as err:

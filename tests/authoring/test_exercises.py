@@ -2,11 +2,10 @@
 
 import ast
 
-import jupytext
 import nbformat
 import pytest
 
-from course_utils.authoring.exercises import EXERCISE_BANNER, MarkerError, make_exercise, strip_code, strip_text, sync
+from course_utils.authoring.exercises import EXERCISE_BANNER, MarkerError, make_exercise, strip_code, strip_text
 
 SOLUTION_IN_FUNCTION = """def sigmoid(z):
     \"\"\"1 / (1 + exp(-z)).\"\"\"
@@ -62,20 +61,3 @@ def test_make_exercise_adds_the_banner_and_keeps_the_solution():
     assert exercise.cells[0].source == f"# 01: Title\n\n{EXERCISE_BANNER}\n\nText."
     assert "NotImplementedError" in exercise.cells[1].source
     assert "np.exp" in nb.cells[1].source  # the solution notebook is not changed
-
-
-def test_sync_writes_exercises_and_twins_and_removes_stale_ones(tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01: Title"),
-                                         nbformat.v4.new_code_cell(SOLUTION_IN_FUNCTION)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["jupytext"] = {"formats": "md:myst,ipynb"}
-    (tmp_path / "solutions").mkdir()
-    (tmp_path / "exercises").mkdir()
-    jupytext.write(nb, tmp_path / "solutions" / "01-x.md", fmt="md:myst")
-    (tmp_path / "exercises" / "99-gone.md").write_text("stale")
-    changed = {p.relative_to(tmp_path).as_posix() for p in sync(tmp_path)}
-    assert changed == {"exercises/01-x.md", "exercises/01-x.ipynb", "solutions/01-x.ipynb", "exercises/99-gone.md"}
-    assert not (tmp_path / "exercises" / "99-gone.md").exists()
-    exercise = jupytext.read(tmp_path / "exercises" / "01-x.ipynb")
-    assert "NotImplementedError" in exercise.cells[1].source and not exercise.cells[1].outputs
-    assert sync(tmp_path) == []  # a second run changes nothing

@@ -247,8 +247,8 @@ FORK = "https://github.com/a-fork/neural-course"
 def test_one_setting_moves_every_link(course):
     config_path = course / "_config.yml"
     config = config_path.read_text()
-    assert config.count(links.REPOSITORY_URL) == 1
-    config_path.write_text(config.replace(links.REPOSITORY_URL, FORK).replace("branch: main", "branch: trunk"))
+    assert config.count(links.SETTING.url) == 1
+    config_path.write_text(config.replace(links.SETTING.url, FORK).replace("branch: main", "branch: trunk"))
     check = _run(course, sys.executable, "-m", "course_utils", "sync", "--check")
     assert check.returncode == 1 and "stale: course_utils/_repository.py" in check.stdout
     assert _run(course, sys.executable, "-m", "course_utils", "sync").returncode == 0
@@ -257,7 +257,7 @@ def test_one_setting_moves_every_link(course):
     # The old address is left nowhere but in the README's prose.
     for path in course.rglob("*"):
         if path.is_file() and ".git" not in path.parts and path.name != "README.md":
-            assert links.REPOSITORY not in path.read_text(errors="ignore"), path
+            assert links.SETTING.slug not in path.read_text(errors="ignore"), path
 
     # The first cell of every notebook installs the package from the fork's branch.
     for kind, folder in chapters.FOLDERS.items():
@@ -266,8 +266,9 @@ def test_one_setting_moves_every_link(course):
                 assert f"git+{FORK}@trunk" in twin.read_text().replace('\\"', '"'), twin
 
     # The package in the copy (as pip installs it from the fork) makes the fork's links.
-    probe = _run(course, sys.executable, "-c", "import json; from course_utils import links; print(json.dumps("
-                 "[links.colab_url('book/03-fluids.md'), links.SETUP_CELL, links.SETTING.pages_url]))")
+    probe = _run(course, sys.executable, "-c",
+                 "import json; from course_utils import links; from course_utils.authoring import sync; "
+                 "print(json.dumps([links.colab_url('book/03-fluids.md'), sync.SETUP_CELL, links.SETTING.pages_url]))")
     colab, setup, pages = json.loads(probe.stdout)
     assert colab == "https://colab.research.google.com/github/a-fork/neural-course/blob/trunk/book/03-fluids.ipynb"
     assert f'%pip install --quiet "git+{FORK}@trunk"' in setup
@@ -284,16 +285,6 @@ def test_one_setting_moves_every_link(course):
 
     # `publish` pushes to it unless told otherwise.
     assert publish.default_remote(course) == FORK
-
-
-def test_a_setting_that_is_not_a_github_repository_is_refused(tmp_path):
-    config = tmp_path / "_config.yml"
-    config.write_text("repository:\n  url: https://example.org/course\n")
-    with pytest.raises(ValueError, match="https://github.com/OWNER/NAME"):
-        links.read_repository(config)
-    config.write_text("title: x\n")
-    with pytest.raises(ValueError, match="no `repository: url:`"):
-        links.read_repository(config)
 
 
 # --------------------------------------------------------------------------- Binder

@@ -53,7 +53,8 @@ def test_strict_build_has_every_page(built_book):
         text = (built_book / "book" / f"{lecture.stem}.html").read_text()
         for kind in ("book", "exercises", "solutions"):
             assert links.colab_url(f"{kind}/{lecture.stem}.ipynb") in text, f"{lecture.stem}: no Colab link to {kind}"
-        binder = f"mybinder.org/v2/gh/{links.REPOSITORY}/{links.BRANCH}?urlpath=tree/book/{lecture.stem}.ipynb"
+        setting = links.SETTING
+        binder = f"mybinder.org/v2/gh/{setting.slug}/{setting.branch}?urlpath=tree/book/{lecture.stem}.ipynb"
         assert binder in text, f"{lecture.stem}: no Binder launch button for the setting's repository"
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from course_utils import links
-from course_utils.authoring import chapters
+from course_utils.authoring import chapters, sync
 from course_utils.authoring.exercises import exercise_md_text, is_notebook, paired_ipynb_text
 from course_utils.checks import checks_for
 from tests.conftest import ROOT
@@ -48,7 +48,7 @@ def test_exercise_is_freshly_generated(solution):
 def test_first_code_cell_sets_up_colab(md):
     nb = jupytext.read(md)
     first = next(c for c in nb.cells if c.cell_type == "code")
-    assert first.source.strip() == links.SETUP_CELL.strip()
+    assert first.source.strip() == sync.SETUP_CELL.strip()
     assert is_notebook(md)
 
 
@@ -64,14 +64,14 @@ def test_solution_calls_every_check_of_its_chapter(solution):
 
 def test_repository_settings_match_links():
     """`links` (and so the notebooks' first cells) follow `repository:` in _config.yml."""
-    assert links.read_repository(ROOT / "_config.yml") == links.SETTING
+    assert sync.read_repository(ROOT / "_config.yml") == links.SETTING
 
 
 def test_colab_links_point_at_files_that_exist():
     for lecture in LECTURES:
         for path in chapters.chapter(lecture.stem).notebooks().values():
             assert (ROOT / path).exists(), path
-            assert links.colab_url(path).endswith(f"/{links.REPOSITORY}/blob/{links.BRANCH}/{path}")
+            assert links.colab_url(path).endswith(f"/{links.SETTING.slug}/blob/{links.SETTING.branch}/{path}")
         text = lecture.read_text()
         assert f'chapter_links("{lecture.stem}")' in text, f"{lecture.name} has no Colab links cell"
 
