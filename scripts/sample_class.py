@@ -21,6 +21,8 @@ from pathlib import Path
 
 import nbformat
 
+from course_utils.authoring import chapters
+
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = {
     "loop": "while True:\n    pass",
@@ -35,10 +37,11 @@ HOSTILE = {
 
 def make_class(chapter: str, folder: Path, n: int, seed: int) -> list[Path]:
     """Write ``n`` submissions of ``chapter`` (e.g. ``00-perceptron``) under ``folder``."""
-    solution = nbformat.read(ROOT / "solutions" / f"{chapter}.ipynb", as_version=4)
-    exercise = nbformat.read(ROOT / "exercises" / f"{chapter}.ipynb", as_version=4)
+    found = chapters.chapter(chapter)
+    solution = nbformat.read(ROOT / found.path("solution", ".ipynb"), as_version=4)
+    exercise = nbformat.read(ROOT / found.path("exercise", ".ipynb"), as_version=4)
     assert len(solution.cells) == len(exercise.cells), "the exercise should mirror the solution cell by cell"
-    answers = [i for i, c in enumerate(solution.cells) if c.cell_type == "code" and "# BEGIN SOLUTION" in c.source]
+    answers = [i for i, c in enumerate(solution.cells) if c.cell_type == "code" and chapters.solution_blocks(c.source)]
     rng = random.Random(seed)
     hostile = list(HOSTILE.items())[: max(0, min(len(HOSTILE), n // 5))]
     paths = []
@@ -88,7 +91,7 @@ def main(argv=None) -> int:
     report = grading.grade([submissions], out / "report", jobs=args.jobs, cell_timeout=args.cell_timeout,
                            total_timeout=120, check_timeout=60, memory_mb=args.memory_mb)
     wall = time.perf_counter() - start
-    grading.print_summary(report, *grading.report_paths(out / "report"))
+    grading.print_summary(report, grading.OutputPaths.from_out(out / "report"))
     print(f"throughput: {60 * len(paths) / wall:.1f} notebooks per minute with {args.jobs} jobs "
           f"({wall:.1f} s in all)")
     return 0
