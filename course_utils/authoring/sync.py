@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from course_utils.authoring.exercises import NOTEBOOK_DIRS, exercise_md_text, is_notebook, paired_ipynb_text
-from course_utils.links import SETTING, Repository
+from course_utils.links import Repository
 
 SETUP_MARKER = "# Colab or a fresh machine: install the course package when it is missing."
 
@@ -55,10 +55,6 @@ def with_setup_cell(md_text: str, cell: str) -> str:
     if match is None or not match.group(2).startswith(SETUP_MARKER):
         return md_text
     return md_text[:match.start(2)] + cell + md_text[match.end(2):]
-
-
-#: The first code cell of every notebook: makes it run in Colab or on a fresh machine.
-SETUP_CELL = setup_cell(SETTING)
 
 
 def sync(root: Path | str = ".") -> list[Path]:

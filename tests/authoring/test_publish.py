@@ -267,8 +267,9 @@ def test_one_setting_moves_every_link(course):
 
     # The package in the copy (as pip installs it from the fork) makes the fork's links.
     probe = _run(course, sys.executable, "-c",
-                 "import json; from course_utils import links; from course_utils.authoring import sync; "
-                 "print(json.dumps([links.colab_url('book/03-fluids.md'), sync.SETUP_CELL, links.SETTING.pages_url]))")
+                 "import json; from course_utils.links import SETTING, colab_url; "
+                 "from course_utils.authoring.sync import setup_cell; "
+                 "print(json.dumps([colab_url('book/03-fluids.md'), setup_cell(SETTING), SETTING.pages_url]))")
     colab, setup, pages = json.loads(probe.stdout)
     assert colab == "https://colab.research.google.com/github/a-fork/neural-course/blob/trunk/book/03-fluids.ipynb"
     assert f'%pip install --quiet "git+{FORK}@trunk"' in setup

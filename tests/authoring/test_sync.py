@@ -22,7 +22,8 @@ check("01.sigmoid", sigmoid)"""
 
 
 def test_setup_cell_installs_from_the_repository():
-    assert links.SETTING.url in sync.SETUP_CELL and "%pip install" in sync.SETUP_CELL
+    cell = sync.setup_cell(links.SETTING)
+    assert links.SETTING.url in cell and "%pip install" in cell
 
 
 def test_a_setting_that_is_not_a_github_repository_is_refused(tmp_path):

@@ -48,7 +48,7 @@ def test_exercise_is_freshly_generated(solution):
 def test_first_code_cell_sets_up_colab(md):
     nb = jupytext.read(md)
     first = next(c for c in nb.cells if c.cell_type == "code")
-    assert first.source.strip() == sync.SETUP_CELL.strip()
+    assert first.source.strip() == sync.setup_cell(links.SETTING).strip()
     assert is_notebook(md)
 
 
