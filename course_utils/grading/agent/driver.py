@@ -118,8 +118,6 @@ class NotebookRun:
     """One notebook in one kernel, restarted as often as needed (nbclient, public API)."""
 
     def __init__(self, nb, job: KernelJob, workdir: Path, home: Path, memory_mb: float):
-        import nbformat
-
         self.nb = nb
         self.job = job
         self.workdir = workdir
@@ -130,7 +128,6 @@ class NotebookRun:
         self.blocking = None
         self.memory_tripped = False
         self._watch = threading.Event()
-        self.dummy = nbformat.v4.new_code_cell(source="# grader")
         self.watchdog = MemoryWatchdog(lambda: self.pid if self._watch.is_set() else None,
                                        memory_mb * 2**20, self._memory_exceeded, interval=0.1)
 
