@@ -185,3 +185,49 @@ def solution_blocks(source: str) -> list[SolutionBlock]:
     if begin is not None:
         raise MarkerError("BEGIN SOLUTION without END SOLUTION")
     return blocks
+
+
+# --------------------------------------------------------------------------- statements
+
+#: The key of a chapter's preamble (the text before its first section) in exercise_statements().
+PREAMBLE = "preamble"
+_HEADING = re.compile(r"^(?P<level>#{1,6})\s")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+def exercise_statements(text: str) -> dict[str, str]:
+    """The statement of each checked exercise of a solution notebook's MyST text, by exercise id:
+    the Markdown of its section, from the last ``##`` heading (or the previous check cell) to its
+    check cell, without headings, written answers and comments. ``PREAMBLE`` holds the text
+    between the title and the first ``##`` heading, which may state rules for every exercise.
+    The requirement tables (tests/checks/requirements) hold every sentence of these."""
+    import jupytext
+
+    statements, pending, preamble = {}, [], None
+    for cell in jupytext.reads(text, fmt="md:myst").cells:
+        if cell.cell_type == "code":
+            exercise_id = checked_exercise(cell.source)
+            if exercise_id:
+                statements[exercise_id] = _statement_text(pending)
+                pending = []
+            continue
+        if cell.cell_type != "markdown":
+            continue
+        for line in _COMMENT.sub("", _without_written_answers(cell.source)).split("\n"):
+            heading = _HEADING.match(line)
+            if heading and len(heading["level"]) <= 2:
+                if preamble is None and len(heading["level"]) == 2:
+                    preamble = _statement_text(pending)
+                pending = []
+            elif not heading:
+                pending.append(line)
+    return {PREAMBLE: preamble or "", **statements}
+
+
+def _without_written_answers(markdown: str) -> str:
+    pattern = re.escape(TEXT_BEGIN) + ".*?" + re.escape(TEXT_END)
+    return re.sub(pattern, "", markdown, flags=re.S)
+
+
+def _statement_text(lines: list[str]) -> str:
+    return "\n".join(lines).strip()

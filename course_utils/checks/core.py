@@ -544,3 +544,75 @@ def finite(value) -> bool:
 def heaviside(z) -> np.ndarray:
     """The threshold neuron's step: 1 where ``z >= 0``, else 0, as integers (chapters 00 and 04)."""
     return (np.asarray(z) >= 0).astype(int)
+
+
+# --------------------------------------------------------------------------- salted state, watched calls
+
+
+@contextlib.contextmanager
+def seeded_global_random(seed):
+    """Within the block, the global random states of Python, NumPy and (when imported) PyTorch
+    are seeded from :func:`seeded_rng` ``(seed)``, so salted like every input of a check; they
+    are restored afterwards. For what draws from them and takes no generator: a layer's initial
+    weights, a learner's answer that calls ``np.random`` (chapters 11 to 14)."""
+    import random
+    import sys
+
+    torch = sys.modules.get("torch")
+    saved = (random.getstate(), np.random.get_state(), torch.random.get_rng_state() if torch else None)
+    seeds = seeded_rng(seed).integers(2**32, size=3)
+    try:
+        random.seed(int(seeds[0]))
+        np.random.seed(int(seeds[1]))
+        if torch:
+            with torch.random.fork_rng():  # also keeps and restores the accelerators' states
+                torch.manual_seed(int(seeds[2]))
+                yield
+        else:
+            yield
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        if torch:
+            torch.random.set_rng_state(saved[2])
+
+
+class calls_into:
+    """Watch a learner's function for calls into the named modules (``("torch", "scipy")``),
+    directly or through other code: the way to see a forbidden shortcut ("NumPy only", "no
+    closed form"). ``watch = calls_into(func, ("torch",))``, then ``call(watch.func, ...)``;
+    ``watch.seen`` names the first such function called (or a module imported), else None. It
+    stays None when the answer is not a Python function (``watch.observed`` is then False)."""
+
+    def __init__(self, func, modules):
+        import functools
+        import sys
+        import types
+
+        self.modules, self.seen = tuple(modules), None
+        self.observed = isinstance(func, (types.FunctionType, types.MethodType))
+
+        def profile(frame, event, arg):
+            if self.seen is not None:
+                return
+            if event == "call":
+                module, name = frame.f_globals.get("__name__", ""), frame.f_code.co_name
+            elif event == "c_call":
+                owner = getattr(arg, "__self__", None)
+                module = getattr(arg, "__module__", None) or type(owner).__module__
+                name = getattr(arg, "__name__", "?")
+            else:
+                return
+            if isinstance(module, str) and module.split(".")[0] in self.modules:
+                self.seen = f"{module}.{name}"
+
+        @functools.wraps(func)
+        def watched(*args, **kwargs):
+            previous = sys.getprofile()
+            sys.setprofile(profile)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                sys.setprofile(previous)
+
+        self.func = watched if self.observed else func
