@@ -39,16 +39,25 @@ def check_weighted_sum(weighted_sum):
     return "one sample and batches of samples"
 
 
+#: The gates of exercise 2 (none of them in the lecture's table), outputs on the corners
+#: (0, 0), (0, 1), (1, 0), (1, 1).
+EXERCISE_GATES = {"NAND": [1, 1, 1, 0], "NOR": [1, 0, 0, 0], "x1 AND NOT x2": [0, 0, 1, 0]}
+_OTHER_GATES = {**LOGIC_GATES, "x2 AND NOT x1": [0, 1, 0, 0], "NOT x1": [1, 1, 0, 0],
+                "NOT x2": [1, 0, 1, 0], "x1": [0, 0, 1, 1], "x2": [0, 1, 0, 1]}
+
+
 @register("00.gate_weights")
 def check_gate_weights(gate_weights):
-    """gate_weights maps 'AND', 'OR', 'NAND' to (w, b) of a threshold neuron."""
+    """gate_weights maps 'NAND', 'NOR', 'x1 AND NOT x2' to (w, b) of a threshold neuron."""
     require_answer(gate_weights, "gate_weights")
     if not isinstance(gate_weights, dict):
-        raise CheckFailed(f"gate_weights should be a dict like {{'AND': (w, b), ...}}, "
+        raise CheckFailed(f"gate_weights should be a dict like {{'NAND': (w, b), ...}}, "
                           f"not a {type(gate_weights).__name__}.")
-    for gate in ("AND", "OR", "NAND"):
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    for gate, truth in EXERCISE_GATES.items():
         if gate not in gate_weights:
-            raise CheckFailed(f"gate_weights has no entry for {gate!r}.")
+            raise CheckFailed(f"gate_weights has no entry for {gate!r} (the three keys are "
+                              f"{', '.join(map(repr, EXERCISE_GATES))}).")
         entry = gate_weights[gate]
         if not isinstance(entry, (tuple, list)) or len(entry) != 2:
             raise CheckFailed(f"gate_weights[{gate!r}] should be a pair (w, b).")
@@ -56,16 +65,16 @@ def check_gate_weights(gate_weights):
         if w.shape != (2,) or b.size != 1:
             raise CheckFailed(f"for {gate}, w should have 2 values and b one; got shapes "
                               f"{w.shape} and {b.shape}.")
-        X, target = logic_gate(gate)
         z = X @ w.astype(float) + float(b.reshape(-1)[0])
         if np.any(np.isclose(z, 0.0)):
-            raise CheckFailed(f"for {gate}, an input lies exactly on the boundary (z = 0): move "
-                              "the line away from the corners with the bias.")
-        others = {f"your weights compute {name}, not {gate}": np.array(t)
-                  for name, t in LOGIC_GATES.items() if name != gate}
-        expect_equal(heaviside(z), target, f"the {gate} neuron's outputs", case="the four inputs",
-                     mistakes=others)
-    return "AND, OR and NAND"
+            raise CheckFailed(f"for {gate}, an input lies exactly on the boundary (z = 0): keep every "
+                              "corner strictly off the line (move it with the bias).")
+        others = {f"your weights compute {name}, not {gate}"
+                  + (": swap the two weights" if name == "x2 AND NOT x1" else ""): np.array(t)
+                  for name, t in _OTHER_GATES.items() if t != truth}
+        expect_equal(heaviside(z), np.array(truth), f"the {gate} neuron's outputs",
+                     case="the four inputs (0,0), (0,1), (1,0), (1,1)", mistakes=others)
+    return "NAND, NOR and x1 AND NOT x2"
 
 
 @register("00.perceptron_update")
@@ -82,6 +91,11 @@ def check_perceptron_update(perceptron_update):
             d = int(rng.integers(1, 5))
             w, x, b = rng.normal(size=d), rng.normal(size=d), float(rng.normal())
             y = int(rng.integers(0, 2))
+            if trial == 0:  # a correct prediction first: it tells "always update" from a wrong sign
+                y = int(x @ w + b >= 0)
+            elif trial == 1:  # then a mistake on class 1 (z < 0)
+                y = 1
+                w, b = (w, b) if x @ w + b < 0 else (-w, -b)
             lr = float(rng.choice([0.1, 0.5, 1.0]))
         y_hat = int(x @ w + b >= 0)
         error = y - y_hat
@@ -122,9 +136,12 @@ def _perceptron_reference(X, y, lr, n_epochs, *, sign=1.0, b0=0.0, extra_epochs=
 @register("00.train_perceptron")
 def check_train_perceptron(train_perceptron):
     """train_perceptron(X, y, lr, n_epochs) returns (w, b) separating separable data."""
-    X, y = make_linearly_separable(n=12, seed=5, margin=0.1, w=(1.0, -2.0), b=0.5)
+    rng = seeded_rng(2)
+    X, y = make_linearly_separable(n=12, seed=int(rng.integers(2**31)), margin=0.1, w=(1.0, -2.0), b=0.5)
     y = y.copy()
-    y[[2, 7]] = 1 - y[[2, 7]]  # two flipped labels: the rule keeps updating in every epoch
+    y[[2, 7]] = 1 - y[[2, 7]]  # two flipped labels
+    # and one point twice with both labels: not separable, so every epoch makes an update
+    X, y = np.vstack([X, X[4]]), np.append(y, 1 - y[4])
     for lr, n_epochs in [(1.0, 1), (0.5, 2), (2.0, 3), (0.1, 0)]:
         out = call(train_perceptron, X, y, lr, n_epochs, name="train_perceptron", time_limit=20)
         expect_pair(out, "train_perceptron", "(w, b)")
@@ -143,12 +160,12 @@ def check_train_perceptron(train_perceptron):
             "the bias is never updated": _perceptron_reference(X, y, lr, n_epochs, bias=False),
             "the learning rate lr is not used": _perceptron_reference(X, y, lr, n_epochs, use_lr=False),
         }
-        case = f"12 samples with two flipped labels, lr={lr:g}, n_epochs={n_epochs}"
+        case = f"13 samples that no line separates, lr={lr:g}, n_epochs={n_epochs}"
         flat = {text: np.append(*wrong) for text, wrong in mistakes.items()}
         expect_close(np.append(w.astype(float), float(b.reshape(-1)[0])), np.append(ref_w, ref_b),
                      "(w[0], w[1], b)", case=case, mistakes=flat)
-    for seed in range(3):
-        X, y = make_linearly_separable(n=60, seed=seed, margin=0.3, w=(1.0, -2.0), b=0.5)
+    for seed in rng.integers(2**31, size=3):
+        X, y = make_linearly_separable(n=60, seed=int(seed), margin=0.3, w=(1.0, -2.0), b=0.5)
         out = call(train_perceptron, X, y, 1.0, 100, name="train_perceptron", time_limit=20)
         expect_pair(out, "train_perceptron", "(w, b)")
         w, b = to_array(out[0], "w"), to_array(out[1], "b")
@@ -179,11 +196,12 @@ def _count_updates_reference(X, y, max_epochs):
 
 def _count_updates_cases():
     """(X, y, max_epochs, description) for the count_updates check."""
-    rng = np.random.default_rng(5)
+    rng = seeded_rng(5)
     cases = []
-    for seed, margin in [(0, 0.05), (1, 0.2), (2, 0.4)]:
-        X, y = make_linearly_separable(n=50, seed=20 + seed, margin=margin, w=(1.0, -1.5), b=0.3)
-        cases.append((X, y, 500, f"separable 2-D data (seed {seed}, gap {margin})"))
+    for margin in [0.05, 0.2, 0.4]:
+        X, y = make_linearly_separable(n=50, seed=int(rng.integers(2**31)), margin=margin,
+                                       w=(1.0, -1.5), b=0.3)
+        cases.append((X, y, 500, f"separable 2-D data (gap {margin})"))
     X3 = rng.normal(size=(40, 3))
     y3 = (X3 @ np.array([1.0, -2.0, 0.5]) - 0.3 > 0).astype(int)
     cases.append((X3, y3, 500, "separable 3-D data (40 samples)"))
@@ -267,7 +285,7 @@ def _blobs(rng, n, n_classes, d, spread=0.4):
 @register("00.multiclass_perceptron")
 def check_multiclass_perceptron(multiclass_perceptron):
     """multiclass_perceptron(X, y, n_classes, n_epochs) -> W (n_classes, d + 1), bias last."""
-    rng = np.random.default_rng(6)
+    rng = seeded_rng(6)
     for n, n_classes, d, n_epochs in [(30, 3, 2, 1), (45, 3, 2, 5), (40, 4, 3, 4), (24, 2, 2, 3),
                                       (30, 5, 1, 2)]:
         X, y = _blobs(rng, n, n_classes, d, spread=1.5)
@@ -287,7 +305,7 @@ def check_multiclass_perceptron(multiclass_perceptron):
                                "class": _multiclass_reference(X, y, n_classes, n_epochs, False),
                                "the bias should be the LAST column": np.roll(W_ref, 1, axis=1),
                                "one ROW per class (did you transpose W?)": W_ref.T})
-    rng = np.random.default_rng(7)
+    rng = seeded_rng(7)
     y = np.arange(90) % 3
     X = np.array([[0.0, 3.0], [3.0, -2.0], [-3.0, -2.0]])[y] + 0.4 * rng.normal(size=(90, 2))
     W = to_array(call(multiclass_perceptron, X, y, 3, 50, name="multiclass_perceptron",
@@ -297,3 +315,136 @@ def check_multiclass_perceptron(multiclass_perceptron):
         raise CheckFailed(f"on three well separated clusters your perceptron classifies {accuracy:.0%} "
                           "of the training points correctly after 50 epochs; it should reach 100 %.")
     return "exact weights on five data sets, separates three clusters"
+
+
+def _criterion_reference(w_aug, X_aug, y, *, tie_class_one=True, mean=True, hinge=False, sign=1.0,
+                         labels_as_signs=True, all_nonpositive=False):
+    """Mean perceptron loss max(0, -t z) and the mean of -(y - step(z)) x (keywords: mistakes)."""
+    y = np.asarray(y, dtype=float)
+    t = 2 * y - 1 if labels_as_signs else y
+    z = X_aug @ w_aug
+    scale = len(y) if mean else 1
+    loss = np.sum(np.maximum(0.0, (1.0 if hinge else 0.0) - t * z)) / scale
+    if all_nonpositive:  # every sample with t z <= 0 counted as a mistake
+        coeff = np.where(t * z <= 0, t, 0.0)
+    else:
+        y_hat = (z >= 0) if tie_class_one else (z > 0)
+        coeff = y - y_hat
+    return loss, sign * -(coeff @ X_aug) / scale
+
+
+def _criterion_cases(rng):
+    """(w_aug, X_aug, y, description) for the perceptron_criterion check."""
+    cases = []
+    for n, d in [(7, 2), (12, 3), (1, 1), (20, 4)]:
+        X_aug = np.hstack([rng.normal(size=(n, d)), np.ones((n, 1))])
+        cases.append((rng.normal(size=d + 1), X_aug, rng.integers(0, 2, size=n),
+                      f"{n} random samples with {d} features"))
+    X_aug = np.hstack([rng.normal(size=(9, 2)), np.ones((9, 1))])
+    y = rng.integers(0, 2, size=9)
+    y[:2] = [0, 1]
+    cases.append((np.zeros(3), X_aug, y, "zero weights (every z = 0; samples of both classes)"))
+    a, c = rng.uniform(0.5, 2.0, size=2)
+    X_tie = np.array([[a, a, 1.0], [c, c, 1.0], [a, -a, 1.0], [-c, c, 1.0], [2 * a, 0.0, 1.0]])
+    cases.append((np.array([1.0, -1.0, 0.0]), X_tie, np.array([0, 1, 0, 1, 1]),
+                  "two samples exactly on the line (z = 0), one of each class"))
+    cases.append((np.array([1.0, -1.0, 0.0]), X_tie, np.array([0.0, 1.0, 1.0, 0.0, 0.0]),
+                  "the same samples with float labels 0.0 / 1.0"))
+    return cases
+
+
+@register("00.perceptron_criterion")
+def check_perceptron_criterion(perceptron_criterion):
+    """perceptron_criterion(w_aug, X_aug, y) -> (mean perceptron loss, its subgradient)."""
+    rng = seeded_rng(8)
+    for w_aug, X_aug, y, case in _criterion_cases(rng):
+        out = call(perceptron_criterion, w_aug.copy(), X_aug.copy(), y.copy(), name="perceptron_criterion")
+        loss, subgradient = expect_pair(out, "perceptron_criterion", "(loss, subgradient)")
+        if isinstance(loss, bool) or not isinstance(loss, (float, np.floating, int, np.integer)):
+            shape = np.shape(loss)
+            raise CheckFailed(f"the loss for {case} should be one number (a float), not a "
+                              f"{type(loss).__name__}" + (f" of shape {shape}: take the mean over the "
+                                                          "samples" if shape else "") + ".")
+        ref_loss, ref_sub = _criterion_reference(w_aug, X_aug, y)
+        wrong = {
+            "average over the samples (the mean), not the sum": dict(mean=False),
+            "the perceptron loss is max(0, -t z), with no margin 1 (that is the hinge loss)":
+                dict(hinge=True),
+            "use the signs t = 2y - 1 in the loss, not the labels 0/1": dict(labels_as_signs=False),
+            "the subgradient has the wrong sign: it is -(y - y_hat) x": dict(sign=-1.0),
+            "y_hat = 1 when z >= 0: at z = 0 a sample of class 0 is a mistake, one of class 1 "
+            "is not": dict(tie_class_one=False),
+            "a sample of class 1 with z = 0 is predicted 1, so it is correct: its subgradient is 0":
+                dict(all_nonpositive=True),
+        }
+        mistakes = {text: _criterion_reference(w_aug, X_aug, y, **kw) for text, kw in wrong.items()}
+        expect_close(float(loss), ref_loss, "the loss", case=case,
+                     mistakes={text: m[0] for text, m in mistakes.items()})
+        subgradient = to_array(subgradient, "the subgradient")
+        if subgradient.shape != w_aug.shape:
+            raise CheckFailed(f"the subgradient for {case} has shape {subgradient.shape}; it should "
+                              f"have the shape of w_aug, {w_aug.shape} (average over the samples).")
+        expect_close(subgradient, ref_sub, "the subgradient", case=case,
+                     mistakes={text: m[1] for text, m in mistakes.items()})
+    return "loss and subgradient on random data, at zero weights and at z = 0 for both classes"
+
+
+def _averaged_reference(X, y, n_epochs, *, when="visit", include_start=False, before=False,
+                        tie_class_one=True, last=False, average_bias=True):
+    """The averaged perceptron (keywords give typical mistakes): (w, b)."""
+    X_aug = np.hstack([np.asarray(X, dtype=float), np.ones((len(X), 1))])
+    w = np.zeros(X_aug.shape[1])
+    total, count = (w.copy(), 1) if include_start else (np.zeros_like(w), 0)
+    for _ in range(n_epochs):
+        for x_i, y_i in zip(X_aug, y, strict=True):
+            z = x_i @ w
+            error = int(y_i) - int(z >= 0 if tie_class_one else z > 0)
+            if before:
+                total, count = total + w, count + 1
+            w = w + error * x_i
+            if not before and (when == "visit" or error):
+                total, count = total + w, count + 1
+    average = w if last else total / max(count, 1)
+    return average[:-1], (average[-1] if average_bias else w[-1])
+
+
+@register("00.averaged_perceptron")
+def check_averaged_perceptron(averaged_perceptron):
+    """averaged_perceptron(X, y, n_epochs) -> (w, b) averaged over all n * n_epochs visits."""
+    rng = seeded_rng(9)
+    cases = []
+    for n, d, n_epochs in [(10, 2, 1), (15, 2, 3), (12, 3, 2), (8, 1, 4)]:
+        X = rng.normal(size=(n, d))
+        y = (X @ rng.normal(size=d) + rng.normal(scale=0.3) > 0).astype(int)
+        flipped = rng.choice(n, size=2, replace=False)
+        y[flipped] = 1 - y[flipped]  # labels no line may separate: updates keep coming
+        cases.append((X, y, n_epochs, f"{n} samples, {d} features, {n_epochs} epochs, two labels flipped"))
+    X = np.array([[1.0, 2.0], [-1.0, -1.0], [2.0, 0.5]])
+    cases.append((X, np.array([0, 1, 1]), 3, "three points whose first is class 0 (tests step(0) = 1)"))
+    for X, y, n_epochs, case in cases:
+        out = call(averaged_perceptron, X.copy(), y.copy(), n_epochs, name="averaged_perceptron",
+                   time_limit=20)
+        w, b = expect_pair(out, "averaged_perceptron", "(w, b)")
+        w = to_array(w, "w")
+        d = X.shape[1]
+        if w.shape != (d,):
+            raise CheckFailed(f"w for {case} has shape {w.shape}; it should have one weight per feature, "
+                              f"shape {(d,)}, and b the bias apart.")
+        if isinstance(b, bool) or np.ndim(b) != 0 or not isinstance(np.asarray(b).item(), (int, float)):
+            raise CheckFailed(f"b for {case} should be one number (a float), not {type(b).__name__} of "
+                              f"shape {np.shape(b)}.")
+        ref_w, ref_b = _averaged_reference(X, y, n_epochs)
+        wrong = {
+            "add the weights after EVERY visit of a sample, not only after updates": dict(when="update"),
+            "average over the n * n_epochs visits only: the zero weights of the start are not one of "
+            "them": dict(include_start=True),
+            "add the weights after the visit's update, not before it": dict(before=True),
+            "step(0) must be 1: predict class 1 when z >= 0": dict(tie_class_one=False),
+            "return the average of the weights, not the last weights": dict(last=True),
+            "average the bias too, like every weight": dict(average_bias=False),
+        }
+        flat = {text: np.append(*_averaged_reference(X, y, n_epochs, **kw)) for text, kw in wrong.items()}
+        # inputs or sums kept in float32 are allowed: a tolerance that suits them
+        expect_close(np.append(w.astype(float), float(b)), np.append(ref_w, ref_b), "(w..., b)",
+                     case=case, rtol=1e-5, atol=1e-6, mistakes=flat)
+    return "exact averages on five data sets, with the step(0) edge"

@@ -34,14 +34,32 @@ def test_weighted_sum_rejects(answer, hint):
         check("00.weighted_sum", answer)
 
 
-def test_gate_weights():
-    check("00.gate_weights", {"AND": ([2, 2], -3), "OR": ((1, 1), -0.5), "NAND": (np.array([-1, -1]), 1.5)})
-    with pytest.raises(CheckFailed, match="compute OR, not AND"):
-        check("00.gate_weights", {"AND": ([1, 1], -0.5), "OR": ([1, 1], -0.5), "NAND": ([-1, -1], 1.5)})
-    with pytest.raises(CheckFailed, match="exactly on the boundary"):
-        check("00.gate_weights", {"AND": ([1, 1], -1.0), "OR": ([1, 1], -0.5), "NAND": ([-1, -1], 1.5)})
-    with pytest.raises(CheckFailed, match="no entry for 'NAND'"):
-        check("00.gate_weights", {"AND": ([1, 1], -1.5), "OR": ([1, 1], -0.5)})
+GOOD_GATES = {"NAND": ([-2, -2], 3), "NOR": ((-1, -1), 0.5), "x1 AND NOT x2": (np.array([1, -1]), -0.5)}
+
+
+def test_gate_weights_accepts():
+    check("00.gate_weights", GOOD_GATES)
+    scaled = {name: (np.array(w, dtype=np.float32) * 3, np.float32(b) * 3) for name, (w, b) in GOOD_GATES.items()}
+    check("00.gate_weights", scaled)
+    check("00.gate_weights", {**GOOD_GATES, "AND": ([1, 1], -1.5)})  # an extra gate is harmless
+
+
+@pytest.mark.parametrize("change,hint", [
+    ({"NAND": ([1, 1], -1.5)}, "compute AND, not NAND"),
+    ({"NOR": ([1, 1], -0.5)}, "compute OR, not NOR"),
+    ({"x1 AND NOT x2": ([-1, 1], -0.5)}, "swap the two weights"),
+    ({"NOR": ([-1, -1], 1.0)}, "exactly on the boundary"),
+    ({"NAND": ([-1, -1], 1.5, 0)}, "pair"),
+    ({"NOR": ([-1, -1, 0], 0.5)}, "2 values"),
+])
+def test_gate_weights_rejects(change, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("00.gate_weights", {**GOOD_GATES, **change})
+
+
+def test_gate_weights_rejects_missing_or_wrong_type():
+    with pytest.raises(CheckFailed, match="no entry for 'x1 AND NOT x2'"):
+        check("00.gate_weights", {"NAND": GOOD_GATES["NAND"], "NOR": GOOD_GATES["NOR"]})
     with pytest.raises(CheckFailed, match="should be a dict"):
         check("00.gate_weights", [1, 2])
 
@@ -192,6 +210,114 @@ def test_multiclass_accepts(answer):
 def test_multiclass_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
         check("00.multiclass_perceptron", answer)
+
+
+# ----------------------------------------------------------- 00.perceptron_criterion
+
+
+def _criterion(tie_class_one=True, mean=True, margin=0.0, signs=True, sign=1.0, loss_array=False):
+    def perceptron_criterion(w_aug, X_aug, y):
+        y = np.asarray(y, dtype=float)
+        t = 2 * y - 1 if signs else y
+        z = X_aug @ w_aug
+        y_hat = (z >= 0) if tie_class_one else (z > 0)
+        n = len(y) if mean else 1
+        losses = np.maximum(0.0, margin - t * z) / n
+        return (losses if loss_array else float(losses.sum())), sign * -((y - y_hat) @ X_aug) / n
+    return perceptron_criterion
+
+
+def _criterion_loop(w_aug, X_aug, y):
+    """A loop over samples with the per-sample subgradient: same function."""
+    loss, sub = 0.0, np.zeros_like(w_aug, dtype=float)
+    for x_i, y_i in zip(X_aug, y, strict=True):
+        z = float(np.dot(w_aug, x_i))
+        t = 1 if y_i == 1 else -1
+        loss += max(0.0, -t * z)
+        sub -= (y_i - (1 if z >= 0 else 0)) * x_i
+    return loss / len(y), sub / len(y)
+
+
+def _criterion_where(w_aug, X_aug, y):
+    """np.where on the margin, the kink handled by the class: another formula."""
+    t = np.where(np.asarray(y) == 1, 1.0, -1.0)
+    margin = t * (X_aug @ w_aug)
+    mistake = (margin < 0) | ((margin == 0) & (t < 0))
+    return np.mean(np.where(margin < 0, -margin, 0.0)), -(t * mistake) @ X_aug / len(t)
+
+
+@pytest.mark.parametrize("answer", [_criterion(), _criterion_loop, _criterion_where])
+def test_perceptron_criterion_accepts(answer):
+    assert check("00.perceptron_criterion", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (_criterion(tie_class_one=False), "at z = 0 a sample of class 0 is a mistake"),
+    (_criterion(mean=False), "the mean"),
+    (_criterion(margin=1.0), "hinge loss"),
+    (_criterion(signs=False), "signs t = 2y - 1"),
+    (_criterion(sign=-1.0), "wrong sign"),
+    (_criterion(loss_array=True), "one number"),
+])
+def test_perceptron_criterion_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("00.perceptron_criterion", answer)
+
+
+# ------------------------------------------------------------ 00.averaged_perceptron
+
+
+def _averaged(after_updates_only=False, with_start=False, before=False, strict=False, last=False, split=True):
+    def averaged_perceptron(X, y, n_epochs):
+        X_aug = np.hstack([X, np.ones((len(X), 1))])
+        w = np.zeros(X_aug.shape[1])
+        total, count = (w.copy(), 1) if with_start else (np.zeros_like(w), 0)
+        for _ in range(n_epochs):
+            for x_i, y_i in zip(X_aug, y, strict=True):
+                error = y_i - int(x_i @ w > 0 if strict else x_i @ w >= 0)
+                if before:
+                    total, count = total + w, count + 1
+                w = w + error * x_i
+                if not before and (error or not after_updates_only):
+                    total, count = total + w, count + 1
+        average = w if last else total / count
+        return (average[:-1], float(average[-1])) if split else average
+    return averaged_perceptron
+
+
+def _averaged_lazy(X, y, n_epochs):
+    """The classic trick: sum the updates weighted by how many visits they stay in force."""
+    X_aug = np.hstack([X, np.ones((len(X), 1))]).astype(np.float32)
+    w, weighted = np.zeros(X_aug.shape[1], np.float32), np.zeros(X_aug.shape[1])
+    n_visits = n_epochs * len(X)
+    step = 0
+    for _ in range(n_epochs):
+        for x_i, y_i in zip(X_aug, y, strict=True):
+            error = y_i - int(x_i @ w >= 0)
+            if error:
+                w = w + error * x_i
+                weighted += (n_visits - step) * error * x_i
+            step += 1
+    average = weighted / n_visits
+    return average[:-1], np.float64(average[-1])
+
+
+@pytest.mark.parametrize("answer", [_averaged(), _averaged_lazy])
+def test_averaged_perceptron_accepts(answer):
+    assert check("00.averaged_perceptron", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (_averaged(after_updates_only=True), "after EVERY visit"),
+    (_averaged(with_start=True), "zero weights of the start"),
+    (_averaged(before=True), "not before it"),
+    (_averaged(strict=True), "step\\(0\\) must be 1"),
+    (_averaged(last=True), "not the last weights"),
+    (_averaged(split=False), "pair"),
+])
+def test_averaged_perceptron_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("00.averaged_perceptron", answer)
 
 
 # --------------------------------------------------------------------------- held-out answers
