@@ -1,8 +1,10 @@
-"""Shared fixtures: the repository root and the kernels' environment.
+"""Shared fixtures: the repository root and the kernels' environment; the ``slow`` mark.
 
 Kernels started by nbval inherit this process's environment, so the session applies
 :func:`course_utils.authoring.notebooks.kernel_env` to ``os.environ`` first (profile ``smoke`` unless
-``COURSE_PROFILE`` is set).
+``COURSE_PROFILE`` is set). Every test that runs a notebook, a kernel, the book build or the
+grader is marked ``slow`` (nbval's notebook cells here), so ``pytest -m "not slow"`` is the
+fast part.
 """
 
 from __future__ import annotations
@@ -22,3 +24,9 @@ os.environ.update(course_variables(profile=os.environ.get("COURSE_PROFILE", "smo
 def root() -> Path:
     return ROOT
 
+
+def pytest_collection_modifyitems(config, items):
+    """nbval's notebook cells run a kernel: they are slow."""
+    for item in items:
+        if type(item).__module__.startswith("nbval"):
+            item.add_marker(pytest.mark.slow)

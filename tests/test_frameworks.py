@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 
 from course_utils.authoring.notebooks import kernel_env, run_notebook
 from course_utils.frameworks import NATIVE_CHATTER, without_native_chatter
@@ -38,6 +39,7 @@ def test_forcing_onednn_makes_a_bare_import_chatty():
     assert any(NATIVE_CHATTER.match(line) for line in result.stderr.splitlines()), result.stderr
 
 
+@pytest.mark.slow
 def test_a_kernel_that_selects_keras_prints_nothing_on_stderr(tmp_path):
     source = ("from course_utils.frameworks import select_keras_backend\n"
               "print(select_keras_backend())\n"
