@@ -43,15 +43,15 @@ def _with_cell(nb, source, at=0):
 
 
 def _partial():
-    """Exercise 1 right, exercise 2 with AND and OR swapped, exercise 3 untouched (so 4 fails too)."""
+    """Exercise 1 right, exercise 2 with NOR's bias for NAND, exercise 3 untouched (so 4 fails too)."""
     nb = _solution()
     stub = _exercise()
     i = _index(nb, "def perceptron_update")
     nb.cells[i] = stub.cells[i]
     j = _index(nb, "gate_weights = {")
-    nb.cells[j].source = nb.cells[j].source.replace('"AND": (np.array([1.0, 1.0]), -1.5)', "AND_").replace(
-        '"OR": (np.array([1.0, 1.0]), -0.5)', '"AND": (np.array([1.0, 1.0]), -0.5)').replace(
-        "AND_", '"OR": (np.array([1.0, 1.0]), -1.5)')
+    nand = '"NAND": (np.array([-1.0, -1.0]), 1.5)'
+    assert nand in nb.cells[j].source
+    nb.cells[j].source = nb.cells[j].source.replace(nand, '"NAND": (np.array([-1.0, -1.0]), 0.5)')
     return nb
 
 
@@ -238,7 +238,7 @@ def test_messages_explain(graded):
     def message(learner, exercise):
         return next(r["message"] for r in by_learner[learner]["results"] if r["exercise"] == exercise)
 
-    assert "compute OR, not AND" in message("partial", "00.gate_weights")
+    assert "compute NOR, not NAND" in message("partial", "00.gate_weights")
     assert "not written yet" in message("partial", "00.perceptron_update")
     assert message("correct", "00.weighted_sum").startswith("passed")
     assert "not graded" in message("parent_killer", "00.weighted_sum")
