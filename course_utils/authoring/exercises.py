@@ -16,7 +16,6 @@ from pathlib import Path
 
 from course_utils.authoring.chapters import TEXT_BEGIN, TEXT_END, MarkerError, solution_blocks
 
-NOTEBOOK_DIRS = ("book", "solutions", "exercises")
 EXERCISE_BANNER = ("> **Exercise notebook.** Replace each stub (`...` or `raise NotImplementedError`) "
                    "with your code, then run the check below it.")
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from course_utils.authoring.exercises import NOTEBOOK_DIRS, exercise_md_text, is_notebook, paired_ipynb_text
+from course_utils.authoring.chapters import FOLDERS
+from course_utils.authoring.exercises import exercise_md_text, is_notebook, paired_ipynb_text
 from course_utils.links import Repository
 
+LECTURES, EXERCISES, SOLUTIONS = FOLDERS["lecture"], FOLDERS["exercise"], FOLDERS["solution"]
 SETUP_MARKER = "# Colab or a fresh machine: install the course package when it is missing."
 
 
@@ -74,20 +76,20 @@ def sync(root: Path | str = ".") -> list[Path]:
         (root / "course_utils").mkdir(exist_ok=True)
         write(root / "course_utils" / "_repository.py", repository_module_text(repository))
         cell = setup_cell(repository)
-        for folder in ("book", "solutions"):
+        for folder in (LECTURES, SOLUTIONS):
             for md in sorted((root / folder).glob("*.md")):
                 if is_notebook(md):
                     write(md, with_setup_cell(md.read_text(), cell))
 
-    (root / "exercises").mkdir(exist_ok=True)
-    sources = {p.name for p in (root / "solutions").glob("*.md")}
-    for stale in (root / "exercises").glob("*"):
+    (root / EXERCISES).mkdir(exist_ok=True)
+    sources = {p.name for p in (root / SOLUTIONS).glob("*.md")}
+    for stale in (root / EXERCISES).glob("*"):
         if stale.suffix in (".md", ".ipynb") and stale.with_suffix(".md").name not in sources:
             stale.unlink()
             changed.append(stale)
-    for solution in sorted((root / "solutions").glob("*.md")):
-        write(root / "exercises" / solution.name, exercise_md_text(solution))
-    for folder in NOTEBOOK_DIRS:
+    for solution in sorted((root / SOLUTIONS).glob("*.md")):
+        write(root / EXERCISES / solution.name, exercise_md_text(solution))
+    for folder in (LECTURES, SOLUTIONS, EXERCISES):
         for md in sorted((root / folder).glob("*.md")):
             if is_notebook(md):
                 write(md.with_suffix(".ipynb"), paired_ipynb_text(md))
@@ -103,7 +105,7 @@ def stale_files(root: Path | str = ".") -> list[Path]:
     root = Path(root)
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "copy"
-        for folder in ("book", "solutions", "exercises"):
+        for folder in FOLDERS.values():
             if (root / folder).exists():
                 shutil.copytree(root / folder, copy / folder)
         for name in ("_config.yml", "course_utils/_repository.py"):
