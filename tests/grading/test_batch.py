@@ -296,7 +296,7 @@ def test_csv_escapes_formulas_and_gradebook_has_one_row_per_learner(graded):
     correct = next(row for row in book if row["Student"] == "correct")
     assert correct["Total"] == str(len(EXERCISES)) and correct["00.weighted_sum"] == "1"
     feedback = list((graded["out"].parent / "grades-feedback").glob("partial-*.md"))
-    assert len(feedback) == 1 and "compute OR, not AND" in feedback[0].read_text()
+    assert len(feedback) == 1 and "compute NOR, not NAND" in feedback[0].read_text()
     report = _report(graded)
     assert report["duplicates"] and report["duplicates"][0]["learner"] == "twice"
 
