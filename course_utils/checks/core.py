@@ -616,3 +616,13 @@ class calls_into:
                 sys.setprofile(previous)
 
         self.func = watched if self.observed else func
+
+
+def expect_ndarray(value, name: str) -> np.ndarray:
+    """Fail unless a learner's function returned a NumPy array, as a statement that says
+    "return an array" asks (a list, a tensor or a number is named in the message)."""
+    require_answer(value, f"what `{name}` returned")
+    if not isinstance(value, np.ndarray):
+        convert = " (convert it with .numpy())" if hasattr(value, "detach") or hasattr(value, "numpy") else ""
+        raise CheckFailed(f"`{name}` should return a NumPy array, not a {type(value).__name__}{convert}.")
+    return value

@@ -244,25 +244,31 @@ def test_conv_as_matrix_rejects(answer, hint):
         check("11.conv_as_matrix", answer)
 
 
-# --------------------------------------------------------------------------- held-out answers
-# Each wrong answer here passed an earlier version of its check (a check holds the
-# exercise statement, not a few outputs); each correct answer in another style must pass.
+# --------------------------------------------------------------------------- other styles
+# Correct answers written in other styles the statements allow (the violations of each
+# requirement are in tests/checks/requirements/ch11_convolution.py).
 
 
-def test_non_square_kernel_correlate2d():
-    """Swapped kernel dimensions pass a check that only tries square kernels."""
-    def swapped(image, kernel):
-        image, kernel = np.asarray(image, float), np.asarray(kernel, float)
-        kw, kh = kernel.shape
-        out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
-        for i in range(out.shape[0]):
-            for j in range(out.shape[1]):
-                out[i, j] = np.sum(image[i:i + kh, j:j + kw] * kernel.reshape(kh, kw))
-        return out
+def conv_loops_keywords(x, w, b, *, stride=1, padding=0):
+    """Plain loops over every output value, with stride and padding taken as keywords too."""
+    sh, sw, ph, pw = _pairs(stride, padding)
+    x = np.pad(np.asarray(x, dtype=float), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, _, h, w_ = x.shape
+    c_out, _, kh, kw = w.shape
+    out = np.zeros((n, c_out, (h - kh) // sh + 1, (w_ - kw) // sw + 1))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            window = x[:, :, sh * i:sh * i + kh, sw * j:sw * j + kw]
+            out[:, :, i, j] = np.einsum("ncuv,ocuv->no", window, w) + b
+    return out
 
-    with pytest.raises(CheckFailed):
-        check("11.correlate2d", swapped)
 
+def test_conv2d_nchw_accepts_loops_and_keyword_calls():
+    def positional_or_keyword(x, w, b, *args, **kwargs):
+        names = dict(zip(("stride", "padding"), args, strict=False))
+        return conv_loops_keywords(x, w, b, **names, **kwargs)
+
+    assert check("11.conv2d_nchw", positional_or_keyword)
 
 
 @pytest.mark.parametrize("kind", BAD_ANSWERS)

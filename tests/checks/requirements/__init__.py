@@ -40,9 +40,6 @@ PENDING = (
     "08",
     "09",
     "10",
-    "11",
-    "12",
-    "13",
     "14",
 )
 MIN_QUOTE = 8  # characters: a quote names words of the statement, not a letter of it
