@@ -280,3 +280,61 @@ def test_default_time_limit_is_read_at_call_time(monkeypatch):
     monkeypatch.setattr(core, "DEFAULT_TIME_LIMIT", 0.1)
     with pytest.raises(CheckFailed, match="did not finish within 0.1 s"):
         core.call(sleeps_forever, 1)
+
+
+def test_seeded_global_random_is_salted_and_restores_the_global_states():
+    import random
+
+    torch = pytest.importorskip("torch")
+    np.random.seed(7)
+    random.seed(7)
+    torch.manual_seed(7)
+    before = (np.random.get_state()[1].copy(), random.getstate(), torch.random.get_rng_state().clone())
+
+    def draws():
+        with core.seeded_global_random(3):
+            return np.random.rand(), random.random(), float(torch.rand(1))
+
+    try:
+        published, again = draws(), draws()
+        core.set_secret(12345)
+        salted = draws()
+    finally:
+        core.set_secret(None)
+    assert published == again and all(a != b for a, b in zip(published, salted, strict=True))
+    assert np.array_equal(np.random.get_state()[1], before[0]) and random.getstate() == before[1]
+    assert torch.equal(torch.random.get_rng_state(), before[2])
+
+
+def test_calls_into_sees_a_forbidden_module_and_keeps_other_watchers():
+    import sys
+
+    torch = pytest.importorskip("torch")
+
+    def with_torch(x):
+        return torch.as_tensor(x).sum().item()
+
+    def with_numpy(x):
+        return float(np.sum(x))
+
+    seen_outside = []
+    sys.setprofile(lambda frame, event, arg: seen_outside.append(frame.f_code.co_name) if event == "call" else None)
+    try:
+        watches = [core.calls_into(f, ("torch", "scipy")) for f in (with_torch, with_numpy)]
+        for watch in watches:
+            call(watch.func, np.ones(3))
+    finally:
+        sys.setprofile(None)
+    assert watches[0].seen.startswith("torch") and watches[1].seen is None
+    assert {"with_torch", "with_numpy"} <= set(seen_outside), "an outer profile still sees the learner's calls"
+    not_python = core.calls_into(np.sum, ("torch",))
+    assert not not_python.observed and not_python.func is np.sum
+
+
+def test_expect_ndarray_names_what_came_back():
+    assert core.expect_ndarray(np.zeros(2), "f").shape == (2,)
+    with pytest.raises(CheckFailed, match="should return a NumPy array, not a list"):
+        core.expect_ndarray([0.0, 1.0], "f")
+    torch = pytest.importorskip("torch")
+    with pytest.raises(CheckFailed, match=r"not a Tensor \(convert it with .numpy\(\)\)"):
+        core.expect_ndarray(torch.zeros(2), "f")
