@@ -62,7 +62,7 @@ def check_make_windows(make_windows):
                                "X should be 2-D, shape (m, window), one window per row":
                                X_ref[..., None],
                                "X is transposed: one window per row, shape (m, window)": X_ref.T})
-    return "windows and multi-step targets on six series"
+    return "windows and multi-step targets on seven series, one given as a list"
 
 
 def _sigmoid(a):
