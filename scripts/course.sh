@@ -77,12 +77,13 @@ case "${1:-}" in
   test)
     setup
     log "running the tests (profile smoke)"
-    # what every kernel gets; two test workers on two cores: one thread each
+    # what every kernel gets; two test workers on two cores: one thread each; the slow tests are
+    # handed out first, in the order tests/conftest.py gives them
     eval "$(python -m course_utils env --shell --profile smoke --threads 1)"
     ruff check course_utils tests scripts
     python -m course_utils sync --check
-    python -m pytest -n 2 --dist loadscope --nbval --nbval-current-env --nbval-cell-timeout=900 \
-      tests book solutions "${@:2}" ;;
+    python -m pytest -n 2 --dist loadscope --no-loadscope-reorder --nbval --nbval-current-env \
+      --nbval-cell-timeout=900 tests book solutions "${@:2}" ;;
   publish)
     # Publishes what `book` built, with the environment it built it in: no set-up here.
     if [ ! -x "$VENV/bin/python" ]; then
