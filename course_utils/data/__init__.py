@@ -1,7 +1,8 @@
 """Data for the course: seeded synthetic generators and offline-first dataset loaders.
 
 Generators take ``n`` and ``seed`` (then keyword-only settings) and return ``(X, y)`` like
-scikit-learn's ``make_*``; ``make_oscillator_series`` returns a time series ``(t, x)``.
+scikit-learn's ``make_*``; ``make_glyphs`` takes ``n_per_class`` (every class gets as many
+images); ``make_oscillator_series`` returns a time series ``(t, x)``.
 Loaders take keyword-only sizes and a seed, return an
 :class:`~course_utils.data.datasets.ImageDataset` and say which source they used.
 """
@@ -16,6 +17,7 @@ from course_utils.data.datasets import (
     load_mnist,
 )
 from course_utils.data.fluids import make_bingham_family, make_herschel_bulkley_family
+from course_utils.data.glyphs import make_glyphs
 from course_utils.data.synthetic import (
     LOGIC_GATES,
     logic_gate,
@@ -44,6 +46,7 @@ __all__ = [
     "make_bingham_family",
     "make_circles",
     "make_cubic",
+    "make_glyphs",
     "make_herschel_bulkley",
     "make_herschel_bulkley_family",
     "make_linear_regression",
