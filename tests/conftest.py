@@ -28,8 +28,9 @@ def root() -> Path:
 def pytest_collection_modifyitems(config, items):
     """nbval's notebook cells run a kernel: they are slow. Slow tests run first, in collection
     order (a stable sort keeps each notebook's cells in order): with ``-n 2 --dist loadscope
-    --no-loadscope-reorder`` (scripts/course.sh) the longest pieces, the book build first,
-    start early and the quick ones fill in around them, instead of a long one starting last."""
+    --no-loadscope-reorder`` (scripts/course.sh) the long pieces (the book build, the grading
+    batch, every notebook) start early and the quick ones fill in around them, instead of a
+    long one starting last."""
     for item in items:
         if type(item).__module__.startswith("nbval"):
             item.add_marker(pytest.mark.slow)
