@@ -158,7 +158,19 @@ def check_gradient_descent(gradient_descent):
                                _descend(lambda v: A @ v, x0, 0.1, 11),
                            "multiply the gradient by the learning rate lr": _descend(lambda v: A @ v, x0, 1.0, 10),
                            "return the whole trajectory, not only the last point": expected[-1]})
-    for x0, lr, n_steps in [(-3.0, 0.01, 20), (2.0, 0.02, 15)]:
+    rng = seeded_rng(25)
+    M = rng.normal(size=(3, 3))
+    H = M @ M.T + np.eye(3)  # a random bowl in 3-D
+    x0, n_steps = rng.normal(size=3), int(rng.integers(5, 12))
+    lr = float(rng.uniform(0.2, 1.0)) / np.linalg.eigvalsh(H)[-1]
+    expected = _descend(lambda v: H @ v, x0, lr, n_steps)
+    got = to_array(call(gradient_descent, lambda v: H @ v, x0.copy(), lr, n_steps, name="gradient_descent"),
+                   "the trajectory")
+    expect_close(got, expected, "the trajectory", case=f"a random 3-D quadratic bowl, lr = {lr:.4g}, {n_steps} steps",
+                 mistakes={"the step goes uphill: subtract lr * grad(x), do not add it":
+                               _descend(lambda v: -(H @ v), x0, lr, n_steps),
+                           "the starting point x0 must be the first point of the trajectory": expected[1:]})
+    for x0, lr, n_steps in [(-3.0, 0.01, 20), (2.0, 0.02, 15), (float(rng.uniform(-2.5, -1.5)), 0.01, 10)]:
         expected = _descend(_quartic_grad, x0, lr, n_steps)
         got = to_array(call(gradient_descent, _quartic_grad, x0, lr, n_steps, name="gradient_descent"),
                        "the trajectory")
@@ -169,7 +181,7 @@ def check_gradient_descent(gradient_descent):
         expect_close(got, expected, "the trajectory", case=case,
                      mistakes={"the starting point x0 must be the first point of the trajectory": expected[1:],
                                "return the whole trajectory, not only the last point": expected[-1]})
-    return "the quartic from two starts and a 2-D quadratic"
+    return "the quartic from three starts, a 2-D quadratic and a random 3-D bowl"
 
 
 @register("02.minibatches")
@@ -240,7 +252,7 @@ def _hinge_step_reference(w, b, X, y, lr, lam):
 @register("02.hinge_step")
 def check_hinge_step(hinge_step):
     """hinge_step(w, b, X, y, lr, lam) -> (new_w, new_b): one regularised hinge subgradient step."""
-    rng = np.random.default_rng(21)
+    rng = seeded_rng(23)
     X = np.array([[1.0, 0.0], [0.0, 2.0], [-1.0, -1.0], [0.5, 0.5]])
     y = np.array([1, 0, 0, 1])
     w, b = np.array([1.0, -0.5]), 0.0  # margins 1 (exactly), 1, -0.5, 0.25
@@ -285,7 +297,7 @@ def _gaussian_nll_reference(y, mu, log_var):
 @register("02.gaussian_nll")
 def check_gaussian_nll(gaussian_nll):
     """gaussian_nll(y, mu, log_var): mean Gaussian negative log-likelihood, one number."""
-    rng = np.random.default_rng(22)
+    rng = seeded_rng(24)
     cases = [(np.array([1.0, 2.0, 0.0]), np.array([1.5, 1.0, 0.0]), np.array([0.0, 0.0, 0.0]),
               "three samples with unit variance (log_var = 0)")]
     for n in (6, 11):
@@ -341,6 +353,12 @@ def check_backtracking_line_search(backtracking_line_search):
              (quartic, np.array([-1.0, 2.0]), 0.3, 0.8, 0.3, "two quartic coordinates, shrink 0.8, c = 0.3"),
              (bowl, np.array([1.0, -3.0]), 2.0, 0.5, 1e-4, "a 2-D quadratic bowl, lr0 = 2"),
              (bowl, np.array([1.0, -3.0]), 2.0, 0.3, 0.5, "the bowl with shrink 0.3 and c = 0.5")]
+    rng = seeded_rng(26)
+    M = rng.normal(size=(3, 3))
+    H = M @ M.T + 0.5 * np.eye(3)
+    random_bowl = (lambda x: float(0.5 * x @ H @ x), lambda x: H @ x)
+    cases.append((random_bowl, rng.normal(size=3), float(rng.uniform(1.0, 3.0)), float(rng.uniform(0.3, 0.8)),
+                  float(rng.uniform(0.05, 0.4)), "a random 3-D bowl, random lr0, shrink and c"))
     for (f, grad), x, lr0, shrink, c, case in cases:
         out = call(backtracking_line_search, f, grad, x.copy(), lr0, shrink, c,
                    name="backtracking_line_search")
@@ -370,4 +388,56 @@ def check_backtracking_line_search(backtracking_line_search):
                 1e-4, name="backtracking_line_search")
     expect_close(float(to_array(flat, "the learning rate").reshape(-1)[0]), 0.7, "the learning rate",
                  case="a zero gradient (lr0 passes at once)")
-    return "five cases varying x, lr0, shrink and c, and a zero gradient"
+    return "six cases varying x, lr0, shrink and c, and a zero gradient"
+
+
+def _best_rate_reference(curvatures):
+    low, high = float(np.min(curvatures)), float(np.max(curvatures))
+    return 2 / (low + high), (high - low) / (high + low)
+
+
+def _random_bowl(rng, d):
+    """A symmetric positive definite matrix with random axes and curvatures, and its curvatures."""
+    Q = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    curvatures = np.exp(rng.uniform(-1.0, 3.0, size=d))
+    return (Q * curvatures) @ Q.T, curvatures
+
+
+@register("02.best_rate")
+def check_best_rate(best_rate):
+    """best_rate(H) -> (eta, rho): the best fixed learning rate on 0.5 theta^T H theta and its factor."""
+    rng = seeded_rng(27)
+    cases = [(*_random_bowl(rng, d), f"a random {d} x {d} bowl (not diagonal)") for d in (2, 3, 5)]
+    lam = np.sort(np.exp(rng.uniform(-1.0, 2.0, size=2)))
+    cases.append((np.diag(lam[::-1]), lam, "a diagonal bowl, the steep direction first"))
+    c = float(np.exp(rng.uniform(-1.0, 1.0)))
+    cases.append((np.array([[c]]), np.array([c]), "a 1 x 1 bowl (one curvature: rho is 0)"))
+    Q = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    cases.append(((Q * c) @ Q.T, np.full(3, c), "a round 3-D bowl (equal curvatures, not written as diagonal)"))
+    for H, curvatures, case in cases:
+        out = call(best_rate, H.copy(), name="best_rate")
+        eta, rho = expect_pair(out, "best_rate", "(eta, rho)")
+        for value, name in [(eta, "eta"), (rho, "rho")]:
+            if isinstance(value, bool) or np.ndim(value) != 0 or not np.isreal(value) or \
+                    not isinstance(np.asarray(value).item(), (int, float)):
+                raise CheckFailed(f"{name} for {case} should be one float, not {type(value).__name__} of shape "
+                                  f"{np.shape(value)}.")
+        ref_eta, ref_rho = _best_rate_reference(curvatures)
+        diagonal = _best_rate_reference(np.diag(H))
+        low, high = float(np.min(curvatures)), float(np.max(curvatures))
+        expect_close(float(eta), ref_eta, "eta", case=case,
+                     mistakes={"H is not diagonal: its curvatures are its eigenvalues (np.linalg.eigvalsh), not "
+                               "its diagonal entries": diagonal[0],
+                               "2 / lambda_max is the limit beyond which descent diverges, not the best rate":
+                                   2 / high,
+                               "1 / lambda_max removes the steep direction in one step but leaves the flat one "
+                               "slow: balance the two, 1 - eta lambda_min = eta lambda_max - 1": 1 / high,
+                               "the pair is (eta, rho), in that order": ref_rho})
+        expect_close(float(rho), ref_rho, "rho", case=case,
+                     mistakes={"H is not diagonal: its curvatures are its eigenvalues (np.linalg.eigvalsh), not "
+                               "its diagonal entries": diagonal[1],
+                               "rho = (kappa - 1) / (kappa + 1) with kappa = lambda_max / lambda_min":
+                                   (high - low) / high,
+                               "rho is the factor per step at the best rate, max |1 - eta lambda|, a number "
+                               "below 1": 1 - ref_rho})
+    return "random non-diagonal bowls in 2, 3 and 5 dimensions, a diagonal one, 1 x 1 and a round bowl"

@@ -376,6 +376,61 @@ def test_line_search_rejects(answer, hint):
 
 
 
+# ------------------------------------------------------------------------ 02.best_rate
+
+
+def _best_rate(curvatures=np.linalg.eigvalsh, how="best", swap=False, as_array=False):
+    def best_rate(H):
+        lam = np.sort(curvatures(H))
+        low, high = lam[0], lam[-1]
+        eta = {"best": 2 / (low + high), "limit": 2 / high, "steep": 1 / high}[how]
+        rho = (high - low) / (high + low)
+        pair = (rho, eta) if swap else (eta, rho)
+        return np.array(pair) if as_array else pair
+    return best_rate
+
+
+def best_rate_by_svd(H):
+    """Singular values instead of eigenvalues (equal for a symmetric positive definite H)."""
+    singular = np.linalg.svd(H, compute_uv=False)
+    low, high = singular.min(), singular.max()
+    return float(2.0 / (low + high)), float((high - low) / (high + low))
+
+
+def best_rate_from_condition(H):
+    """Through the condition number kappa: another formula, keyword arguments, NumPy floats."""
+    lam = np.linalg.eigvals(H).real
+    kappa = lam.max() / lam.min()
+    return np.float64(2.0 / (lam.min() * (1.0 + kappa))), np.float64((kappa - 1.0) / (kappa + 1.0))
+
+
+@pytest.mark.parametrize("answer", [_best_rate(), best_rate_by_svd, best_rate_from_condition])
+def test_best_rate_accepts(answer):
+    assert check("02.best_rate", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (_best_rate(curvatures=np.diag), "eigenvalues"),
+    (_best_rate(how="limit"), "diverges, not the best rate"),
+    (_best_rate(how="steep"), "balance the two"),
+    (_best_rate(swap=True), "in that order"),
+    (_best_rate(as_array=True), "pair"),
+    (lambda H: (1 / np.trace(H), 0.5), "eta .* is wrong"),
+])
+def test_best_rate_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("02.best_rate", answer)
+
+
+def test_best_rate_must_not_change_H():
+    def scales_in_place(H):
+        eta, rho = _best_rate()(H)
+        H *= 2
+        return eta, rho
+    with pytest.raises(CheckFailed, match="in place"):
+        check("02.best_rate", scales_in_place)
+
+
 @pytest.mark.parametrize("kind", BAD_ANSWERS)
 @pytest.mark.parametrize("exercise_id", sorted(checks_for("02")))
 def test_every_check_fails_cleanly_on_a_bad_answer(exercise_id, kind):
