@@ -232,3 +232,49 @@ def check_train_tanh_regressor(train_tanh_regressor):
                               "tanh(x W1 + b1) @ w2 + b2 on [-1.9, 1.9] is "
                               f"{rmse:.3f}; it should be below 0.05: {hint}")
     return "sin(2x) with 8 and a bump with 6 tanh units, both below RMSE 0.05"
+
+
+def _sawtooth(x, depth):
+    """The tent map t(x) = 2 relu(x) - 4 relu(x - 1/2) composed depth times."""
+    for _ in range(depth):
+        x = 2 * np.maximum(x, 0) - 4 * np.maximum(x - 0.5, 0)
+    return x
+
+
+@register("04.shallow_sawtooth")
+def check_shallow_sawtooth(shallow_sawtooth):
+    """shallow_sawtooth(depth) returns (w, b, a, c): one ReLU layer of <= 2**depth units equal to the sawtooth."""
+    rng = seeded_rng(41)
+    for depth in range(1, 11):
+        case = f"depth {depth}"
+        out = call(shallow_sawtooth, depth, name="shallow_sawtooth")
+        if not isinstance(out, (tuple, list)) or len(out) != 4:
+            raise CheckFailed(f"shallow_sawtooth({depth}) should return the four parts (w, b, a, c), not "
+                              f"{type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list))
+                                                         else "") + ".")
+        w, b, a = (to_array(part, name).astype(float) for part, name in zip(out[:3], ("w", "b", "a"),
+                                                                            strict=True))
+        c = to_array(out[3], "c").astype(float)
+        if c.size != 1:
+            raise CheckFailed(f"c should be one number (the output bias), not an array of shape {c.shape}, "
+                              f"for {case}.")
+        if w.ndim != 1 or w.shape != b.shape or w.shape != a.shape:
+            raise CheckFailed(f"w, b and a should be 1-D arrays of one length, one entry per hidden unit; got "
+                              f"shapes {w.shape}, {b.shape} and {a.shape} for {case}.")
+        if len(w) > 2**depth:
+            raise CheckFailed(f"for {case} your layer has {len(w)} units; at most 2**{depth} = {2**depth} are "
+                              "allowed. The sawtooth has 2**depth straight pieces: one unit per bend, plus one "
+                              "for the first slope, is enough.")
+        pieces = 2**depth
+        x = np.unique(np.r_[np.linspace(0, 1, 8 * pieces + 1), np.arange(pieces + 1) / pieces,
+                            (np.arange(pieces) + 0.5) / pieces, rng.uniform(0, 1, 200)])
+        got = c.reshape(()) + np.maximum(np.outer(x, w) + b, 0) @ a
+        expected = _sawtooth(x, depth)
+        deep_once = _sawtooth(x, 1)
+        mistakes = {"the slopes of the sawtooth are +-2**depth, not +-2**(depth-1): its teeth are "
+                    "2**(depth-1), each with an up and a down piece": 0.5 * expected,
+                    "that is the single tent, not the tent composed depth times": deep_once}
+        mistakes = {k: v for k, v in mistakes.items() if not np.allclose(v, expected)}
+        expect_close(got, expected, f"your network's output on [0, 1] ({len(x)} points, dyadic points "
+                     "included)", case=case, rtol=1e-9, atol=1e-9, mistakes=mistakes)
+    return "depths 1 to 10 on [0, 1], within 2**depth units"

@@ -211,6 +211,45 @@ def test_train_tanh_regressor_rejects(answer, hint):
 
 
 
+# ---------------------------------------------------------------- 04.shallow_sawtooth
+
+
+def sawtooth_knots(depth, slope_scale=1.0, units=None):
+    pieces = 2**depth
+    knots = np.arange(pieces) / pieces
+    slopes = slope_scale * pieces * (-1.0) ** np.arange(pieces)
+    a = np.diff(slopes, prepend=0.0)
+    if units is not None:  # pad with useless units
+        extra = units - pieces
+        return (np.r_[np.ones(pieces), np.ones(extra)], np.r_[-knots, -2 * np.ones(extra)],
+                np.r_[a, np.zeros(extra)], 0.0)
+    return np.ones(pieces), -knots, a, 0.0
+
+
+def sawtooth_mirrored(depth):
+    """Another construction: the sawtooth is symmetric about 1/2, so hinges facing left,
+    relu(1 - t_j - x), with the same output weights; returned as lists and a float32."""
+    _, minus_knots, a, _ = sawtooth_knots(depth)
+    return list(-np.ones(2**depth)), list(1 + minus_knots), list(a), np.float32(0.0)
+
+
+@pytest.mark.parametrize("answer", [sawtooth_knots, sawtooth_mirrored])
+def test_shallow_sawtooth_accepts(answer):
+    assert check("04.shallow_sawtooth", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda depth: sawtooth_knots(depth, slope_scale=0.5), "not \\+-2\\*\\*\\(depth-1\\)"),
+    (lambda depth: sawtooth_knots(1), "single tent"),
+    (lambda depth: sawtooth_knots(depth, units=2**depth + 2), "at most 2\\*\\*"),
+    (lambda depth: sawtooth_knots(depth)[:3], "four parts"),
+    (lambda depth: (*sawtooth_knots(depth)[:3], np.zeros(2)), "c should be one number"),
+])
+def test_shallow_sawtooth_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("04.shallow_sawtooth", answer)
+
+
 @pytest.mark.parametrize("kind", BAD_ANSWERS)
 @pytest.mark.parametrize("exercise_id", sorted(checks_for("04")))
 def test_every_check_fails_cleanly_on_a_bad_answer(exercise_id, kind):
