@@ -1,9 +1,10 @@
 """The two-layer NumPy classifier of chapter 05, with hand-written backpropagation.
 
 These are the functions the chapter 05 lecture defines, letter for letter (a test compares
-them with the lecture's cells); chapter 06 imports them to compare the hand-made gradients
-with PyTorch's and TensorFlow's automatic differentiation. Convention: ``Z = X @ W + b`` with
-``W`` of shape ``(n_in, n_out)``; ``params`` is a dict with ``W1``, ``b1``, ``W2``, ``b2``.
+them with the lecture's cells); chapter 04 trains its digit recipe with them, and chapter 06
+compares the hand-made gradients with PyTorch's and TensorFlow's automatic differentiation.
+Convention: ``Z = X @ W + b`` with ``W`` of shape ``(n_in, n_out)``; ``params`` is a dict with
+``W1``, ``b1``, ``W2``, ``b2``.
 """
 
 from __future__ import annotations

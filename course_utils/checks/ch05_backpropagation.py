@@ -7,6 +7,7 @@ import numpy as np
 from course_utils.checks.core import (
     CheckFailed,
     call,
+    calls_of_global,
     expect_close,
     expect_pair,
     numerical_gradient,
@@ -263,3 +264,312 @@ def check_mlp_jvp(mlp_jvp):
             raise CheckFailed(f"J v is close but not exact for {case}: a finite difference? Push the tangent "
                               "v through each operation exactly (forward mode).")
     return "four networks of different shapes, exact to 1e-9"
+
+
+def _reachable(parents, output):
+    seen, stack = {output}, [output]
+    while stack:
+        for parent in parents[stack.pop()]:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return seen
+
+
+def _order_graphs(rng):
+    """(what, parents, output) cases: a diamond whose paths differ in length, a node used
+    twice by one operation, unreachable nodes, random graphs with shared nodes, a long chain."""
+    cases = [("f = a + (a * b), where a is reached by paths of length 1 and 2",
+              {"a": [], "b": [], "ab": ["a", "b"], "f": ["a", "ab"]}, "f"),
+             ("f = g + a with g = 2 h and h = a * b (paths of length 1 and 3 to a)",
+              {"a": [], "b": [], "h": ["a", "b"], "g": ["h"], "f": ["g", "a"]}, "f"),
+             ("f = x * x (x listed twice), with an input g that f does not use",
+              {"x": [], "g": [], "f": ["x", "x"]}, "f"),
+             ("a single input", {"x": []}, "x")]
+    for size in (12, 40):
+        names = [f"n{i}" for i in rng.permutation(size)]
+        parents = {}
+        for i, name in enumerate(names):
+            count = int(rng.integers(0, min(i, 3) + 1))
+            parents[name] = [names[j] for j in rng.choice(i, size=count)] if count else []
+        cases.append((f"a random graph of {size} nodes with shared and repeated parents",
+                      parents, names[-1]))
+    chain = {"n0": []}
+    for i in range(1, 10_000):
+        chain[f"n{i}"] = [f"n{i - 1}"] + ([f"n{i - 2}"] if i % 3 == 0 and i > 1 else [])
+    cases.append(("a chain of 10,000 nodes", chain, "n9999"))
+    return cases
+
+
+@register("05.backward_order")
+def check_backward_order(backward_order):
+    """backward_order(parents, output) lists output and everything it depends on, each before its parents."""
+    rng = seeded_rng(23)
+    for what, parents, output in _order_graphs(rng):
+        before = {name: list(value) for name, value in parents.items()}
+        out = call(backward_order, parents, output, name="backward_order", time_limit=5)
+        if not isinstance(out, list):
+            raise CheckFailed(f"backward_order should return a list of names, not a {type(out).__name__}, "
+                              f"for {what}.")
+        if any(parents[name] != before[name] for name in parents):
+            raise CheckFailed(f"backward_order changed the lists in `parents` for {what}: leave the graph "
+                              "as it is.")
+        needed = _reachable(parents, output)
+        if len(set(out)) != len(out):
+            twice = next(name for name in out if out.count(name) > 1) if len(out) < 200 else "a node"
+            raise CheckFailed(f"for {what}, {twice!r} appears more than once: list each node once, even "
+                              "when it is reached by several paths (remember which ones you have visited).")
+        extra = [name for name in out if name not in needed]
+        if extra:
+            raise CheckFailed(f"for {what}, {extra[0]!r} is listed although {output!r} was not computed "
+                              "from it: list only the nodes reachable from the output through `parents`.")
+        missing = needed - set(out)
+        if missing:
+            raise CheckFailed(f"for {what}, {len(missing)} node(s) that {output!r} depends on are missing, "
+                              f"for example {sorted(missing)[0]!r}.")
+        position = {name: i for i, name in enumerate(out)}
+        if out and out[-1] == output and len(out) > 1:
+            raise CheckFailed(f"for {what}, the output comes last: the backward pass starts at the output, "
+                              "so each node must come BEFORE the nodes it was computed from (reverse the "
+                              "order of a list that puts parents first).")
+        for name in out:
+            for parent in parents[name]:
+                if position[parent] < position[name]:
+                    raise CheckFailed(f"for {what}, {parent!r} comes before {name!r}, which was computed "
+                                      f"from it: {parent!r}'s gradient is not complete until every node "
+                                      "computed from it has been visited. Order by a depth-first search "
+                                      "that adds a node after all of its parents (then reverse), not by "
+                                      "distance from the output.")
+    return "diamonds, repeated parents, unreachable nodes, random graphs and a chain of 10,000"
+
+
+def _value_case(Value, build, inputs, what):
+    """Build an expression of the learner's Values, run backward, return (data, grads)."""
+    def run():
+        leaves = [Value(x) for x in inputs]
+        out = build(*leaves)
+        out.backward()
+        return float(out.data), [float(leaf.grad) for leaf in leaves]
+
+    result = call(run, name=f"your Value on {what}")
+    return result
+
+
+VALUE_CASES = [  # what, build, inputs, exact value, exact gradient (or None: numerical)
+    ("x.tanh() at x = 0.7", lambda x: x.tanh(), [0.7],
+     np.tanh(0.7), [1 - np.tanh(0.7) ** 2]),
+    ("x.tanh() at x = -3", lambda x: x.tanh(), [-3.0],
+     np.tanh(-3.0), [1 - np.tanh(-3.0) ** 2]),
+    ("a ** 3 with a plain exponent, a = 1.5", lambda a: a**3, [1.5], 1.5**3, [3 * 1.5**2]),
+    ("a ** b with a = 1.7, b = 0.4", lambda a, b: a**b, [1.7, 0.4],
+     1.7**0.4, [0.4 * 1.7 ** -0.6, 1.7**0.4 * np.log(1.7)]),
+    ("a ** b with a = 0.3, b = 2.5", lambda a, b: a**b, [0.3, 2.5],
+     0.3**2.5, [2.5 * 0.3**1.5, 0.3**2.5 * np.log(0.3)]),
+    ("2 ** b with b = 1.3", lambda b: 2**b, [1.3], 2**1.3, [2**1.3 * np.log(2)]),
+    ("a ** a with a = 1.4 (one node as base and exponent)", lambda a: a**a, [1.4],
+     1.4**1.4, [1.4**1.4 * (np.log(1.4) + 1)]),
+    ("(a ** b).tanh() * a + 2 ** b with a = 1.3, b = 0.6",
+     lambda a, b: (a**b).tanh() * a + 2**b, [1.3, 0.6], None, None),
+]
+
+
+def _value_reference(build, inputs):
+    """Value and numerical gradient of the expression with plain floats."""
+    class Num(float):  # plain numbers with the two new operations
+        def tanh(self):
+            return Num(np.tanh(float(self)))
+
+        def __pow__(self, other):
+            return Num(float(self) ** float(other))
+
+        def __rpow__(self, base):
+            return Num(float(base) ** float(self))
+
+        def __mul__(self, other):
+            return Num(float(self) * float(other))
+
+        def __add__(self, other):
+            return Num(float(self) + float(other))
+
+        __rmul__, __radd__ = __mul__, __add__
+
+    def f(p):
+        return float(build(*[Num(v) for v in p]))
+
+    return f(np.array(inputs)), numerical_gradient(f, np.array(inputs, dtype=float))
+
+
+@register("05.value_ops", target="Value", plain_data=False)
+def check_value_ops(Value):
+    """Value has tanh() and powers with a Value exponent (a ** b, 2 ** b), differentiated exactly by backward()."""
+    require_answer(Value, "Value")
+    if not isinstance(Value, type):
+        raise CheckFailed(f"`Value` should be the class, not a {type(Value).__name__}: pass the class itself.")
+    for what, build, inputs, value, grads in VALUE_CASES:
+        data, got = _value_case(Value, build, inputs, what)
+        if value is None:
+            value, reference = _value_reference(build, inputs)
+            exact = False
+        else:
+            reference, exact = np.array(grads, dtype=float), True
+        if not np.isclose(data, value, rtol=1e-9, atol=1e-12):
+            raise CheckFailed(f"the value of {what} is {data:.6g}, expected {value:.6g}: check the forward "
+                              "computation of the new operation.")
+        got = np.array(got)
+        mistakes = {}
+        if "tanh" in what and len(inputs) == 1:
+            t = np.tanh(inputs[0])
+            mistakes = {"the derivative of tanh is 1 - tanh(x)**2, not 1 - tanh(x)": [1 - t],
+                        "the derivative of tanh is 1 - tanh(x)**2 (the square is of tanh, not of x)":
+                        [1 - inputs[0] ** 2]}
+        if what.startswith("a ** b"):
+            a, b = inputs
+            mistakes = {"d(a^b)/db = a^b ln(a): the exponent's local derivative is missing or zero "
+                        "(a Value exponent is a parent too)": [b * a ** (b - 1), 0.0],
+                        "d(a^b)/db = a^b ln(a), not b a^(b-1) ln(a)": [b * a ** (b - 1), b * a ** (b - 1) * np.log(a)],
+                        "d(a^b)/db = a^b ln(a), not ln(a)": [b * a ** (b - 1), np.log(a)]}
+        if what.startswith("2 ** b"):
+            mistakes = {"d(2^b)/db = 2^b ln 2, not b 2^(b-1) (the variable is the exponent)":
+                        [inputs[0] * 2 ** (inputs[0] - 1)]}
+        if "a ** a" in what:
+            a = inputs[0]
+            mistakes = {"a node used as base and exponent gets both contributions: add them (+=), "
+                        "do not overwrite": [a**a * np.log(a)],
+                        "a node used as base and exponent gets both contributions (the base's "
+                        "a * a**(a-1) is missing)": [a * a ** (a - 1)]}
+        tolerance = {"rtol": 1e-9, "atol": 1e-12} if exact else {"rtol": 1e-5, "atol": 1e-7}
+        expect_close(got, reference, f"the gradients for {what}", **tolerance,
+                     mistakes={k: np.array(v, dtype=float) for k, v in mistakes.items()})
+        if exact is False and not np.allclose(got, reference, rtol=1e-5, atol=1e-7):
+            raise CheckFailed(f"the gradients for {what} are wrong.")
+    return "tanh, a ** 3, a ** b, 2 ** b, a ** a and a composite expression, exact to 1e-9"
+
+
+def _affine_reference(dout, X, W):
+    return dout @ W.T, X.T @ dout, dout.sum(axis=0)
+
+
+@register("05.affine_backward")
+def check_affine_backward(affine_backward):
+    """affine_backward(dout, (X, W)) returns (dX, dW, db) of Z = X W + b."""
+    rng = seeded_rng(29)
+    for n, d, h in [(5, 3, 4), (1, 4, 2), (6, 3, 3), (7, 2, 5)]:
+        X, W, dout = rng.normal(size=(n, d)), rng.normal(size=(d, h)), rng.normal(size=(n, h))
+        case = f"X of shape {X.shape}, W of shape {W.shape}"
+        out = call(affine_backward, dout, (X, W), name="affine_backward")
+        require_answer(out, "the value returned by affine_backward")
+        if not isinstance(out, (tuple, list)) or len(out) != 3:
+            raise CheckFailed("affine_backward should return the tuple (dX, dW, db), not a "
+                              f"{type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list))
+                                                         else "") + ".")
+        dX, dW, db = _affine_reference(dout, X, W)
+        wrong = {"dX": {"dX = dout @ W.T: multiply by the transpose of W": dout @ W if d == h else None,
+                        "dX is dout @ W.T, not X-shaped ones": np.ones_like(X) * dout.sum() if n > 1 else None},
+                 "dW": {"dW = X.T @ dout, the shape of W; yours is transposed": (X.T @ dout).T,
+                        "dW is a sum over the samples, not a mean: X.T @ dout, no 1/n": X.T @ dout / n
+                        if n > 1 else None},
+                 "db": {"db sums dout over the samples (axis 0), one value per unit": dout.sum(axis=1),
+                        "db is a sum over the samples, not a mean": dout.mean(axis=0) if n > 1 else None}}
+        for k, (name, ref) in enumerate((("dX", dX), ("dW", dW), ("db", db))):
+            mistakes = {text: value for text, value in wrong[name].items() if value is not None}
+            expect_close(out[k], ref, name, case=case, mistakes=mistakes)
+    return "four shapes, against X.T @ dout, dout @ W.T and the column sums"
+
+
+@register("05.relu_backward")
+def check_relu_backward(relu_backward):
+    """relu_backward(dout, Z) returns dout where Z > 0 and 0 elsewhere (slope 0 at exactly 0)."""
+    rng = seeded_rng(31)
+    for shape in [(4, 5), (1, 3), (6, 2)]:
+        Z = rng.normal(size=shape)
+        Z.flat[:: 3] = 0.0  # exact zeros: the slope there is 0
+        Z.flat[1] = -Z.flat[1] if Z.flat[1] > 0 else Z.flat[1]
+        dout = rng.normal(size=shape)
+        dout[Z < 0] = np.abs(dout[Z < 0])  # positive upstream gradients where the unit is off
+        case = f"Z of shape {shape} with exact zeros"
+        out = call(relu_backward, dout, Z, name="relu_backward")
+        mistakes = {"the slope at exactly 0 is 0 here: use Z > 0, not Z >= 0": dout * (Z >= 0),
+                    "multiply dout by the mask (Z > 0); the mask alone is not the gradient": (Z > 0).astype(float),
+                    "the mask comes from the forward input Z (the cache), not from dout": dout * (dout > 0),
+                    "the ReLU's derivative is 0 or 1, not Z itself: dout * (Z > 0)": dout * np.maximum(Z, 0)}
+        expect_close(out, dout * (Z > 0), "dZ", case=case, mistakes=mistakes)
+    return "three shapes with exact zeros and negative inputs"
+
+
+def _network_reference(params, X, y, relu_last=False, mean=True):
+    h, caches = X, []
+    for i, (W, b) in enumerate(params):
+        z = h @ W + b
+        last = i == len(params) - 1
+        caches.append((h, W, z))
+        h = np.maximum(z, 0) if (not last or relu_last) else z
+    m = h.max(axis=1, keepdims=True)
+    log_p = h - m - np.log(np.exp(h - m).sum(axis=1, keepdims=True))
+    n = len(y) if mean else 1
+    loss = -float(np.sum(log_p[np.arange(len(y)), y])) / n
+    grad = np.exp(log_p)
+    grad[np.arange(len(y)), y] -= 1.0
+    grad /= n
+    grads = []
+    for i in reversed(range(len(params))):
+        h_in, W, z = caches[i]
+        if i < len(params) - 1 or relu_last:
+            grad = grad * (z > 0)
+        grads.append((h_in.T @ grad, grad.sum(axis=0)))
+        grad = grad @ W.T
+    return loss, grads[::-1]
+
+
+@register("05.network_gradients")
+def check_network_gradients(network_gradients):
+    """network_gradients(params, X, y) returns (loss, [(dW, db), ...]) of an L-layer ReLU network with softmax CE."""
+    rng = seeded_rng(37)
+    for sizes in [(4, 3), (5, 6, 3), (3, 7, 5, 4), (6, 4, 5, 3, 2)]:
+        n = int(rng.integers(5, 9))
+        params = [(rng.normal(size=(m, k)) / np.sqrt(m), rng.normal(0.0, 0.3, k))
+                  for m, k in zip(sizes[:-1], sizes[1:], strict=True)]
+        X, y = rng.normal(size=(n, sizes[0])), rng.integers(0, sizes[-1], n)
+        L = len(params)
+        case = f"{L} layer{'s' if L > 1 else ''} of sizes {sizes}, {n} samples"
+        with calls_of_global(network_gradients, "affine_forward") as forwards, \
+                calls_of_global(network_gradients, "affine_backward") as backwards:
+            out = call(network_gradients, [tuple(p) for p in params], X, y, name="network_gradients")
+        expect_pair(out, "network_gradients", "(loss, grads)")
+        loss_ref, grads_ref = _network_reference(params, X, y)
+        loss = to_array(out[0], "the loss")
+        if loss.size != 1:
+            raise CheckFailed(f"the loss should be one number, not an array of shape {loss.shape}, for {case}.")
+        relu_last = _network_reference(params, X, y, relu_last=True)
+        summed = _network_reference(params, X, y, mean=False)
+        expect_close(loss.reshape(()), loss_ref, "the loss", case=case,
+                     mistakes={"the last layer has no ReLU: its outputs are the logits": relu_last[0],
+                               "the loss is the mean over the samples, not the sum": summed[0]})
+        grads = out[1]
+        if not isinstance(grads, (list, tuple)) or len(grads) != L:
+            got = len(grads) if isinstance(grads, (list, tuple)) else type(grads).__name__
+            raise CheckFailed(f"grads should be a list of {L} pairs (dW, db), one per layer, for {case}; got {got}.")
+        shapes = [np.shape(pair[0]) if isinstance(pair, (list, tuple)) and len(pair) == 2 else None
+                  for pair in grads]
+        expected_shapes = [np.shape(dW) for dW, _ in grads_ref]
+        if shapes != expected_shapes and shapes == expected_shapes[::-1]:
+            raise CheckFailed(f"for {case}, grads holds the layers last first: return them in the order of "
+                              "params (first layer first), for example by reversing the list you built "
+                              "on the way back.")
+        for i, (pair, (dW_ref, db_ref)) in enumerate(zip(grads, grads_ref, strict=True)):
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise CheckFailed(f"grads[{i}] should be the pair (dW, db) of layer {i + 1}, for {case}.")
+            layer = f"layer {i + 1} of {L}"
+            mistakes = {"the last layer has no ReLU: its outputs are the logits": relu_last[1][i][0],
+                        "the loss is a mean: the gradient carries the 1/n": summed[1][i][0]}
+            if L > 1 and i != L - 1 - i and np.shape(grads_ref[L - 1 - i][0]) == np.shape(dW_ref):
+                mistakes["grads must be in the order of params (first layer first)"] = grads_ref[L - 1 - i][0]
+            expect_close(pair[0], dW_ref, f"dW of {layer}", case=case, mistakes=mistakes)
+            expect_close(pair[1], db_ref, f"db of {layer}", case=case,
+                         mistakes={"the last layer has no ReLU: its outputs are the logits":
+                                   relu_last[1][i][1],
+                                   "the loss is a mean: the gradient carries the 1/n": summed[1][i][1]})
+        for counter, what in ((forwards, "affine_forward"), (backwards, "affine_backward")):
+            if counter.count is not None and counter.count != L:
+                raise CheckFailed(f"for {case}, network_gradients called your {what} {counter.count} times: "
+                                  f"compose the network from your layers, one {what} call per layer ({L}).")
+    return "networks of 1 to 4 layers, loss and every gradient, composed from your layers"

@@ -281,6 +281,436 @@ def test_mlp_jvp_rejects(answer, hint):
         check("05.mlp_jvp", answer)
 
 
+# ---------------------------------------------------------------- 05.backward_order
+
+
+def order_iterative(parents, output):
+    order, done, stack = [], set(), [(output, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+        elif node not in done:
+            done.add(node)
+            stack.append((node, True))
+            stack.extend((p, False) for p in parents[node])
+    return order[::-1]
+
+
+def order_kahn(parents, output):
+    """Kahn's algorithm on the reachable part: a node is emitted once all its users are."""
+    reachable, stack = {output}, [output]
+    while stack:
+        for p in parents[stack.pop()]:
+            if p not in reachable:
+                reachable.add(p)
+                stack.append(p)
+    users = {name: 0 for name in reachable}
+    for name in reachable:
+        for p in set(parents[name]):
+            users[p] += 1
+    ready, order = [output], []
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for p in set(parents[node]):
+            users[p] -= 1
+            if users[p] == 0:
+                ready.append(p)
+    return order
+
+
+def order_recursive(parents, output):
+    """Recursion with a raised limit (restored afterwards)."""
+    import sys
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 30_000))
+    order, seen = [], set()
+
+    def visit(node):
+        if node not in seen:
+            seen.add(node)
+            for p in parents[node]:
+                visit(p)
+            order.append(node)
+
+    try:
+        visit(output)
+    finally:
+        sys.setrecursionlimit(limit)
+    return list(reversed(order))
+
+
+@pytest.mark.parametrize("answer", [order_iterative, order_kahn, order_recursive])
+def test_backward_order_accepts(answer):
+    assert check("05.backward_order", answer)
+
+
+def order_bfs(parents, output):
+    order, seen, queue = [], {output}, [output]
+    while queue:
+        node = queue.pop(0)
+        order.append(node)
+        for p in parents[node]:
+            if p not in seen:
+                seen.add(p)
+                queue.append(p)
+    return order
+
+
+def order_preorder_repeats(parents, output):
+    order, stack = [], [output]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(parents[node])
+        if len(order) > 50_000:
+            break
+    return order
+
+
+def order_recursive_default_limit(parents, output):
+    order, seen = [], set()
+
+    def visit(node):
+        if node not in seen:
+            seen.add(node)
+            for p in parents[node]:
+                visit(p)
+            order.append(node)
+
+    visit(output)
+    return order[::-1]
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (order_bfs, "distance from the output"),
+    (order_preorder_repeats, "more than once"),
+    (lambda parents, output: order_iterative(parents, output)[::-1], "output comes last"),
+    (lambda parents, output: order_iterative(parents, output) + [n for n in parents
+                                                                 if n not in order_iterative(parents, output)],
+     "was not computed from it"),
+    (order_recursive_default_limit, "recursed too deeply"),
+    (lambda parents, output: tuple(order_iterative(parents, output)), "should return a list"),
+])
+def test_backward_order_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("05.backward_order", answer)
+
+
+def test_backward_order_rejects_a_changed_graph():
+    def sorts_in_place(parents, output):
+        for value in parents.values():
+            value.sort()
+        return order_iterative(parents, output)
+
+    with pytest.raises(CheckFailed, match="changed"):
+        check("05.backward_order", sorts_in_place)
+
+
+# ---------------------------------------------------------------- 05.value_ops
+
+
+def make_value(tanh_slope=lambda t, x: 1 - t * t, exponent_grad=True, overwrite=False,
+               rpow_slope=None):
+    """A Value class in the lecture's style, with switches for typical mistakes."""
+    import math
+
+    class V:
+        def __init__(self, data, parents=(), local_grads=()):
+            self.data, self.grad = float(data), 0.0
+            self.parents, self.local_grads = parents, local_grads
+
+        def __add__(self, other):
+            other = other if isinstance(other, V) else V(other)
+            return V(self.data + other.data, (self, other), (1.0, 1.0))
+
+        def __mul__(self, other):
+            other = other if isinstance(other, V) else V(other)
+            return V(self.data * other.data, (self, other), (other.data, self.data))
+
+        __radd__, __rmul__ = __add__, __mul__
+
+        def __pow__(self, other):
+            if not isinstance(other, V):
+                return V(self.data**other, (self,), (other * self.data ** (other - 1),))
+            c = self.data**other.data
+            if not exponent_grad:
+                return V(c, (self,), (other.data * self.data ** (other.data - 1),))
+            return V(c, (self, other), (other.data * self.data ** (other.data - 1), c * math.log(self.data)))
+
+        def __rpow__(self, base):
+            if rpow_slope is not None:
+                return V(base**self.data, (self,), (rpow_slope(base, self.data),))
+            return V(base) ** self
+
+        def tanh(self):
+            t = math.tanh(self.data)
+            return V(t, (self,), (tanh_slope(t, self.data),))
+
+        def backward(self):
+            order, seen = [], set()
+
+            def visit(node):
+                if id(node) not in seen:
+                    seen.add(id(node))
+                    for p in node.parents:
+                        visit(p)
+                    order.append(node)
+
+            visit(self)
+            self.grad = 1.0
+            for node in reversed(order):
+                for p, local in zip(node.parents, node.local_grads, strict=True):
+                    if overwrite:
+                        p.grad = node.grad * local
+                    else:
+                        p.grad += node.grad * local
+
+    return V
+
+
+class ClosureValue:
+    """Another style: each operation stores a closure that pushes its gradient back."""
+
+    def __init__(self, data, children=()):
+        self.data, self.grad, self._prev, self._backward = float(data), 0.0, children, lambda: None
+
+    def __add__(self, other):
+        other = other if isinstance(other, ClosureValue) else ClosureValue(other)
+        out = ClosureValue(self.data + other.data, (self, other))
+
+        def back():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = back
+        return out
+
+    def __mul__(self, other):
+        other = other if isinstance(other, ClosureValue) else ClosureValue(other)
+        out = ClosureValue(self.data * other.data, (self, other))
+
+        def back():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = back
+        return out
+
+    __radd__, __rmul__ = __add__, __mul__
+
+    def exp(self):
+        import math
+        out = ClosureValue(math.exp(self.data), (self,))
+
+        def back():
+            self.grad += out.data * out.grad
+        out._backward = back
+        return out
+
+    def log(self):
+        import math
+        out = ClosureValue(math.log(self.data), (self,))
+
+        def back():
+            self.grad += out.grad / self.data
+        out._backward = back
+        return out
+
+    def __pow__(self, other):
+        if isinstance(other, ClosureValue):  # a ** b = exp(b log a), by composition
+            return (other * self.log()).exp()
+        out = ClosureValue(self.data**other, (self,))
+
+        def back():
+            self.grad += other * self.data ** (other - 1) * out.grad
+        out._backward = back
+        return out
+
+    def __rpow__(self, base):
+        return ClosureValue(base) ** self
+
+    def tanh(self):
+        e2 = (self * 2.0).exp()
+        return (e2 + -1.0) * (e2 + 1.0) ** -1
+
+    def backward(self):
+        topo, seen = [], set()
+
+        def build(v):
+            if v not in seen:
+                seen.add(v)
+                for child in v._prev:
+                    build(child)
+                topo.append(v)
+        build(self)
+        self.grad = 1.0
+        for v in reversed(topo):
+            v._backward()
+
+
+@pytest.mark.parametrize("answer", [make_value(), ClosureValue])
+def test_value_ops_accepts(answer):
+    assert check("05.value_ops", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (make_value(tanh_slope=lambda t, x: 1 - t), "1 - tanh\\(x\\)\\*\\*2, not 1 - tanh\\(x\\)"),
+    (make_value(tanh_slope=lambda t, x: 1 - x * x), "square is of tanh"),
+    (make_value(exponent_grad=False), "exponent's local derivative is missing"),
+    (make_value(rpow_slope=lambda base, x: x * base ** (x - 1)), "the variable is the exponent"),
+    (make_value(overwrite=True), "add them"),
+    (lambda data: float(data), "should be the class"),
+])
+def test_value_ops_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("05.value_ops", answer)
+
+
+# ---------------------------------------------------------------- 05.affine_backward, 05.relu_backward
+
+
+def affine_backward_loops(dout, cache):
+    X, W = cache
+    n, d = X.shape
+    h = W.shape[1]
+    dX, dW, db = np.zeros((n, d)), np.zeros((d, h)), np.zeros(h)
+    for i in range(n):
+        db += dout[i]
+        dW += np.outer(X[i], dout[i])
+        dX[i] = W @ dout[i]
+    return dX, dW, db
+
+
+def affine_backward_einsum(dout, cache):
+    X, W = cache
+    return [np.einsum("nh,dh->nd", dout, W), np.einsum("nd,nh->dh", X, dout), np.einsum("nh->h", dout)]
+
+
+@pytest.mark.parametrize("answer", [affine_backward_loops, affine_backward_einsum])
+def test_affine_backward_accepts(answer):
+    assert check("05.affine_backward", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda dout, cache: (dout @ cache[1].T, (cache[0].T @ dout).T, dout.sum(0)), "transposed"),
+    (lambda dout, cache: (dout @ cache[1].T, cache[0].T @ dout, dout.sum(1)), "axis 0"),
+    (lambda dout, cache: (dout @ cache[1].T, cache[0].T @ dout, dout.mean(0)), "not a mean"),
+    (lambda dout, cache: (dout @ cache[1], cache[0].T @ dout, dout.sum(0)), "transpose of W"),
+    (lambda dout, cache: (dout @ cache[1].T, cache[0].T @ dout), "tuple \\(dX, dW, db\\)"),
+])
+def test_affine_backward_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("05.affine_backward", answer)
+
+
+@pytest.mark.parametrize("answer", [lambda dout, Z: np.where(Z > 0, dout, 0.0),
+                                    lambda dout, Z: dout * np.heaviside(Z, 0.0)])
+def test_relu_backward_accepts(answer):
+    assert check("05.relu_backward", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda dout, Z: dout * (Z >= 0), "Z > 0, not Z >= 0"),
+    (lambda dout, Z: (Z > 0).astype(float), "the mask alone"),
+    (lambda dout, Z: dout * (dout > 0), "not from dout"),
+    (lambda dout, Z: dout * np.maximum(Z, 0), "not Z itself"),
+])
+def test_relu_backward_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("05.relu_backward", answer)
+
+
+# ---------------------------------------------------------------- 05.network_gradients
+# The layer functions are module globals, as in a notebook: the check counts their calls.
+
+
+def affine_forward(X, W, b):
+    return X @ W + b, (X, W)
+
+
+def affine_backward(dout, cache):
+    X, W = cache
+    return dout @ W.T, X.T @ dout, dout.sum(axis=0)
+
+
+def relu_forward(Z):
+    return np.maximum(Z, 0), Z
+
+
+def relu_backward(dout, Z):
+    return dout * (Z > 0)
+
+
+def _loss_and_grad(logits, y):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    grad = np.exp(log_p)
+    grad[np.arange(len(y)), y] -= 1
+    return -float(np.mean(log_p[np.arange(len(y)), y])), grad / len(y)
+
+
+def network_composed(params, X, y, relu_last=False, mean=True, reverse_grads=False, twice=False):
+    caches, h = [], X
+    for i, (W, b) in enumerate(params):
+        h, cache = affine_forward(h, W, b)
+        if twice:
+            affine_forward(cache[0], W, b)
+        relu_cache = None
+        if i < len(params) - 1 or relu_last:
+            h, relu_cache = relu_forward(h)
+        caches.append((cache, relu_cache))
+    loss, grad = _loss_and_grad(h, y)
+    if not mean:
+        loss, grad = loss * len(y), grad * len(y)
+    grads = []
+    for cache, relu_cache in reversed(caches):
+        if relu_cache is not None:
+            grad = relu_backward(grad, relu_cache)
+        grad, dW, db = affine_backward(grad, cache)
+        grads.append((dW, db))
+    return loss, grads if reverse_grads else grads[::-1]
+
+
+def network_recursive(params, X, y):
+    """Another style: one recursive function per layer, keyword arguments."""
+    def through(layer, h):
+        W, b = params[layer]
+        z, cache = affine_forward(X=h, W=W, b=b)
+        if layer == len(params) - 1:
+            loss, grad = _loss_and_grad(z, y)
+            dX, dW, db = affine_backward(dout=grad, cache=cache)
+            return loss, dX, [[dW, db]]
+        a, relu_cache = relu_forward(z)
+        loss, da, rest = through(layer + 1, a)
+        dX, dW, db = affine_backward(relu_backward(da, relu_cache), cache)
+        return loss, dX, [[dW, db]] + rest
+
+    loss, _, grads = through(0, X)
+    return np.float32(loss), grads
+
+
+def network_twice(params, X, y):
+    """Right numbers, but each layer's forward is run twice: not one call per layer."""
+    return network_composed(params, X, y, twice=True)
+
+
+@pytest.mark.parametrize("answer", [network_composed, network_recursive])
+def test_network_gradients_accepts(answer):
+    assert check("05.network_gradients", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (functools.partial(network_composed, relu_last=True), "last layer has no ReLU"),
+    (functools.partial(network_composed, mean=False), "mean"),
+    (functools.partial(network_composed, reverse_grads=True), "order of params"),
+    (lambda params, X, y: network_twice(params, X, y), "called your affine_forward"),
+    (lambda params, X, y: network_composed(params, X, y)[1], "should return the pair"),
+])
+def test_network_gradients_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("05.network_gradients", answer)
+
+
 # --------------------------------------------------------------------------- held-out answers
 # Each wrong answer here passed an earlier version of its check (a check holds the
 # exercise statement, not a few outputs); each correct answer in another style must pass.
