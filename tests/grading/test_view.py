@@ -67,3 +67,9 @@ def test_no_exercise_notebook_needs_a_module_hidden_from_its_chapter():
                 used.add(name)
                 todo += imports.get(name, ())
         assert not hidden & used, (chapter, hidden & used)
+
+
+def test_every_module_a_check_hides_exists():
+    for chk in REGISTRY.values():
+        for module in chk.hides:
+            assert (view.PACKAGE_DIR / view.module_path(module)).is_file(), (chk.exercise_id, module)
