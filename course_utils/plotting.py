@@ -9,7 +9,7 @@ def _axes(ax):
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(figsize=(5, 4))
+        _, ax = plt.subplots(figsize=(5, 3.5))
     return ax
 
 
@@ -85,14 +85,19 @@ def plot_loss_curve(history, ax=None, log: bool = False, xlabel: str = "epoch", 
 
 
 def show_images(images, labels=None, class_names=None, n: int = 10, ax=None, predictions=None):
-    """Show ``n`` images in a row with their labels (and predictions in red when wrong)
-    (chapters 05, 07 and 12). ``ax`` may be a sequence of axes."""
+    """Show ``n`` images with their labels (and predictions in red when wrong), in rows of at
+    most five so that a phone shows the labels legibly (chapters 05, 07 and 12). ``ax`` may be
+    a sequence of axes."""
     import matplotlib.pyplot as plt
 
     images = np.asarray(images)[:n]
     if ax is None:
-        _, ax = plt.subplots(1, len(images), figsize=(1.2 * len(images), 1.6))
-    axes = np.atleast_1d(ax)
+        columns = min(5, len(images))
+        rows = -(-len(images) // columns)
+        _, ax = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.9 * rows), squeeze=False)
+        for extra in ax.ravel()[len(images):]:
+            extra.set_visible(False)
+    axes = np.ravel(ax)
     for i, (a, img) in enumerate(zip(axes, images, strict=False)):
         a.imshow(img.reshape(28, 28) if img.size == 784 else img, cmap="gray_r")
         a.set_xticks([])
@@ -104,5 +109,63 @@ def show_images(images, labels=None, class_names=None, n: int = 10, ax=None, pre
                 guess = class_names[predictions[i]] if class_names is not None else str(predictions[i])
                 color = "k" if predictions[i] == labels[i] else "crimson"
                 text = f"{text}\n({guess})" if predictions[i] != labels[i] else text
-            a.set_title(text, fontsize=7, color=color)
+            a.set_title(text, fontsize="medium", color=color)
     return ax
+
+
+#: PNG text key under which the book's figures carry the size of their smallest text, in points.
+TEXT_SIZE_KEY = "course:smallest-text-pt"
+
+
+def smallest_text_pt(fig) -> float | None:
+    """Size in points of the smallest text a figure shows (titles, labels, tick labels, legends,
+    annotations), or None when it shows none. The book's build reads it to keep every figure's
+    text at least 9 CSS pixels high on a phone (every chapter)."""
+    from matplotlib.text import Text
+
+    hidden = set()
+    for ax in fig.axes:
+        if not (ax.axison and ax.get_visible()):
+            for axis in (ax.xaxis, ax.yaxis, getattr(ax, "zaxis", None)):
+                if axis is not None:
+                    hidden.update(id(t) for t in axis.get_ticklabels(which="both"))
+                    hidden.update((id(axis.label), id(axis.get_offset_text())))
+    sizes = [t.get_fontsize() for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and id(t) not in hidden
+             and (t.axes is None or t.axes.get_visible())]
+    return min(sizes) if sizes else None
+
+
+def _with_text_chunk(png: bytes, key: str, value: str) -> bytes:
+    """``png`` with a tEXt chunk ``key: value`` before its end."""
+    import struct
+    import zlib
+
+    data = key.encode("latin-1") + b"\0" + value.encode("latin-1")
+    chunk = struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data))
+    end = png.rfind(b"IEND") - 4
+    return png[:end] + chunk + png[end:]
+
+
+def _figure_png(fig):
+    from IPython.core.pylabtools import print_figure
+
+    png = print_figure(fig, "png", bbox_inches="tight")
+    size = smallest_text_pt(fig)
+    return png if png is None or size is None else _with_text_chunk(png, TEXT_SIZE_KEY, f"{size:g}")
+
+
+def book_figure_hook(fig) -> None:
+    """Called by Matplotlib for each new figure in the book's kernels (``figure.hooks`` in
+    book/matplotlibrc): IPython then shows figures as PNGs that carry their smallest text size
+    (:data:`TEXT_SIZE_KEY`), which the book's build reads (every chapter). Elsewhere, nothing."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    from matplotlib.figure import Figure
+
+    shell.display_formatter.formatters["image/png"].for_type(Figure, _figure_png)

@@ -17,9 +17,11 @@ log() { printf '\n== %s\n' "$*"; }
 
 system_packages() {
   # Fashion-MNIST as IDX files, Chromium for the browser test, bubblewrap for the grader's
-  # sandbox. Optional: the course works without them (the loader explains how to get the data;
-  # the browser test is skipped; the grader refuses untrusted work without a sandbox).
-  local want=(dataset-fashion-mnist chromium chromium-driver bubblewrap)
+  # sandbox, Node.js for the book's math (KaTeX renders it at build time). Optional for the
+  # notebooks: the course works without them (the loader explains how to get the data; the
+  # browser test is skipped; the grader refuses untrusted work without a sandbox); the book
+  # build needs Node.js.
+  local want=(dataset-fashion-mnist chromium chromium-driver bubblewrap nodejs npm)
   local missing=()
   for pkg in "${want[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -53,9 +55,25 @@ python_packages() {
   fi
 }
 
+node_packages() {
+  # KaTeX (the book's math, rendered at build time) and axe-core (the browser test's
+  # accessibility check), at the versions of package-lock.json, into node_modules/. Once
+  # installed nothing is fetched again, so later builds work offline.
+  if ! command -v npm >/dev/null; then
+    echo "npm not found: the book build needs Node.js 18 or later (apt-get install nodejs npm)"; return 0
+  fi
+  local stamp="node_modules/.installed"
+  if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+    log "npm ci (KaTeX, axe-core)"
+    npm ci --no-audit --no-fund --prefer-offline
+    touch "$stamp"
+  fi
+}
+
 setup() {
   system_packages
   python_packages
+  node_packages
   export PATH="$VENV/bin:$PATH"
 }
 

@@ -72,33 +72,6 @@ def group_framework_cells(app, doctree) -> None:
         parent.extend(rebuilt)
 
 
-def local_mathjax_dir():
-    """MathJax 3's ``es5`` folder from the ``django-static-mathjax`` wheel, or None."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("mathjax")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
-    return folder if (folder / "tex-chtml.js").exists() else None
-
-
-def use_local_mathjax(app, config) -> None:
-    """Serve MathJax from the book itself, so equations render offline too."""
-    if local_mathjax_dir() is not None:
-        config.mathjax_path = "mathjax/tex-chtml.js"
-
-
-def copy_local_mathjax(app, exception) -> None:
-    import shutil
-    from pathlib import Path
-
-    folder = local_mathjax_dir()
-    if exception is None and folder is not None and app.builder.format == "html":
-        shutil.copytree(folder, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
-
-
 def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
     """Keep one copy of each inline script: sphinx-thebe can add its configuration twice,
     which makes the browser report "Identifier 'THEBE_JS_URL' has already been declared"."""
@@ -111,24 +84,8 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
     context["script_files"][:] = unique  # in place: later handlers add to this same list
 
 
-# Matplotlib's HTML animations link Font Awesome from a CDN; the book's theme ships it.
+# Matplotlib's HTML animations link Font Awesome from a CDN; the book loads nothing from the network.
 CDN_STYLESHEET = re.compile(r"<link[^>]*href=[\"']https?://[^\"']*font-awesome[^>]*>\s*", re.I)
-
-#: Output figures are drawn at 144 dpi (book/matplotlibrc): 20 image pixels per 10-pt letter.
-#: On a narrow screen an image is never shrunk below this share of its natural width, so its
-#: text stays at least 7 CSS pixels high; a wider figure scrolls sideways inside its output.
-MIN_FIGURE_SCALE = 0.35
-READABLE_FIGURES_JS = f"""
-document.addEventListener("DOMContentLoaded", () => {{
-  for (const img of document.querySelectorAll(".cell_output img")) {{
-    const fit = () => {{
-      img.style.minWidth = Math.round(img.naturalWidth * {MIN_FIGURE_SCALE}) + "px";
-      img.parentElement.style.overflowX = "auto";
-    }};
-    if (img.complete) fit(); else img.addEventListener("load", fit);
-  }}
-}});
-"""
 
 
 IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)", re.I)
@@ -145,17 +102,28 @@ def _cell_alt(node) -> str:
 
 
 def fix_raw_html_outputs(app, doctree, docname) -> None:
-    """Raw HTML cell outputs (chapter 02's animation): CDN stylesheet links removed, since the
-    book loads nothing from the network, and images without alt text given their cell's."""
+    """Raw HTML cell outputs: a Matplotlib animation (chapter 02) becomes an animated WebP
+    (``figures.animation_as_image``) instead of megabytes of inline frames; otherwise CDN
+    stylesheet links are removed, since the book loads nothing from the network, and images
+    without alt text get their cell's."""
     import html
+    import posixpath
 
     from docutils import nodes
+
+    from course_utils.authoring import figures
 
     for raw in list(doctree.findall(nodes.raw)):
         if "html" not in raw.get("format", ""):
             continue
-        text = CDN_STYLESHEET.sub("", raw.astext())
         alt = _cell_alt(raw)
+        if app is not None and app.builder.format == "html":
+            image = figures.animation_as_image(raw.astext(), alt, Path(app.outdir))
+            if image is not None:
+                folder = posixpath.relpath("_images", posixpath.dirname(docname) or ".")
+                raw.parent.replace(raw, nodes.raw("", image[1].replace("{imgdir}", folder), format="html"))
+                continue
+        text = CDN_STYLESHEET.sub("", raw.astext())
         if alt:
             text = IMG_WITHOUT_ALT.sub(f'<img alt="{html.escape(alt)}"', text)
         if text != raw.astext():
@@ -164,20 +132,133 @@ def fix_raw_html_outputs(app, doctree, docname) -> None:
 
 #: The folder of the book's own stylesheet, ``course.css`` (layout on a phone), shipped in the package.
 STATIC_DIR = Path(__file__).parent / "static"
+#: Theme templates the book overrides: a lighter layout, and buttons named by what they show.
+TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
-def add_static_dir(app, config) -> None:
+def add_static_and_templates(app, config) -> None:
     config.html_static_path.append(str(STATIC_DIR))
+    config.templates_path.insert(0, str(TEMPLATES_DIR))
+
+
+_FONTAWESOME_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=\"[^\"]*fontawesome\.js[^\"]*\"[^>]*>\s*</script>\s*", re.I)
+
+
+def without_fontawesome_script(html: str) -> str:
+    """The theme's head without its Font Awesome script: the theme's stylesheet draws the
+    same icons from its fonts, which ``icons.write_icon_fonts`` cuts to the glyphs in use."""
+    return _FONTAWESOME_SCRIPT.sub("", str(html))
+
+
+def add_template_filters(app) -> None:
+    templates = getattr(app.builder, "templates", None)
+    if templates is not None and hasattr(templates, "environment"):
+        templates.environment.filters["without_fontawesome_script"] = without_fontawesome_script
+
+
+_PARAGRAPH = re.compile(r"<p\b[^>]*>(.*?)</p>", re.S | re.I)
+
+
+def page_description(body: str, limit: int = 160) -> str:
+    """A page's description for search engines and link previews: its first paragraph of at
+    least twelve words, as plain text, cut at a word boundary to ``limit`` characters."""
+    import html
+
+    for paragraph in _PARAGRAPH.findall(body or ""):
+        paragraph = re.sub(r'<span class="katex-mathml">.*?</span>', "", paragraph, flags=re.S)
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", paragraph)).split())
+        if len(text.split()) >= 12:
+            if len(text) <= limit:
+                return text
+            return text[: text.rfind(" ", 0, limit - 1)].rstrip(",;:") + "…"
+    return ""
+
+
+def describe_page(app, pagename, templatename, context, doctree) -> None:
+    context["page_description"] = page_description(context.get("body", "")) or app.config.project
+
+
+def rewrite_figures(app, pagename, templatename, context, doctree) -> None:
+    """Figures as WebP with their size, lazy loading and legible width (``figures``)."""
+    from course_utils.authoring.figures import FigureWriter
+
+    if "body" not in context or app.builder.format != "html":
+        return
+    writer = getattr(app.builder, "_course_figures", None)
+    if writer is None:
+        writer = FigureWriter(Path(app.outdir), app.builder.images, Path(app.srcdir), app.builder.imagedir)
+        app.builder._course_figures = writer
+    writer.sources.update({Path(built).name: source for source, built in app.builder.images.items()})
+    context["body"] = writer.rewrite(context["body"])
+
+
+#: On the search page, result snippets are the pages' text; KaTeX's MathML keeps each equation's
+#: TeX source for screen readers, so it is left out of the snippets (the rendered glyphs stay).
+SEARCH_SNIPPETS_JS = """
+document.addEventListener("DOMContentLoaded", () => {
+  if (typeof Search === "undefined") return;
+  const pageText = Search.htmlToText;
+  Search.htmlToText = (htmlString, anchor) => {
+    const page = new DOMParser().parseFromString(htmlString, "text/html");
+    page.querySelectorAll(".katex-mathml, annotation").forEach((el) => el.remove());
+    return pageText(page.documentElement.outerHTML, anchor);
+  };
+});
+"""
+
+
+#: Scripts that code run while the page is parsed needs (inline settings; the search page's
+#: searchtools.js calls doctools' ``_ready``): they must not wait.
+RUN_AT_ONCE = ("documentation_options.js", "doctools.js")
+
+
+def defer_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Every script file of the page waits for the page to be parsed (``defer``, in order), so
+    none blocks the first paint; inline scripts only set configuration the files read later."""
+    for script in context.get("script_files", []):
+        filename = getattr(script, "filename", None)
+        attributes = getattr(script, "attributes", None)
+        if not filename or attributes is None or filename.endswith(RUN_AT_ONCE):
+            continue
+        if "async" not in attributes:
+            attributes["defer"] = "defer"
+
+
+def search_page_scripts(app, pagename, templatename, context, doctree) -> None:
+    if pagename == "search":
+        app.add_js_file(None, body=SEARCH_SNIPPETS_JS)  # in this handler: the search page only
+
+
+def finish_site(app, exception) -> None:
+    """After a successful HTML build: cut the icon fonts to the glyphs in use and drop the
+    theme's Font Awesome script, which no page loads."""
+    from course_utils.authoring import icons
+
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    icons.write_icon_fonts(outdir)
+    for leftover in (outdir / "_static" / "scripts").glob("fontawesome.js*"):
+        leftover.unlink()
 
 
 def setup(app):
+    from course_utils.authoring import katex
+    from course_utils.authoring.figures import WIDE_FIGURES_JS
+
     app.setup_extension("sphinx_design")
-    app.connect("config-inited", add_static_dir)
+    katex.setup(app)
+    app.connect("config-inited", add_static_and_templates)
+    app.connect("builder-inited", add_template_filters)
+    app.add_css_file("course-icons/course-icons.css")
     app.add_css_file("course.css")
-    app.connect("doctree-resolved", fix_raw_html_outputs)
-    app.add_js_file(None, body=READABLE_FIGURES_JS)
+    app.add_js_file(None, body=WIDE_FIGURES_JS)
     app.connect("doctree-read", group_framework_cells)
-    app.connect("config-inited", use_local_mathjax)
-    app.connect("build-finished", copy_local_mathjax)
+    app.connect("doctree-resolved", fix_raw_html_outputs)
     app.connect("html-page-context", drop_duplicate_scripts, priority=100)
+    app.connect("html-page-context", rewrite_figures)
+    app.connect("html-page-context", describe_page)
+    app.connect("html-page-context", search_page_scripts)
+    app.connect("html-page-context", defer_scripts, priority=900)
+    app.connect("build-finished", finish_site)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

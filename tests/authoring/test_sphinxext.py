@@ -59,11 +59,25 @@ def test_duplicate_inline_scripts_are_dropped_in_place():
     assert context["script_files"] is scripts and scripts == [one, other]
 
 
-def test_mathjax_is_served_from_the_book_when_installed():
-    config = SimpleNamespace(mathjax_path="https://cdn.example/mathjax.js")
-    sphinxext.use_local_mathjax(None, config)
-    expected = "mathjax/tex-chtml.js" if sphinxext.local_mathjax_dir() else "https://cdn.example/mathjax.js"
-    assert config.mathjax_path == expected
+def test_the_theme_head_loses_only_its_font_awesome_script():
+    head = ('<link href="_static/styles/theme.css" rel="stylesheet" />\n'
+            '<script defer src="../_static/scripts/fontawesome.js?digest=55c2"></script>\n'
+            '<link rel="preload" as="script" href="../_static/scripts/bootstrap.js?digest=55c2" />')
+    lighter = sphinxext.without_fontawesome_script(head)
+    assert "fontawesome" not in lighter
+    assert "theme.css" in lighter and "bootstrap.js" in lighter
+
+
+def test_a_page_is_described_by_its_first_real_paragraph():
+    body = ('<h1>03: Fluids</h1><p>Lecture</p><p>After this chapter you can</p>'
+            '<p>A <em>yield-stress</em> fluid flows only once the stress passes a threshold '
+            '<span class="math"><span class="katex"><span class="katex-mathml">\\tau_0</span>'
+            '<span class="katex-html">τ0</span></span></span>, and then like a liquid whose '
+            'viscosity we fit, here with gradient descent on synthetic measurements.</p>')
+    description = sphinxext.page_description(body, limit=120)
+    assert description.startswith("A yield-stress fluid flows only once the stress passes a threshold τ0")
+    assert "\\tau" not in description and len(description) <= 120 and description.endswith("…")
+    assert sphinxext.page_description("<p>Too short.</p>") == ""
 
 
 def test_raw_html_outputs_lose_cdn_links_and_get_their_cells_alt_text():
