@@ -53,6 +53,9 @@ python_packages() {
     "$VENV/bin/python" -m pip install --quiet --no-deps -e .
     touch "$stamp"
   fi
+  # JupyterLab in this environment opens the paired .md files as notebooks (Jupytext's viewer)
+  mkdir -p "$VENV/etc/jupyter/labconfig"
+  cp jupyter-config/labconfig/default_setting_overrides.json "$VENV/etc/jupyter/labconfig/"
 }
 
 node_packages() {
