@@ -39,12 +39,28 @@ def _as_exact_int(value, name):
     return array.reshape(()).item()
 
 
+def _fib_call(fib_memo, n):
+    try:
+        return call(fib_memo, n, name="fib_memo", time_limit=FIB_TIME_LIMIT)
+    except CheckFailed as err:
+        if "did not finish" in str(err):
+            raise CheckFailed(f"fib_memo({n}) did not finish within {FIB_TIME_LIMIT:g} s. Plain recursion "
+                              f"calls itself about F_{n} times: store each F_k in a table (dict or list) the "
+                              "first time you compute it and look it up afterwards.") from None
+        raise
+
+
 @register("05.fib_memo")
 def check_fib_memo(fib_memo):
     """fib_memo(n) returns F_n (F_1 = F_2 = 1) fast, with memoisation."""
     table = _fib_table(95)
     got = [_as_exact_int(call(fib_memo, n, name="fib_memo", time_limit=FIB_TIME_LIMIT), f"fib_memo({n})")
            for n in range(1, 13)]
+    for n in sorted(seeded_rng(3).choice(np.arange(13, 90), size=4, replace=False).tolist()):
+        value = _as_exact_int(_fib_call(fib_memo, n), f"fib_memo({n})")
+        if value != table[n] and got == table[1:13]:
+            raise CheckFailed(f"fib_memo({n}) is wrong (yours: {value!r}) although fib_memo(1..12) was right: is "
+                              "the memo table shared between calls with different meanings, or too short?")
     if got != table[1:13]:
         if got == table[0:12]:
             hint = "it returns F_(n-1): with F_1 = F_2 = 1, fib_memo(1) is 1 and fib_memo(3) is 2."
@@ -56,15 +72,7 @@ def check_fib_memo(fib_memo):
             hint = "check the recurrence F_n = F_(n-1) + F_(n-2)."
         first = next(n for n in range(1, 13) if got[n - 1] != table[n])
         raise CheckFailed(f"fib_memo({first}) is {got[first - 1]!r}, which is wrong: {hint}")
-    try:
-        out = call(fib_memo, 90, name="fib_memo", time_limit=FIB_TIME_LIMIT)
-    except CheckFailed as err:
-        if "did not finish" in str(err):
-            raise CheckFailed(f"fib_memo(90) did not finish within {FIB_TIME_LIMIT:g} s. Plain recursion "
-                              "calls itself about F_90 ~ 3e18 times: store each F_k in a table (dict or "
-                              "list) the first time you compute it and look it up afterwards.") from None
-        raise
-    got = _as_exact_int(out, "fib_memo(90)")
+    got = _as_exact_int(_fib_call(fib_memo, 90), "fib_memo(90)")
     if isinstance(got, float):
         if abs(got - table[90]) <= 1e-12 * table[90]:
             raise CheckFailed("fib_memo(90) is a float: floats keep about 16 digits, so F_n is no longer "
@@ -94,6 +102,8 @@ def check_neuron_backward(neuron_backward):
     for n, d in [(5, 3), (12, 2), (1, 4)]:
         cases.append((f"a random batch of {n} samples with {d} features", rng.normal(size=(n, d)),
                       rng.uniform(0, 1, size=n), rng.normal(size=d), float(rng.normal())))
+    cases.append(("a batch of 6 samples with large inputs (up to 50)", rng.uniform(-50, 50, size=(6, 3)),
+                  rng.uniform(0, 1, size=6), rng.normal(0, 0.02, size=3), float(rng.normal(0, 0.3))))
     for case, X, y, w, b in cases:
         out = call(neuron_backward, X, y, w, b, name="neuron_backward")
         expect_pair(out, "neuron_backward", "(dw, db)")
@@ -112,8 +122,15 @@ def check_neuron_backward(neuron_backward):
                         "the sigmoid's derivative a (1 - a) is missing": wrong_no_slope}
             if n > 1:
                 mistakes["the loss is a mean: divide by the number of samples"] = ref * n
+                g0 = 2 * (a[0] - y[0]) * a[0] * (1 - a[0])
+                mistakes["the loss averages over every sample of the batch: use all rows of X, not only "
+                          "the first"] = X[0] * g0 if name == "dw" else g0
             expect_close(got, ref, name, case=case, rtol=1e-5, atol=1e-8, mistakes=mistakes)
-    return "the worked example and three random batches (against numerical gradients)"
+            exact = X.T @ (no_slope * a * (1 - a)) if name == "dw" else np.sum(no_slope * a * (1 - a))
+            if got.dtype == np.float64 and not np.allclose(got, exact, rtol=1e-11, atol=1e-14):
+                raise CheckFailed(f"{name} for {case} is close but not exact: a finite difference? Walk the "
+                                  "graph backwards with the local derivatives (chain rule), which is exact.")
+    return "the worked example and four random batches, exact to 1e-11"
 
 
 def _mean_ce(logits, labels):
@@ -149,6 +166,10 @@ def check_softmax_ce_grad(softmax_cross_entropy_grad):
                     "subtract a one-hot matrix Y, not the integer labels": (P - labels[:, None]) / n,
                     "apply the softmax to the logits first: P - Y, not logits - Y": (logits - Y) / n}
         if n > 1:
+            e0 = np.exp(logits - logits.max(axis=0, keepdims=True))
+            mistakes["the softmax normalises each row (axis=1), one sample at a time, not each column"] = (
+                e0 / e0.sum(axis=0, keepdims=True) - Y) / n
+        if n > 1:
             mistakes["the 1/n of the mean is missing"] = ref * n
         expect_close(got, ref, "the gradient", case=case, rtol=1e-5, atol=1e-7, mistakes=mistakes)
     return "six batches, large logits and rows on different scales included (against numerical gradients)"
@@ -161,7 +182,7 @@ def _dtanh(Z):
 @register("05.tanh_layer_backward")
 def check_tanh_layer_backward(tanh_layer_backward):
     """tanh_layer_backward(X, W, b, dH) returns (dX, dW, db) of H = tanh(X W + b)."""
-    rng = np.random.default_rng(13)
+    rng = seeded_rng(13)
     for n, d, h in [(5, 3, 4), (1, 2, 6), (7, 4, 4), (6, 5, 2)]:
         X, W, b = rng.normal(size=(n, d)), rng.normal(size=(d, h)), rng.normal(size=h)
         dH = rng.normal(size=(n, h))
@@ -176,8 +197,10 @@ def check_tanh_layer_backward(tanh_layer_backward):
         H = np.tanh(Z)
         dZ = dH * _dtanh(Z)
         refs = {"dX": dZ @ W.T, "dW": X.T @ dZ, "db": dZ.sum(axis=0)}
+        dZ_no_bias = dH * _dtanh(X @ W)
         wrong = {
             "dX": {"the tanh derivative 1 - H**2 is missing: dZ = dH * (1 - H**2)": dH @ W.T,
+                   "the bias b is inside the tanh: H = tanh(X W + b)": dZ_no_bias @ W.T,
                    "the tanh derivative is 1 - tanh(Z)**2, not 1 - tanh(Z)": (dH * (1 - H)) @ W.T,
                    "dX = dZ @ W.T: multiply by the transpose of W": dZ @ W if d == h else None},
             "dW": {"the tanh derivative 1 - H**2 is missing: dZ = dH * (1 - H**2)": X.T @ dH,
@@ -200,7 +223,7 @@ def _log_softmax(Z):
 @register("05.soft_cross_entropy")
 def check_soft_cross_entropy(soft_cross_entropy):
     """soft_cross_entropy(Z, T) returns (loss, dZ) of -mean_i sum_c T_ic log softmax(Z)_ic, stably."""
-    rng = np.random.default_rng(17)
+    rng = seeded_rng(17)
     cases = [("one-hot targets", np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]]),
               np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))]
     for n, c in [(4, 5), (1, 3), (8, 10)]:
@@ -223,7 +246,10 @@ def check_soft_cross_entropy(soft_cross_entropy):
                               f"{loss.shape}, for {case}.")
         with np.errstate(all="ignore"):
             clipped = -np.sum(T * np.log(P + 1e-12)) / n
-        mistakes = {"compute log softmax as Z - logsumexp(Z) (log-sum-exp), not log(p + small): the "
+        hard = np.eye(T.shape[1])[T.argmax(axis=1)]
+        mistakes = {"use the soft targets T themselves, not their argmax (one-hot targets)":
+                    -np.sum(hard * log_P) / n,
+                    "compute log softmax as Z - logsumexp(Z) (log-sum-exp), not log(p + small): the "
                     "small constant caps the loss of confident mistakes": clipped,
                     "the loss is a mean over the samples: divide the sum by n": loss_ref * n,
                     "the sign is wrong: the cross-entropy is MINUS sum T log P": -loss_ref}
@@ -242,7 +268,7 @@ def check_soft_cross_entropy(soft_cross_entropy):
 @register("05.mlp_jvp")
 def check_mlp_jvp(mlp_jvp):
     """mlp_jvp(x, v, W1, b1, W2, b2) returns (g(x), J v) of g(x) = tanh(x W1 + b1) W2 + b2, exactly."""
-    rng = np.random.default_rng(19)
+    rng = seeded_rng(19)
     for d, h, m in [(3, 4, 2), (1, 5, 3), (4, 3, 1), (5, 6, 5)]:
         x, v = rng.normal(size=d), rng.normal(size=d)
         W1, b1, W2, b2 = rng.normal(size=(d, h)), rng.normal(size=h), rng.normal(size=(h, m)), rng.normal(size=m)
@@ -260,10 +286,45 @@ def check_mlp_jvp(mlp_jvp):
         mistakes = {"the tanh derivative is missing: the tangent of h is (1 - h**2) * (v @ W1)": v @ W1 @ W2,
                     "the tangent does not include b1 or b2: they are constants": (_dtanh(Z) * (v @ W1 + b1)) @ W2}
         expect_close(got, jvp_ref, "J v", case=case, mistakes=mistakes)
-        if not np.allclose(got.astype(float), jvp_ref, rtol=1e-9, atol=1e-11):
+        if not np.allclose(got.astype(float), jvp_ref, rtol=1e-12, atol=1e-13):
             raise CheckFailed(f"J v is close but not exact for {case}: a finite difference? Push the tangent "
                               "v through each operation exactly (forward mode).")
-    return "four networks of different shapes, exact to 1e-9"
+    _check_jvp_memory(mlp_jvp, rng)
+    return "four networks of different shapes, exact to 1e-12, and a wide one without building J"
+
+
+JVP_WIDE = 2000  # input and output size of the memory case: J would hold 4 million numbers
+JVP_MEMORY_LIMIT = 4_000_000  # bytes a JVP may allocate there (J alone takes 32 MB)
+
+
+def _check_jvp_memory(mlp_jvp, rng):
+    """A JVP through a wide network needs memory in proportion to d + h + m; the Jacobian needs
+    d * m. Observed with tracemalloc (NumPy reports its allocations to it)."""
+    import tracemalloc
+
+    d = m = JVP_WIDE
+    x, v = rng.normal(size=d), rng.normal(size=d)
+    W1, b1 = rng.normal(size=(d, 3)) / np.sqrt(d), rng.normal(size=3)
+    W2, b2 = rng.normal(size=(3, m)), rng.normal(size=m)
+    peak = {}
+
+    def traced(*args):
+        tracemalloc.start()
+        try:
+            return mlp_jvp(*args)
+        finally:
+            peak["bytes"] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+
+    out = call(traced, x, v, W1, b1, W2, b2, name="mlp_jvp")
+    expect_pair(out, "mlp_jvp", "(g(x), J v)")
+    case = f"x in R^{d}, 3 hidden units, output in R^{m}"
+    Z = x @ W1 + b1
+    expect_close(out[1], (_dtanh(Z) * (v @ W1)) @ W2, "J v", case=case)
+    if peak.get("bytes", 0) > JVP_MEMORY_LIMIT:
+        raise CheckFailed(f"J v is right for {case}, but mlp_jvp allocated {peak['bytes'] / 1e6:.0f} MB: it "
+                          f"builds the {m} x {d} Jacobian. Never build J: push the tangent v forward through "
+                          "each operation, which needs memory for vectors only.")
 
 
 def _reachable(parents, output):
@@ -324,6 +385,9 @@ def check_backward_order(backward_order):
             raise CheckFailed(f"for {what}, {extra[0]!r} is listed although {output!r} was not computed "
                               "from it: list only the nodes reachable from the output through `parents`.")
         missing = needed - set(out)
+        if output in missing:
+            raise CheckFailed(f"for {what}, {output!r} is missing: the list must include the output itself, "
+                              "first.")
         if missing:
             raise CheckFailed(f"for {what}, {len(missing)} node(s) that {output!r} depends on are missing, "
                               f"for example {sorted(missing)[0]!r}.")
@@ -343,34 +407,45 @@ def check_backward_order(backward_order):
     return "diamonds, repeated parents, unreachable nodes, random graphs and a chain of 10,000"
 
 
+def _value_cases(rng):
+    """(what, build, inputs, exact value, exact gradients or None for a numerical reference); the
+    numbers are drawn from the salted generator, the bases positive."""
+    x1, x2 = float(rng.uniform(0.2, 1.2)), float(rng.uniform(-3.5, -1.5))
+    a, b = float(rng.uniform(1.2, 2.5)), float(rng.uniform(0.2, 0.9))
+    a2, b2 = float(rng.uniform(0.15, 0.6)), float(rng.uniform(1.5, 3.0))
+    p, e, s = float(rng.uniform(1.2, 2.0)), float(rng.uniform(0.5, 1.8)), float(rng.uniform(1.1, 1.8))
+    c1, c2 = float(rng.uniform(0.8, 1.6)), float(rng.uniform(0.3, 0.9))
+    return [
+        (f"x.tanh() at x = {x1:.4g}", lambda x: x.tanh(), [x1], np.tanh(x1), [1 - np.tanh(x1) ** 2]),
+        (f"x.tanh() at x = {x2:.4g}", lambda x: x.tanh(), [x2], np.tanh(x2), [1 - np.tanh(x2) ** 2]),
+        (f"a ** 3 with a plain exponent, a = {p:.4g}", lambda u: u**3, [p], p**3, [3 * p**2]),
+        (f"a ** b with a = {a:.4g}, b = {b:.4g}", lambda u, v: u**v, [a, b],
+         a**b, [b * a ** (b - 1), a**b * np.log(a)]),
+        (f"a ** b with a = {a2:.4g}, b = {b2:.4g}", lambda u, v: u**v, [a2, b2],
+         a2**b2, [b2 * a2 ** (b2 - 1), a2**b2 * np.log(a2)]),
+        (f"2 ** b with b = {e:.4g}", lambda v: 2**v, [e], 2**e, [2**e * np.log(2)]),
+        (f"a ** a with a = {s:.4g} (one node as base and exponent)", lambda u: u**u, [s],
+         s**s, [s**s * (np.log(s) + 1)]),
+        (f"(a ** b).tanh() * a + 2 ** b with a = {c1:.4g}, b = {c2:.4g}",
+         lambda u, v: (u**v).tanh() * u + 2**v, [c1, c2], None, None),
+    ]
+
+
 def _value_case(Value, build, inputs, what):
-    """Build an expression of the learner's Values, run backward, return (data, grads)."""
+    """Build an expression of the learner's Values, run backward: (data, grads)."""
     def run():
         leaves = [Value(x) for x in inputs]
         out = build(*leaves)
+        if not isinstance(out, Value):
+            return out, None
         out.backward()
         return float(out.data), [float(leaf.grad) for leaf in leaves]
 
-    result = call(run, name=f"your Value on {what}")
-    return result
-
-
-VALUE_CASES = [  # what, build, inputs, exact value, exact gradient (or None: numerical)
-    ("x.tanh() at x = 0.7", lambda x: x.tanh(), [0.7],
-     np.tanh(0.7), [1 - np.tanh(0.7) ** 2]),
-    ("x.tanh() at x = -3", lambda x: x.tanh(), [-3.0],
-     np.tanh(-3.0), [1 - np.tanh(-3.0) ** 2]),
-    ("a ** 3 with a plain exponent, a = 1.5", lambda a: a**3, [1.5], 1.5**3, [3 * 1.5**2]),
-    ("a ** b with a = 1.7, b = 0.4", lambda a, b: a**b, [1.7, 0.4],
-     1.7**0.4, [0.4 * 1.7 ** -0.6, 1.7**0.4 * np.log(1.7)]),
-    ("a ** b with a = 0.3, b = 2.5", lambda a, b: a**b, [0.3, 2.5],
-     0.3**2.5, [2.5 * 0.3**1.5, 0.3**2.5 * np.log(0.3)]),
-    ("2 ** b with b = 1.3", lambda b: 2**b, [1.3], 2**1.3, [2**1.3 * np.log(2)]),
-    ("a ** a with a = 1.4 (one node as base and exponent)", lambda a: a**a, [1.4],
-     1.4**1.4, [1.4**1.4 * (np.log(1.4) + 1)]),
-    ("(a ** b).tanh() * a + 2 ** b with a = 1.3, b = 0.6",
-     lambda a, b: (a**b).tanh() * a + 2**b, [1.3, 0.6], None, None),
-]
+    data, grads = call(run, name=f"your Value on {what}")
+    if grads is None:
+        raise CheckFailed(f"{what} gave a {type(data).__name__}: each new operation should return a new Value "
+                          "(which records its parents and local derivatives), not a plain number.")
+    return data, grads
 
 
 def _value_reference(build, inputs):
@@ -399,50 +474,57 @@ def _value_reference(build, inputs):
     return f(np.array(inputs)), numerical_gradient(f, np.array(inputs, dtype=float))
 
 
+def _value_mistakes(what, inputs):
+    """Hints for the typical mistakes of one case: what the wrong rule would give."""
+    if what.startswith("x.tanh()"):
+        t = np.tanh(inputs[0])
+        return {"the derivative of tanh is 1 - tanh(x)**2, not 1 - tanh(x)": [1 - t],
+                "the derivative of tanh is 1 - tanh(x)**2 (the square is of tanh, not of x)": [1 - inputs[0] ** 2],
+                "the new Value does not record its parents (or its local derivative): backward cannot "
+                "reach x": [0.0]}
+    if what.startswith("a ** b"):
+        a, b = inputs
+        return {"d(a^b)/db = a^b ln(a): the exponent's local derivative is missing or zero (a Value "
+                "exponent is a parent too)": [b * a ** (b - 1), 0.0],
+                "d(a^b)/db = a^b ln(a), not b a^(b-1) ln(a)": [b * a ** (b - 1), b * a ** (b - 1) * np.log(a)],
+                "d(a^b)/db = a^b ln(a), not ln(a)": [b * a ** (b - 1), np.log(a)],
+                "d(a^b)/da = b a^(b-1): the factor b is missing": [a ** (b - 1), a**b * np.log(a)]}
+    if what.startswith("2 ** b"):
+        return {"d(2^b)/db = 2^b ln 2, not b 2^(b-1) (the variable is the exponent)":
+                [inputs[0] * 2 ** (inputs[0] - 1)]}
+    if what.startswith("a ** a"):
+        a = inputs[0]
+        return {"a node used as base and exponent gets both contributions: add them (+=), do not overwrite":
+                [a**a * np.log(a)],
+                "a node used as base and exponent gets both contributions (the base's a * a**(a-1) is "
+                "missing)": [a * a ** (a - 1)]}
+    return {}
+
+
 @register("05.value_ops", target="Value", plain_data=False)
 def check_value_ops(Value):
     """Value has tanh() and powers with a Value exponent (a ** b, 2 ** b), differentiated exactly by backward()."""
     require_answer(Value, "Value")
     if not isinstance(Value, type):
         raise CheckFailed(f"`Value` should be the class, not a {type(Value).__name__}: pass the class itself.")
-    for what, build, inputs, value, grads in VALUE_CASES:
+    for what, build, inputs, value, grads in _value_cases(seeded_rng(41)):
         data, got = _value_case(Value, build, inputs, what)
-        if value is None:
-            value, reference = _value_reference(build, inputs)
-            exact = False
+        exact = value is not None
+        if exact:
+            reference = np.array(grads, dtype=float)
         else:
-            reference, exact = np.array(grads, dtype=float), True
+            value, reference = _value_reference(build, inputs)
         if not np.isclose(data, value, rtol=1e-9, atol=1e-12):
             raise CheckFailed(f"the value of {what} is {data:.6g}, expected {value:.6g}: check the forward "
                               "computation of the new operation.")
         got = np.array(got)
-        mistakes = {}
-        if "tanh" in what and len(inputs) == 1:
-            t = np.tanh(inputs[0])
-            mistakes = {"the derivative of tanh is 1 - tanh(x)**2, not 1 - tanh(x)": [1 - t],
-                        "the derivative of tanh is 1 - tanh(x)**2 (the square is of tanh, not of x)":
-                        [1 - inputs[0] ** 2]}
-        if what.startswith("a ** b"):
-            a, b = inputs
-            mistakes = {"d(a^b)/db = a^b ln(a): the exponent's local derivative is missing or zero "
-                        "(a Value exponent is a parent too)": [b * a ** (b - 1), 0.0],
-                        "d(a^b)/db = a^b ln(a), not b a^(b-1) ln(a)": [b * a ** (b - 1), b * a ** (b - 1) * np.log(a)],
-                        "d(a^b)/db = a^b ln(a), not ln(a)": [b * a ** (b - 1), np.log(a)]}
-        if what.startswith("2 ** b"):
-            mistakes = {"d(2^b)/db = 2^b ln 2, not b 2^(b-1) (the variable is the exponent)":
-                        [inputs[0] * 2 ** (inputs[0] - 1)]}
-        if "a ** a" in what:
-            a = inputs[0]
-            mistakes = {"a node used as base and exponent gets both contributions: add them (+=), "
-                        "do not overwrite": [a**a * np.log(a)],
-                        "a node used as base and exponent gets both contributions (the base's "
-                        "a * a**(a-1) is missing)": [a * a ** (a - 1)]}
-        tolerance = {"rtol": 1e-9, "atol": 1e-12} if exact else {"rtol": 1e-5, "atol": 1e-7}
-        expect_close(got, reference, f"the gradients for {what}", **tolerance,
-                     mistakes={k: np.array(v, dtype=float) for k, v in mistakes.items()})
-        if exact is False and not np.allclose(got, reference, rtol=1e-5, atol=1e-7):
-            raise CheckFailed(f"the gradients for {what} are wrong.")
-    return "tanh, a ** 3, a ** b, 2 ** b, a ** a and a composite expression, exact to 1e-9"
+        mistakes = {k: np.array(v, dtype=float) for k, v in _value_mistakes(what, inputs).items()}
+        expect_close(got, reference, f"the gradients for {what}", rtol=1e-5, atol=1e-7, mistakes=mistakes)
+        if exact and not np.allclose(got, reference, rtol=1e-12, atol=1e-14):
+            raise CheckFailed(f"the gradients for {what} are close but not exact: a finite difference? "
+                              "Store the local derivative given by its formula (exact), not a difference "
+                              "quotient.")
+    return "tanh, a ** 3, a ** b, 2 ** b, a ** a and a composite expression, exact to 1e-12"
 
 
 def _affine_reference(dout, X, W):
@@ -456,7 +538,12 @@ def check_affine_backward(affine_backward):
     for n, d, h in [(5, 3, 4), (1, 4, 2), (6, 3, 3), (7, 2, 5)]:
         X, W, dout = rng.normal(size=(n, d)), rng.normal(size=(d, h)), rng.normal(size=(n, h))
         case = f"X of shape {X.shape}, W of shape {W.shape}"
-        out = call(affine_backward, dout, (X, W), name="affine_backward")
+        try:
+            out = call(affine_backward, dout, (X, W), name="affine_backward")
+        except CheckFailed as err:
+            if " raised " not in str(err):
+                raise
+            raise CheckFailed(f"{err} (for {case}: the cache is the pair (X, W), in that order)") from None
         require_answer(out, "the value returned by affine_backward")
         if not isinstance(out, (tuple, list)) or len(out) != 3:
             raise CheckFailed("affine_backward should return the tuple (dX, dW, db), not a "
@@ -496,13 +583,15 @@ def check_relu_backward(relu_backward):
     return "three shapes with exact zeros and negative inputs"
 
 
-def _network_reference(params, X, y, relu_last=False, mean=True):
+def _network_reference(params, X, y, relu_last=False, mean=True, logits=False):
     h, caches = X, []
     for i, (W, b) in enumerate(params):
         z = h @ W + b
         last = i == len(params) - 1
         caches.append((h, W, z))
         h = np.maximum(z, 0) if (not last or relu_last) else z
+    if logits:
+        return h
     m = h.max(axis=1, keepdims=True)
     log_p = h - m - np.log(np.exp(h - m).sum(axis=1, keepdims=True))
     n = len(y) if mean else 1
@@ -524,28 +613,45 @@ def _network_reference(params, X, y, relu_last=False, mean=True):
 def check_network_gradients(network_gradients):
     """network_gradients(params, X, y) returns (loss, [(dW, db), ...]) of an L-layer ReLU network with softmax CE."""
     rng = seeded_rng(37)
-    for sizes in [(4, 3), (5, 6, 3), (3, 7, 5, 4), (6, 4, 5, 3, 2)]:
+    for sizes, scale in [((4, 3), 1.0), ((5, 6, 3), 1.0), ((3, 7, 5, 4), 1.0), ((6, 4, 5, 3, 2), 1.0),
+                         ((4, 5, 3), 300.0)]:
         n = int(rng.integers(5, 9))
         params = [(rng.normal(size=(m, k)) / np.sqrt(m), rng.normal(0.0, 0.3, k))
                   for m, k in zip(sizes[:-1], sizes[1:], strict=True)]
+        params[-1] = (params[-1][0] * scale, params[-1][1])  # scale 300: confident logits
         X, y = rng.normal(size=(n, sizes[0])), rng.integers(0, sizes[-1], n)
         L = len(params)
         case = f"{L} layer{'s' if L > 1 else ''} of sizes {sizes}, {n} samples"
+        if scale != 1:
+            case += ", logits in the hundreds (confident mistakes)"
         with calls_of_global(network_gradients, "affine_forward") as forwards, \
                 calls_of_global(network_gradients, "affine_backward") as backwards:
-            out = call(network_gradients, [tuple(p) for p in params], X, y, name="network_gradients")
+            try:
+                out = call(network_gradients, [tuple(p) for p in params], X, y, name="network_gradients")
+            except CheckFailed as err:
+                if " raised " not in str(err):
+                    raise
+                raise CheckFailed(f"{err} (for {case}: the network may have any depth)") from None
         expect_pair(out, "network_gradients", "(loss, grads)")
         loss_ref, grads_ref = _network_reference(params, X, y)
         loss = to_array(out[0], "the loss")
-        if loss.size != 1:
-            raise CheckFailed(f"the loss should be one number, not an array of shape {loss.shape}, for {case}.")
+        if loss.ndim != 0:
+            raise CheckFailed(f"the loss should be one number (a float), not an array of shape {loss.shape}, "
+                              f"for {case}.")
         relu_last = _network_reference(params, X, y, relu_last=True)
         summed = _network_reference(params, X, y, mean=False)
+        logits = _network_reference(params, X, y, logits=True)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        P = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore"):
+            clipped = -float(np.mean(np.log(P[np.arange(n), y] + 1e-12)))
         expect_close(loss.reshape(()), loss_ref, "the loss", case=case,
                      mistakes={"the last layer has no ReLU: its outputs are the logits": relu_last[0],
-                               "the loss is the mean over the samples, not the sum": summed[0]})
+                               "the loss is the mean over the samples, not the sum": summed[0],
+                               "compute the loss with log-sum-exp (Z - logsumexp(Z)), not log(p + small): "
+                               "the small constant caps the loss of confident mistakes": clipped})
         grads = out[1]
-        if not isinstance(grads, (list, tuple)) or len(grads) != L:
+        if not isinstance(grads, list) or len(grads) != L:
             got = len(grads) if isinstance(grads, (list, tuple)) else type(grads).__name__
             raise CheckFailed(f"grads should be a list of {L} pairs (dW, db), one per layer, for {case}; got {got}.")
         shapes = [np.shape(pair[0]) if isinstance(pair, (list, tuple)) and len(pair) == 2 else None

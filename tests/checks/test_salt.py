@@ -24,7 +24,6 @@ from tests.conftest import ROOT
 PENDING = (
     "03",
     "04",
-    "05",
     "06",
     "07",
     "08",
