@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from course_utils.checks.core import (
@@ -11,6 +13,8 @@ from course_utils.checks.core import (
     numerical_gradient,
     register,
     require_callable,
+    seeded_global_random,
+    seeded_rng,
     to_array,
 )
 from course_utils.frameworks import require_framework
@@ -188,6 +192,193 @@ def _torch_stack(torch, sizes, seed):
             layers.append(torch.nn.ReLU())
         layers.append(torch.nn.Linear(n_in, n_out))
     return torch.nn.Sequential(*layers)
+
+
+# --------------------------------------------------------------------------- predict in evaluation mode
+
+def _regularised_net(torch, n_in, n_out):
+    """Linear, batch norm, ReLU, dropout, Linear, with running statistics far from a batch's own."""
+    nn = torch.nn
+    net = nn.Sequential(nn.Linear(n_in, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5),
+                        nn.Linear(16, n_out))
+    with torch.no_grad():
+        net[1].running_mean.uniform_(-1.0, 1.0)
+        net[1].running_var.uniform_(0.5, 2.0)
+    return net
+
+
+def _modes(model):
+    return [(name, module.training) for name, module in model.named_modules()]
+
+
+def _state_copy(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@register("06.predict", plain_data=False)
+def check_predict(predict):
+    """predict(model, X) returns float32 outputs in evaluation mode, without gradients; the model unchanged."""
+    torch = require_framework("torch")
+    require_callable(predict, "predict")
+    rng = seeded_rng(61)
+    settings = [("a model in training mode", lambda net: net.train()),
+                ("a model in evaluation mode", lambda net: net.eval()),
+                ("a model in training mode whose batch-norm layer is in evaluation mode",
+                 lambda net: (net.train(), net[1].eval()))]
+    for (case, set_mode), (n, n_in, n_out) in zip(settings, [(7, 5, 3), (4, 3, 2), (9, 6, 4)], strict=True):
+        with seeded_global_random(rng.integers(2**31)):
+            model = _regularised_net(torch, n_in, n_out)
+        set_mode(model)
+        X = rng.normal(size=(n, n_in)).astype(np.float32)
+        modes, state = _modes(model), _state_copy(model)
+        reference = copy.deepcopy(model).eval()
+        with torch.no_grad():
+            expected = reference(torch.from_numpy(X)).numpy()
+        grad_enabled = []
+        hook = model.register_forward_pre_hook(
+            lambda module, args, seen=grad_enabled: seen.append(torch.is_grad_enabled()))
+        try:
+            out = call(predict, model, X.copy(), name="predict")
+        finally:
+            hook.remove()
+        after = dict(_modes(model))
+        changed = [name for name, before in modes if after[name] != before]
+        if changed:
+            which = f"the submodule {changed[0]!r}" if changed[0] else "the model"
+            raise CheckFailed(
+                f"for {case}, predict left {which} in {'training' if after[changed[0]] else 'evaluation'} mode: "
+                "leave every submodule in the mode it was in. model.train(was_training) sets every submodule to "
+                "one mode; remember each module's mode (for module in model.modules()) and restore each.")
+        moved = [k for k, v in model.state_dict().items() if not torch.equal(v, state[k])]
+        if moved:
+            raise CheckFailed(f"for {case}, predict changed the model's {moved[0]}: the forward pass ran in "
+                              "training mode, where batch normalisation updates its running statistics; call "
+                              "model.eval() before the forward pass.")
+        if any(grad_enabled):
+            raise CheckFailed(f"for {case}, the forward pass recorded gradients: run it inside torch.no_grad() "
+                              "(or torch.inference_mode()); model.eval() alone does not stop autograd.")
+        if isinstance(out, torch.Tensor):
+            raise CheckFailed("predict returned a torch.Tensor; return a NumPy array (out.numpy()).")
+        if not isinstance(out, np.ndarray):
+            raise CheckFailed(f"predict returned a {type(out).__name__}; return a NumPy array.")
+        if out.dtype != np.float32:
+            raise CheckFailed(f"predict returned an array of dtype {out.dtype}; return float32, the model's own "
+                              "dtype.")
+        if out.shape != expected.shape:
+            raise CheckFailed(f"predict returned shape {out.shape} for {n} inputs; expected {expected.shape}, "
+                              "the model's output.")
+        if not grad_enabled:
+            raise CheckFailed("predict did not call the model (or called model.forward, which skips PyTorch's "
+                              "hooks): compute the outputs with model(torch.from_numpy(X)).")
+        if any(training for _, training in modes) and not np.allclose(out, expected, rtol=1e-5, atol=1e-6):
+            raise CheckFailed(f"for {case}, the outputs are not those of evaluation mode: call model.eval() before "
+                              "the forward pass (in training mode dropout zeroes random units).")
+        expect_close(out, expected, "predict(model, X)", case=case, rtol=1e-5, atol=1e-6)
+    return "training, evaluation and mixed modes; outputs, modes, buffers and autograd"
+
+
+# --------------------------------------------------------------------------- weight-decay groups
+
+def _tied_net(torch, vocabulary, width):
+    """An embedding, a body with LayerNorm, BatchNorm and a bias-free Linear, a frozen layer, a
+    learned scalar and a head that shares the embedding's weight."""
+    nn = torch.nn
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(vocabulary, width)
+            self.body = nn.Sequential(nn.Linear(width, 8), nn.LayerNorm(8), nn.ReLU(),
+                                      nn.Linear(8, 8, bias=False), nn.BatchNorm1d(8))
+            self.frozen = nn.Linear(8, 8)
+            self.frozen.requires_grad_(False)
+            self.project = nn.Linear(8, width)
+            self.temperature = nn.Parameter(torch.tensor(1.0))
+            self.head = nn.Linear(width, vocabulary)
+            self.head.weight = self.embed.weight  # tied: one tensor, two layers
+
+        def forward(self, tokens):
+            h = self.project(self.frozen(self.body(self.embed(tokens))))
+            return self.head(h) / self.temperature
+
+    return Tied()
+
+
+def _plain_net(torch, width):
+    nn = torch.nn
+    return nn.Sequential(nn.Linear(width, 12), nn.ReLU(), nn.Linear(12, 3))
+
+
+def _group_hint(model, params, want_decay):
+    """Name what a wrong parameter list holds: the mistake, not just that it is wrong."""
+    names = {id(p): n for n, p in model.named_parameters(remove_duplicate=False)}
+    seen = set()
+    for p in params:
+        if id(p) in seen:
+            return (f"the tensor {names.get(id(p), '?')} is listed twice: two layers share it (the head's weight "
+                    "is the embedding's); collect from model.parameters(), which lists a shared tensor once.")
+        seen.add(id(p))
+    for p in params:
+        if not p.requires_grad:
+            return (f"the frozen tensor {names.get(id(p), '?')} (requires_grad False) is in a group: leave frozen "
+                    "parameters out.")
+    for p in params:
+        if (p.ndim >= 2) != want_decay:
+            where = "with decay" if want_decay else "without decay"
+            dims = f"{p.ndim} dimension" + ("" if p.ndim == 1 else "s")
+            return (f"{names.get(id(p), '?')} has {dims} and is in the group {where}: decide by "
+                    "p.ndim, 2 or more dimensions decay, fewer (biases, normalisation weights, scalars) do not.")
+    return None
+
+
+@register("06.weight_decay_groups", plain_data=False)
+def check_weight_decay_groups(weight_decay_groups):
+    """weight_decay_groups(model, wd): decay for trainable tensors of 2+ dims, 0.0 for the rest, each once."""
+    torch = require_framework("torch")
+    require_callable(weight_decay_groups, "weight_decay_groups")
+    rng = seeded_rng(62)
+    for case, build, weight_decay in [
+            ("a model with a shared weight, a frozen layer, norms and a scalar",
+             lambda: _tied_net(torch, 11, 6), float(rng.choice([0.01, 0.05]))),
+            ("Linear, ReLU, Linear", lambda: _plain_net(torch, 5), float(rng.choice([0.1, 0.2])))]:
+        with seeded_global_random(rng.integers(2**31)):
+            model = build()
+        flags = [p.requires_grad for p in model.parameters()]
+        values = [p.detach().clone() for p in model.parameters()]
+        groups = call(weight_decay_groups, model, weight_decay, name="weight_decay_groups")
+        if [p.requires_grad for p in model.parameters()] != flags or not all(
+                torch.equal(p, v) for p, v in zip(model.parameters(), values, strict=True)):
+            raise CheckFailed(f"for {case}, weight_decay_groups changed the model (its values or requires_grad "
+                              "flags): only read it.")
+        if not isinstance(groups, (list, tuple)) or len(groups) != 2 or not all(isinstance(g, dict) for g in groups):
+            raise CheckFailed("weight_decay_groups should return a list of two dictionaries, each with the keys "
+                              "'params' and 'weight_decay'.")
+        if any(set(g) - {"params", "weight_decay"} or "params" not in g or "weight_decay" not in g for g in groups):
+            raise CheckFailed("each group is a dictionary with exactly the keys 'params' and 'weight_decay'; "
+                              f"yours have {[sorted(g) for g in groups]}.")
+        groups = [{"params": list(g["params"]), "weight_decay": g["weight_decay"]} for g in groups]
+        decays = sorted((g["weight_decay"] for g in groups), key=float)
+        if [float(d) for d in decays] != [0.0, weight_decay]:
+            raise CheckFailed(f"with weight_decay={weight_decay} the groups' weight_decay values are "
+                              f"{[g['weight_decay'] for g in groups]}; expected {weight_decay} for one group and 0.0 "
+                              "for the other.")
+        decayed, plain = sorted(groups, key=lambda g: float(g["weight_decay"]), reverse=True)
+        for group, want_decay in [(decayed, True), (plain, False)]:
+            hint = _group_hint(model, group["params"], want_decay)
+            if hint:
+                raise CheckFailed(f"for {case}: {hint}")
+        taken = {id(p) for g in groups for p in g["params"]}
+        if len(taken) != sum(len(g["params"]) for g in groups):
+            raise CheckFailed(f"for {case}, a tensor is in both groups: each parameter belongs to exactly one.")
+        missing = [n for n, p in model.named_parameters() if p.requires_grad and id(p) not in taken]
+        if missing:
+            raise CheckFailed(f"for {case}, the trainable tensor {missing[0]} is in neither group: every trainable "
+                              "parameter belongs to one (a learned scalar has 0 dimensions: no decay).")
+        try:
+            torch.optim.AdamW(groups, lr=1e-3)
+        except Exception as err:  # torch.optim's own refusal, in its words
+            raise CheckFailed(f"torch.optim.AdamW refuses these groups: {err}") from None
+    return "a shared weight, a frozen layer, norms, a scalar and a plain MLP"
 
 
 def _stack_numpy(weights, x, transpose=True, hidden_relu=True, output_relu=False):

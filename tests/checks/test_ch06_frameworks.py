@@ -208,6 +208,175 @@ def test_keras_mlp_rejects(answer, hint):
         check("06.keras_mlp", answer)
 
 
+# ---------------------------------------------------------------- 06.predict
+
+
+def _restore(model, modes):
+    for module, training in modes.items():
+        module.training = training
+
+
+def predict_no_grad(model, X):
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.from_numpy(X))
+    _restore(model, modes)
+    return out.numpy()
+
+
+def predict_inference_mode_named(model, X):
+    """Modes kept by name, inference_mode instead of no_grad, a float32 copy returned."""
+    modes = {name: m.training for name, m in model.named_modules()}
+    model.eval()
+    try:
+        with torch.inference_mode():
+            out = model(torch.as_tensor(X)).clone()
+    finally:
+        for name, m in model.named_modules():
+            m.training = modes[name]
+    return np.array(out, dtype=np.float32)
+
+
+@pytest.mark.parametrize("answer", [predict_no_grad, predict_inference_mode_named])
+def test_predict_accepts(answer):
+    assert check("06.predict", answer)
+
+
+def predict_restores_top_only(model, X):
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.from_numpy(X))
+    model.train(was_training)
+    return out.numpy()
+
+
+def predict_without_eval(model, X):
+    with torch.no_grad():
+        return model(torch.from_numpy(X)).numpy()
+
+
+def predict_with_grad(model, X):
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    out = model(torch.from_numpy(X)).detach()
+    _restore(model, modes)
+    return out.numpy()
+
+
+def predict_leaves_training(model, X):
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.from_numpy(X))
+    model.train()
+    return out.numpy()
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (predict_restores_top_only, "left the submodule '1' in training mode.*remember each module"),
+    (predict_without_eval, "changed the model's 1.running_mean.*model.eval"),
+    (predict_with_grad, "recorded gradients.*torch.no_grad"),
+    (predict_leaves_training, "left the model in training mode"),
+    (lambda model, X: torch.from_numpy(predict_no_grad(model, X)), "torch.Tensor"),
+    (lambda model, X: predict_no_grad(model, X).astype(float), "dtype float64"),
+])
+def test_predict_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("06.predict", answer)
+
+
+def test_predict_dropout_in_training_mode_is_named():
+    """A model whose batch norm is frozen: forgetting eval() changes no buffer, only the outputs."""
+    def eval_only_batch_norm(model, X):
+        modes = {m: m.training for m in model.modules()}
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                m.eval()
+        with torch.no_grad():
+            out = model(torch.from_numpy(X))
+        _restore(model, modes)
+        return out.numpy()
+
+    with pytest.raises(CheckFailed, match="not those of evaluation mode.*dropout"):
+        check("06.predict", eval_only_batch_norm)
+
+
+# ---------------------------------------------------------------- 06.weight_decay_groups
+
+
+def groups_by_ndim(model, weight_decay):
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return [{"params": [p for p in trainable if p.ndim >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0}]
+
+
+def groups_loop_generators(model, weight_decay):
+    """A loop with a set of ids, no-decay group first, integer 0, generators as params."""
+    seen, decay, plain = set(), [], []
+    for _, p in model.named_parameters():
+        if p.requires_grad and id(p) not in seen:
+            seen.add(id(p))
+            (decay if p.dim() > 1 else plain).append(p)
+    return [{"weight_decay": 0, "params": iter(plain)},
+            {"params": (p for p in decay), "weight_decay": weight_decay}]
+
+
+@pytest.mark.parametrize("answer", [groups_by_ndim, groups_loop_generators])
+def test_weight_decay_groups_accepts(answer):
+    assert check("06.weight_decay_groups", answer)
+
+
+def groups_by_module(model, weight_decay):
+    decay, plain = [], []
+    for module in model.modules():
+        for _, p in module.named_parameters(recurse=False):
+            if p.requires_grad:
+                (decay if p.ndim >= 2 else plain).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
+
+
+def groups_ndim_one(model, weight_decay):
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return [{"params": [p for p in trainable if p.ndim >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in trainable if p.ndim == 1], "weight_decay": 0.0}]
+
+
+def groups_with_frozen(model, weight_decay):
+    params = list(model.parameters())
+    return [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+
+
+def groups_by_bias_name(model, weight_decay):
+    decay, plain = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (plain if name.endswith("bias") else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
+
+
+def groups_freeze_instead(model, weight_decay):
+    for p in model.parameters():
+        p.requires_grad_(p.requires_grad)
+    model.frozen.requires_grad_(True) if hasattr(model, "frozen") else None
+    return groups_by_ndim(model, weight_decay)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (groups_by_module, "listed twice.*model.parameters"),
+    (groups_ndim_one, "temperature is in neither group"),
+    (groups_with_frozen, "frozen tensor frozen.weight"),
+    (groups_by_bias_name, "in the group with decay.*p.ndim"),
+    (lambda model, wd: [{"params": list(model.parameters()), "weight_decay": wd}], "list of two"),
+    (lambda model, wd: groups_by_ndim(model, 0.01), "weight_decay values"),
+    (groups_freeze_instead, "changed the model"),
+])
+def test_weight_decay_groups_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("06.weight_decay_groups", answer)
+
+
 # ---------------------------------------------------------------- 06.torch_to_keras
 
 
