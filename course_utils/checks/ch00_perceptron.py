@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from course_utils.checks.core import (
     CheckFailed,
     call,
+    calls_of_global,
     expect_close,
     expect_equal,
     expect_pair,
@@ -19,24 +22,56 @@ from course_utils.checks.core import (
 from course_utils.data.synthetic import LOGIC_GATES, logic_gate, make_linearly_separable
 
 
+def _seconds(func, *args) -> float:
+    """Wall time of one call (the fastest of two, so a pause of the machine does not count)."""
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        func(*args)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 @register("00.weighted_sum")
 def check_weighted_sum(weighted_sum):
     """weighted_sum(X, w, b) returns z = X @ w + b for one sample or a batch."""
     rng = seeded_rng(0)
     x, w, b = np.array([-1.0, 2.0]), np.array([3.0, -2.0]), 1.0
     z = call(weighted_sum, x, w, b, name="weighted_sum")
+    if np.shape(z) != ():
+        raise CheckFailed(f"for one sample X of shape (d,), weighted_sum should return a number, not an array of "
+                          f"shape {np.shape(z)}.")
     expect_close(z, -6.0, "weighted_sum", case="the worked example x=[-1, 2], w=[3, -2], b=1",
                  mistakes={"the bias is missing": -7.0, "the bias should be added, not subtracted": -8.0,
                            "check the signs of the products": 8.0})
     for n, d in [(5, 3), (1, 4), (8, 1)]:
         X, w, b = rng.normal(size=(n, d)), rng.normal(size=d), float(rng.normal())
         z = call(weighted_sum, X, w, b, name="weighted_sum")
+        if np.ndim(z) == 0 and n > 1:
+            raise CheckFailed(f"for a batch X of shape {(n, d)}, weighted_sum returned one number: it should "
+                              "return one value per sample, shape (n,): sum over the features (axis 1), one z "
+                              "per sample.")
+        if np.shape(z) == (n, 1):
+            raise CheckFailed(f"for a batch X of shape {(n, d)}, weighted_sum returned a column of shape {(n, 1)}: "
+                              "return one value per sample, shape (n,).")
         expect_close(z, np.einsum("nd,d->n", X, w) + b, "weighted_sum",
                      case=f"a batch X of shape {(n, d)}",
                      mistakes={"the bias is missing": X @ w,
                                "the bias should be added, not subtracted": X @ w - b,
                                "sum over the features (axis 1), one z per sample": (X * w).sum() + b})
-    return "one sample and batches of samples"
+    # "Do not loop over samples": the same 300,000 numbers as 300,000 samples of one feature and
+    # as 3,000 samples of 100 features. Copying and moving them costs the same, a matrix product
+    # about the same, but a loop over the samples a hundred times more for the first (it costs at
+    # least half a microsecond per sample, over 0.1 s here).
+    tall, wide = rng.normal(size=(300_000, 1)), rng.normal(size=(3_000, 100))
+    w_tall, w_wide, b = rng.normal(size=1), rng.normal(size=100), float(rng.normal())
+    t_wide = _seconds(lambda: call(weighted_sum, wide, w_wide, b, name="weighted_sum", time_limit=20))
+    t_tall = _seconds(lambda: call(weighted_sum, tall, w_tall, b, name="weighted_sum", time_limit=20))
+    if t_tall - t_wide > 0.08 and t_tall > 2 * t_wide:
+        raise CheckFailed(f"weighted_sum took {t_tall:.2f} s for 300,000 samples of one feature, but "
+                          f"{t_wide:.3f} s for 3,000 samples of 100 features (the same amount of data): do not "
+                          "loop over the samples, use one matrix product.")
+    return "one sample, batches of samples, and 300,000 samples without a loop over them"
 
 
 #: The gates of exercise 2 (none of them in the lecture's table), outputs on the corners
@@ -121,10 +156,12 @@ def check_perceptron_update(perceptron_update):
 
 
 def _perceptron_reference(X, y, lr, n_epochs, *, sign=1.0, b0=0.0, extra_epochs=0, strict=False,
-                          bias=True, use_lr=True):
+                          bias=True, use_lr=True, reverse=False):
     """Rosenblatt's rule from zero, in order (the keywords give typical mistakes)."""
     w, b = np.zeros(X.shape[1]), b0
     step = lr if use_lr else 1.0
+    if reverse:
+        X, y = X[::-1], y[::-1]
     for _ in range(n_epochs + extra_epochs):
         for x_i, y_i in zip(X, y, strict=True):
             z = x_i @ w + b
@@ -136,6 +173,14 @@ def _perceptron_reference(X, y, lr, n_epochs, *, sign=1.0, b0=0.0, extra_epochs=
 @register("00.train_perceptron")
 def check_train_perceptron(train_perceptron):
     """train_perceptron(X, y, lr, n_epochs) returns (w, b) separating separable data."""
+    X, y = logic_gate("XOR")
+    try:
+        call(train_perceptron, X, y, 1.0, 50, name="train_perceptron", time_limit=5)
+    except CheckFailed as err:
+        if "did not finish" not in str(err):
+            raise
+        raise CheckFailed("train_perceptron did not finish on XOR with n_epochs = 50: it must stop after "
+                          "n_epochs passes even when the data is not separable (no clean epoch ever comes).") from None
     rng = seeded_rng(2)
     X, y = make_linearly_separable(n=12, seed=int(rng.integers(2**31)), margin=0.1, w=(1.0, -2.0), b=0.5)
     y = y.copy()
@@ -143,7 +188,11 @@ def check_train_perceptron(train_perceptron):
     # and one point twice with both labels: not separable, so every epoch makes an update
     X, y = np.vstack([X, X[4]]), np.append(y, 1 - y[4])
     for lr, n_epochs in [(1.0, 1), (0.5, 2), (2.0, 3), (0.1, 0)]:
-        out = call(train_perceptron, X, y, lr, n_epochs, name="train_perceptron", time_limit=20)
+        with calls_of_global(train_perceptron, "perceptron_update") as uses:
+            out = call(train_perceptron, X, y, lr, n_epochs, name="train_perceptron", time_limit=20)
+        if uses.count == 0 and n_epochs > 0:
+            raise CheckFailed("train_perceptron never called perceptron_update: apply your perceptron_update "
+                              "(exercise 3) to every sample, as the statement asks.")
         expect_pair(out, "train_perceptron", "(w, b)")
         w, b = to_array(out[0], "w"), to_array(out[1], "b")
         if w.shape != (2,):
@@ -159,6 +208,8 @@ def check_train_perceptron(train_perceptron):
                 _perceptron_reference(X, y, lr, n_epochs, strict=True),
             "the bias is never updated": _perceptron_reference(X, y, lr, n_epochs, bias=False),
             "the learning rate lr is not used": _perceptron_reference(X, y, lr, n_epochs, use_lr=False),
+            "visit the samples in the given order, first to last":
+                _perceptron_reference(X, y, lr, n_epochs, reverse=True),
         }
         case = f"13 samples that no line separates, lr={lr:g}, n_epochs={n_epochs}"
         flat = {text: np.append(*wrong) for text, wrong in mistakes.items()}
@@ -174,30 +225,34 @@ def check_train_perceptron(train_perceptron):
             raise CheckFailed(f"on linearly separable data (seed {seed}) your perceptron "
                               f"classifies {accuracy:.0%} correctly after 100 epochs; it should "
                               "reach 100 %. Does it loop over every sample, every epoch?")
-    X, y = logic_gate("XOR")
-    call(train_perceptron, X, y, 1.0, 50, name="train_perceptron", time_limit=20)
-    return "exact after 0 to 3 epochs at four rates, separates three data sets, stops on XOR"
+    return "stops on XOR, exact after 0 to 3 epochs at four rates, separates three data sets"
 
 
-def _count_updates_reference(X, y, max_epochs):
-    """Folded-bias perceptron from zero, samples in order, until a clean epoch."""
+def _count_updates_reference(X, y, max_epochs, *, w0=0.0, reverse=False, lr=1.0, strict=False):
+    """Folded-bias perceptron from zero, samples in order, until a clean epoch (the keywords give
+    typical mistakes)."""
     X_aug = np.hstack([np.asarray(X, dtype=float), np.ones((len(X), 1))])
-    w, n_updates = np.zeros(X_aug.shape[1]), 0
+    y = np.asarray(y)
+    if reverse:
+        X_aug, y = X_aug[::-1], y[::-1]
+    w, n_updates = np.full(X_aug.shape[1], w0), 0
     for epoch in range(1, max_epochs + 1):
         clean = True
         for x_i, y_i in zip(X_aug, y, strict=True):
-            error = int(y_i) - int(x_i @ w >= 0)
+            error = int(y_i) - int(x_i @ w > 0 if strict else x_i @ w >= 0)
             if error:
-                w, n_updates, clean = w + error * x_i, n_updates + 1, False
+                w, n_updates, clean = w + lr * error * x_i, n_updates + 1, False
         if clean:
             return w, n_updates, epoch
     return w, n_updates, max_epochs
 
 
 def _count_updates_cases():
-    """(X, y, max_epochs, description) for the count_updates check."""
+    """(X, y, max_epochs, description) for the count_updates check: the one that never
+    converges first, so that an answer ignoring max_epochs is told so at once."""
     rng = seeded_rng(5)
-    cases = []
+    X_xor, y_xor = logic_gate("XOR")
+    cases = [(X_xor, y_xor, 7, "XOR with max_epochs = 7 (never converges)")]
     for margin in [0.05, 0.2, 0.4]:
         X, y = make_linearly_separable(n=50, seed=int(rng.integers(2**31)), margin=margin,
                                        w=(1.0, -1.5), b=0.3)
@@ -205,8 +260,6 @@ def _count_updates_cases():
     X3 = rng.normal(size=(40, 3))
     y3 = (X3 @ np.array([1.0, -2.0, 0.5]) - 0.3 > 0).astype(int)
     cases.append((X3, y3, 500, "separable 3-D data (40 samples)"))
-    X_xor, y_xor = logic_gate("XOR")
-    cases.append((X_xor, y_xor, 7, "XOR with max_epochs = 7 (never converges)"))
     cases.append((np.array([[1.0, 2.0], [-1.0, -1.0]]), np.array([0, 1]), 50,
                   "two points whose first is class 0 (tests step(0) = 1)"))
     return cases
@@ -216,22 +269,37 @@ def _count_updates_cases():
 def check_count_updates(count_updates):
     """count_updates(X, y, max_epochs) -> (w_aug, n_updates, n_epochs) of the folded perceptron."""
     for X, y, max_epochs, case in _count_updates_cases():
-        out = call(count_updates, X.copy(), y.copy(), max_epochs, name="count_updates",
-                   time_limit=20)
+        try:
+            out = call(count_updates, X.copy(), y.copy(), max_epochs, name="count_updates",
+                       time_limit=5 if "never converges" in case else 20)
+        except CheckFailed as err:
+            if "did not finish" not in str(err) or "never converges" not in case:
+                raise
+            raise CheckFailed(f"count_updates did not finish on {case}: stop after max_epochs epochs when no "
+                              "epoch is clean.") from None
         if not isinstance(out, (tuple, list)) or len(out) != 3:
             raise CheckFailed("count_updates should return the triple (w_aug, n_updates, n_epochs), "
                               f"not a {type(out).__name__}.")
         w_ref, n_ref, epochs_ref = _count_updates_reference(X, y, max_epochs)
+        if not isinstance(out[0], np.ndarray):
+            raise CheckFailed(f"w_aug should be a NumPy array of shape (d + 1,), not a {type(out[0]).__name__}.")
         w_aug = to_array(out[0], "w_aug")
         d = X.shape[1]
         if w_aug.shape == (d,):
             raise CheckFailed(f"w_aug for {case} has shape {(d,)}: fold the bias in, so that it has "
                               f"d + 1 = {d + 1} entries, the bias last.")
+        if w_aug.shape == w_ref.shape and not np.allclose(w_aug, w_ref):
+            factor = float(w_aug @ w_ref) / max(float(w_ref @ w_ref), 1e-12)
+            if factor > 0 and not np.isclose(factor, 1.0) and np.allclose(w_aug, factor * w_ref):
+                raise CheckFailed(f"w_aug for {case} is {factor:.3g} times the expected weights: use eta = 1.")
         expect_close(w_aug, w_ref, "w_aug", case=case,
                      mistakes={"the bias should be the LAST entry (append the constant 1 as the last "
                                "column)": np.roll(w_ref, 1),
                                "step(0) must be 1: predict class 1 when z >= 0":
-                               _count_updates_strict(X, y, max_epochs)[0]})
+                               _count_updates_reference(X, y, max_epochs, strict=True)[0],
+                               "start from zero weights": _count_updates_reference(X, y, max_epochs, w0=0.5)[0],
+                               "visit the samples in the given order, first to last":
+                               _count_updates_reference(X, y, max_epochs, reverse=True)[0]})
         for value, name in [(out[1], "n_updates"), (out[2], "n_epochs")]:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise CheckFailed(f"{name} should be an int, not a {type(value).__name__}.")
@@ -240,35 +308,29 @@ def check_count_updates(count_updates):
                     if int(out[1]) < n_ref else " Count only the samples that were misclassified.")
             raise CheckFailed(f"n_updates for {case} is {int(out[1])}, expected {n_ref}.{hint}")
         if int(out[2]) != epochs_ref:
-            hint = (" Stop after the first epoch without a mistake (and count that epoch)."
-                    if int(out[2]) > epochs_ref else
-                    " Count the epochs you ran, including the last one, which had no mistake;"
-                    " never stop before an epoch without mistakes or max_epochs.")
+            if "never converges" in case:
+                hint = " No epoch is clean here: stop after max_epochs epochs."
+            elif int(out[2]) > epochs_ref:
+                hint = " Stop after the first epoch without a mistake (and count that epoch)."
+            else:
+                hint = (" Count the epochs you ran, including the last one, which had no mistake;"
+                        " never stop before an epoch without mistakes or max_epochs.")
             raise CheckFailed(f"n_epochs for {case} is {int(out[2])}, expected {epochs_ref}.{hint}")
     return "updates, epochs and weights on 2-D, 3-D and non-separable data"
 
 
-def _count_updates_strict(X, y, max_epochs):
-    """The same perceptron with the wrong tie rule step(0) = 0 (a typical mistake)."""
+def _multiclass_reference(X, y, n_classes, n_epochs, subtract=True, *, last_on_ties=False, w0=0.0,
+                          reverse=False, extra=0):
+    """The multi-class perceptron (the keywords give typical mistakes)."""
     X_aug = np.hstack([np.asarray(X, dtype=float), np.ones((len(X), 1))])
-    w = np.zeros(X_aug.shape[1])
-    for _ in range(max_epochs):
-        clean = True
+    y = np.asarray(y)
+    if reverse:
+        X_aug, y = X_aug[::-1], y[::-1]
+    W = np.full((n_classes, X_aug.shape[1]), w0)
+    for _ in range(n_epochs + extra):
         for x_i, y_i in zip(X_aug, y, strict=True):
-            error = int(y_i) - int(x_i @ w > 0)
-            if error:
-                w, clean = w + error * x_i, False
-        if clean:
-            break
-    return w, None
-
-
-def _multiclass_reference(X, y, n_classes, n_epochs, subtract=True):
-    X_aug = np.hstack([np.asarray(X, dtype=float), np.ones((len(X), 1))])
-    W = np.zeros((n_classes, X_aug.shape[1]))
-    for _ in range(n_epochs):
-        for x_i, y_i in zip(X_aug, y, strict=True):
-            guess = int(np.argmax(W @ x_i))
+            scores = W @ x_i
+            guess = int(len(scores) - 1 - np.argmax(scores[::-1])) if last_on_ties else int(np.argmax(scores))
             if guess != y_i:
                 W[int(y_i)] += x_i
                 if subtract:
@@ -286,25 +348,43 @@ def _blobs(rng, n, n_classes, d, spread=0.4):
 def check_multiclass_perceptron(multiclass_perceptron):
     """multiclass_perceptron(X, y, n_classes, n_epochs) -> W (n_classes, d + 1), bias last."""
     rng = seeded_rng(6)
-    for n, n_classes, d, n_epochs in [(30, 3, 2, 1), (45, 3, 2, 5), (40, 4, 3, 4), (24, 2, 2, 3),
-                                      (30, 5, 1, 2)]:
-        X, y = _blobs(rng, n, n_classes, d, spread=1.5)
+    cases = []
+    for n, n_classes, d, n_epochs in [(30, 3, 2, 1), (45, 3, 2, 5), (40, 4, 3, 4), (24, 2, 2, 3), (30, 5, 1, 2)]:
+        cases.append((*_blobs(rng, n, n_classes, d, spread=1.5), n_classes, n_epochs,
+                      f"{n} samples, {n_classes} classes, {d} features, {n_epochs} epochs"))
+    X, y = _blobs(rng, 20, 3, 2, spread=1.0)
+    cases.append((X, y, 4, 2, "20 samples of classes 0 to 2 with n_classes = 4 (class 3 has no sample)"))
+    for X, y, n_classes, n_epochs, case in cases:
+        d = X.shape[1]
         out = call(multiclass_perceptron, X.copy(), y.copy(), n_classes, n_epochs,
                    name="multiclass_perceptron", time_limit=20)
+        if not isinstance(out, np.ndarray):
+            raise CheckFailed(f"W should be a NumPy array (a float array), not a {type(out).__name__}.")
         W_ref = _multiclass_reference(X, y, n_classes, n_epochs)
-        case = f"{n} samples, {n_classes} classes, {d} features, {n_epochs} epochs"
         W = to_array(out, "W")
+        if W.dtype.kind != "f":
+            raise CheckFailed(f"W for {case} has dtype {W.dtype}: return a float array.")
         if W.shape == (n_classes, d):
             raise CheckFailed(f"W for {case} has shape {W.shape}: fold the bias in as a last column "
                               f"(shape {(n_classes, d + 1)}).")
         if W.shape == (d + 1, n_classes) != (n_classes, d + 1):
             raise CheckFailed(f"W for {case} has shape {W.shape}: one ROW per class, shape "
                               f"{(n_classes, d + 1)}.")
+        if W.ndim == 2 and W.shape[0] != n_classes:
+            raise CheckFailed(f"W for {case} has {W.shape[0]} rows: it needs n_classes rows, one per class "
+                              "0 .. n_classes - 1, whether or not every class occurs in y.")
         expect_close(W, W_ref, "W", case=case,
                      mistakes={"on a mistake, also subtract x from the row of the wrongly predicted "
                                "class": _multiclass_reference(X, y, n_classes, n_epochs, False),
                                "the bias should be the LAST column": np.roll(W_ref, 1, axis=1),
-                               "one ROW per class (did you transpose W?)": W_ref.T})
+                               "one ROW per class (did you transpose W?)": W_ref.T,
+                               "np.argmax picks the first class on ties (with zero weights, class 0)":
+                                   _multiclass_reference(X, y, n_classes, n_epochs, last_on_ties=True),
+                               "start from zeros": _multiclass_reference(X, y, n_classes, n_epochs, w0=0.5),
+                               "visit the samples in the given order, first to last":
+                                   _multiclass_reference(X, y, n_classes, n_epochs, reverse=True),
+                               "run exactly n_epochs epochs":
+                                   _multiclass_reference(X, y, n_classes, n_epochs, extra=1)})
     rng = seeded_rng(7)
     y = np.arange(90) % 3
     X = np.array([[0.0, 3.0], [3.0, -2.0], [-3.0, -2.0]])[y] + 0.4 * rng.normal(size=(90, 2))
@@ -314,7 +394,7 @@ def check_multiclass_perceptron(multiclass_perceptron):
     if accuracy < 1.0:
         raise CheckFailed(f"on three well separated clusters your perceptron classifies {accuracy:.0%} "
                           "of the training points correctly after 50 epochs; it should reach 100 %.")
-    return "exact weights on five data sets, separates three clusters"
+    return "exact weights on six data sets (one with an empty class), separates three clusters"
 
 
 def _criterion_reference(w_aug, X_aug, y, *, tie_class_one=True, mean=True, hinge=False, sign=1.0,
@@ -380,6 +460,8 @@ def check_perceptron_criterion(perceptron_criterion):
         mistakes = {text: _criterion_reference(w_aug, X_aug, y, **kw) for text, kw in wrong.items()}
         expect_close(float(loss), ref_loss, "the loss", case=case,
                      mistakes={text: m[0] for text, m in mistakes.items()})
+        if not isinstance(subgradient, np.ndarray):
+            raise CheckFailed(f"the subgradient should be a NumPy array, not a {type(subgradient).__name__}.")
         subgradient = to_array(subgradient, "the subgradient")
         if subgradient.shape != w_aug.shape:
             raise CheckFailed(f"the subgradient for {case} has shape {subgradient.shape}; it should "
@@ -390,21 +472,26 @@ def check_perceptron_criterion(perceptron_criterion):
 
 
 def _averaged_reference(X, y, n_epochs, *, when="visit", include_start=False, before=False,
-                        tie_class_one=True, last=False, average_bias=True):
+                        tie_class_one=True, last=False, average_bias=True, bias=True, lr=1.0, w0=0.0,
+                        reverse=False, extra=0, total=False):
     """The averaged perceptron (keywords give typical mistakes): (w, b)."""
     X_aug = np.hstack([np.asarray(X, dtype=float), np.ones((len(X), 1))])
-    w = np.zeros(X_aug.shape[1])
-    total, count = (w.copy(), 1) if include_start else (np.zeros_like(w), 0)
-    for _ in range(n_epochs):
+    y = np.asarray(y)
+    if reverse:
+        X_aug, y = X_aug[::-1], y[::-1]
+    w = np.full(X_aug.shape[1], w0)
+    summed, count = (w.copy(), 1) if include_start else (np.zeros_like(w), 0)
+    for _ in range(n_epochs + extra):
         for x_i, y_i in zip(X_aug, y, strict=True):
             z = x_i @ w
             error = int(y_i) - int(z >= 0 if tie_class_one else z > 0)
             if before:
-                total, count = total + w, count + 1
-            w = w + error * x_i
+                summed, count = summed + w, count + 1
+            step = lr * error * x_i
+            w = w + (step if bias else np.append(step[:-1], 0.0))
             if not before and (when == "visit" or error):
-                total, count = total + w, count + 1
-    average = w if last else total / max(count, 1)
+                summed, count = summed + w, count + 1
+    average = w if last else (summed if total else summed / max(count, 1))
     return average[:-1], (average[-1] if average_bias else w[-1])
 
 
@@ -425,6 +512,8 @@ def check_averaged_perceptron(averaged_perceptron):
         out = call(averaged_perceptron, X.copy(), y.copy(), n_epochs, name="averaged_perceptron",
                    time_limit=20)
         w, b = expect_pair(out, "averaged_perceptron", "(w, b)")
+        if not isinstance(w, np.ndarray):
+            raise CheckFailed(f"w should be a NumPy array of shape (d,), not a {type(w).__name__}.")
         w = to_array(w, "w")
         d = X.shape[1]
         if w.shape != (d,):
@@ -442,6 +531,12 @@ def check_averaged_perceptron(averaged_perceptron):
             "step(0) must be 1: predict class 1 when z >= 0": dict(tie_class_one=False),
             "return the average of the weights, not the last weights": dict(last=True),
             "average the bias too, like every weight": dict(average_bias=False),
+            "update the bias too: it is the weight of the constant input 1": dict(bias=False),
+            "use eta = 1 (your weights are a multiple of the expected ones)": dict(lr=0.5),
+            "start from zero weights": dict(w0=0.5),
+            "visit the samples in the given order, first to last": dict(reverse=True),
+            "run exactly n_epochs epochs": dict(extra=1),
+            "divide the sum by the number of visits, n * n_epochs": dict(total=True),
         }
         flat = {text: np.append(*_averaged_reference(X, y, n_epochs, **kw)) for text, kw in wrong.items()}
         # inputs or sums kept in float32 are allowed: a tolerance that suits them

@@ -11,14 +11,19 @@ def good_sum(X, w, b):
     return np.dot(X, w) + b
 
 
+def einsum_sum(X, w, b):
+    """Einstein summation over the last axis: different code, same function."""
+    return np.einsum("...d,d->...", np.asarray(X), np.asarray(w)) + b
+
+
 def loop_sum(X, w, b):
-    """A loop over samples and features: different code, same function."""
+    """A loop over samples and features: the right values, but the statement forbids the loop."""
     rows = np.atleast_2d(X)
     out = np.array([sum(xi * wi for xi, wi in zip(row, w, strict=True)) + b for row in rows])
     return out if np.ndim(X) == 2 else out[0]
 
 
-@pytest.mark.parametrize("answer", [good_sum, loop_sum, lambda X, w, b: np.float32(1) * (X @ w) + b])
+@pytest.mark.parametrize("answer", [good_sum, einsum_sum, lambda X, w, b: np.float32(1) * (X @ w) + b])
 def test_weighted_sum_accepts(answer):
     assert check("00.weighted_sum", answer)
 
@@ -28,6 +33,7 @@ def test_weighted_sum_accepts(answer):
     (lambda X, w, b: X @ w - b, "added, not subtracted"),
     (lambda X, w, b: np.sum(X * w) + b, "axis 1"),
     (lambda X, w, b: None, "is None"),
+    (loop_sum, "do not loop over the samples"),
 ])
 def test_weighted_sum_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
@@ -358,7 +364,7 @@ def test_parameters_varied_train_perceptron(answer, hint):
 
 def test_both_shapes_weighted_sum_single_sample():
     """Only batches tried would pass an answer that returns shape (1,) for one sample."""
-    with pytest.raises(CheckFailed, match=r"shape \(1,\), expected \(\)"):
+    with pytest.raises(CheckFailed, match=r"one sample.*should return a number, not an array of shape \(1,\)"):
         check("00.weighted_sum", lambda X, w, b: np.atleast_2d(X) @ w + b)
 
 
