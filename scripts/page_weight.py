@@ -24,14 +24,18 @@ from pathlib import Path
 
 from course_utils.authoring.site import FIRST_VIEW_BUDGET, emulate_desktop, emulate_phone, first_view, serve
 
-#: How many screens a page runs to: its height over the window's (1280 x 900 on a desktop).
-SCREENS = "return document.documentElement.scrollHeight / window.innerHeight"
+#: How many screens a page runs to: its height over the window's (1280 x 900 on a desktop), with
+#: every section laid out (off-screen sections otherwise count at an estimated height).
+SCREENS = """
+document.querySelectorAll('.bd-article section').forEach(s => { s.style.contentVisibility = 'visible'; });
+return document.documentElement.scrollHeight / window.innerHeight;
+"""
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def chapter_pages(html: Path) -> list[str]:
     pages = sorted(p.relative_to(html).as_posix() for p in (html / "book").glob("[0-9][0-9]-*.html"))
-    return ["index.html", *pages]
+    return ["book/index.html", *pages]
 
 
 def browser(width: int = 1280, height: int = 900):

@@ -72,6 +72,44 @@ def group_framework_cells(app, doctree) -> None:
         parent.extend(rebuilt)
 
 
+_FOLD_START = re.compile(r"^\s*<!--\s*fold:\s*(.+?)\s*-->\s*$", re.S)
+_FOLD_END = re.compile(r"^\s*<!--\s*end fold\s*-->\s*$")
+
+
+def fold_marked_runs(app, doctree) -> None:
+    """Everything between ``<!-- fold: Title -->`` and ``<!-- end fold -->`` in a chapter (prose,
+    code cells and their outputs, in one section) becomes one collapsed note titled ``Title``:
+    a cross-check or a framework's conventions that a first reading can skip. MyST-NB cannot
+    put code cells inside a dropdown directive; these HTML comments are invisible in Jupyter."""
+    from docutils import nodes
+    from sphinx.util import logging
+
+    log = logging.getLogger(__name__)
+    for parent in list(doctree.findall(nodes.Element)):
+        children = list(parent.children)
+        if not any(isinstance(c, nodes.raw) and _FOLD_START.match(c.astext()) for c in children):
+            continue
+        rebuilt, fold = [], None
+        for child in children:
+            text = child.astext() if isinstance(child, nodes.raw) else ""
+            start, end = _FOLD_START.match(text), _FOLD_END.match(text)
+            if start and fold is None:
+                fold = nodes.admonition("", nodes.title("", start.group(1)), classes=["dropdown", "course-fold"])
+                rebuilt.append(fold)
+            elif end and fold is not None:
+                fold = None
+            elif start or end:
+                log.warning("a fold starts inside another fold, or ends where none started", location=child)
+            elif fold is not None:
+                fold += child
+            else:
+                rebuilt.append(child)
+        if fold is not None:
+            log.warning("a fold that <!-- end fold --> does not close in the same section", location=fold)
+        parent.children = []
+        parent.extend(rebuilt)
+
+
 def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
     """Keep one copy of each inline script: sphinx-thebe can add its configuration twice,
     which makes the browser report "Identifier 'THEBE_JS_URL' has already been declared"."""
@@ -254,6 +292,7 @@ def setup(app):
     app.add_css_file("course.css")
     app.add_js_file(None, body=WIDE_FIGURES_JS)
     app.connect("doctree-read", group_framework_cells)
+    app.connect("doctree-read", fold_marked_runs)
     app.connect("doctree-resolved", fix_raw_html_outputs)
     app.connect("html-page-context", drop_duplicate_scripts, priority=100)
     app.connect("html-page-context", rewrite_figures)

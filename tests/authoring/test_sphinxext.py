@@ -92,3 +92,20 @@ def test_raw_html_outputs_lose_cdn_links_and_get_their_cells_alt_text():
     html = next(iter(doctree.findall(nodes.raw))).astext()
     assert "font-awesome" not in html and "https://" not in html
     assert '<img alt="Steps of gradient descent" id="frame"' in html
+
+
+def test_a_marked_run_of_prose_and_cells_becomes_one_collapsed_note():
+    from docutils import nodes
+
+    section = nodes.section("", nodes.paragraph("", "before"),
+                            nodes.raw("", "<!-- fold: Cross-check with autograd -->", format="html"),
+                            nodes.paragraph("", "inside"), cell(text="check code"),
+                            nodes.raw("", "<!-- end fold -->", format="html"), nodes.paragraph("", "after"))
+    doctree = nodes.document(None, None)
+    doctree += section
+    sphinxext.fold_marked_runs(None, doctree)
+    kinds = [type(c).__name__ for c in section.children]
+    assert kinds == ["paragraph", "admonition", "paragraph"]
+    fold = section.children[1]
+    assert "dropdown" in fold["classes"] and fold.children[0].astext() == "Cross-check with autograd"
+    assert [c.astext() for c in fold.children[1:]] == ["inside", "check code"]

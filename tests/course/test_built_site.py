@@ -168,7 +168,8 @@ def test_figures_and_equations_are_legible_on_a_phone(browser, server):
             if any(n in page for n in ("00-", "05-", "12-", "14-")):
                 browser.execute_script("window.scrollTo(0, 0)")
                 browser.save_screenshot(str(SCREENSHOTS / f"phone_{Path(page).stem}.png"))
-                browser.execute_script("document.querySelector('.cell_output img')?.scrollIntoView()")
+                browser.execute_script("document.querySelector('.cell_output img[data-text-pt]')?.scrollIntoView();"
+                                       "window.scrollBy(0, -120)")
                 browser.save_screenshot(str(SCREENSHOTS / f"phone_{Path(page).stem}_figure.png"))
     finally:
         emulate_desktop(browser)
