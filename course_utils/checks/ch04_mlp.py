@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from course_utils.checks.ch03_fluids import learner_lines
 from course_utils.checks.core import (
     CheckFailed,
     call,
     expect_close,
     expect_equal,
+    expect_ndarray,
     heaviside,
     register,
     require_answer,
@@ -41,7 +43,7 @@ def check_xor_weights(xor_weights):
             raise CheckFailed(f"xor_weights has no entry {key!r}.")
     W1, b1 = to_array(xor_weights["W1"], "W1").astype(float), to_array(xor_weights["b1"], "b1").astype(float)
     w2, b2 = to_array(xor_weights["w2"], "w2").astype(float), to_array(xor_weights["b2"], "b2").astype(float)
-    if W1.shape != (2, 2) or b1.shape != (2,) or w2.reshape(-1).shape != (2,) or b2.size != 1:
+    if W1.shape != (2, 2) or b1.shape != (2,) or w2.shape != (2,) or b2.size != 1:
         raise CheckFailed(f"expected shapes W1 (2, 2), b1 (2,), w2 (2,) and one number b2; got "
                           f"{W1.shape}, {b1.shape}, {w2.shape} and {b2.shape}.")
     w2, b2 = w2.reshape(-1), float(b2.reshape(-1)[0])
@@ -93,7 +95,9 @@ def check_mlp_forward(mlp_forward):
                                "the output layer is linear: no ReLU after it":
                                np.maximum(np.maximum(pre, 0) @ W2 + b2, 0),
                                "one row per sample: the output should be (n, k), not (k, n)":
-                               (np.maximum(pre, 0) @ W2 + b2).T})
+                               (np.maximum(pre, 0) @ W2 + b2).T,
+                               "one output row for every sample of the batch X, not only the first":
+                               (np.maximum(pre, 0) @ W2 + b2)[:1]})
     return "three random networks of different shapes"
 
 
@@ -113,7 +117,16 @@ def check_relu_features(relu_features):
                                "add the bias, do not subtract it": np.clip(x[:, None] * w - b, 0, None),
                                "rows are samples and columns are neurons: shape (n, k), not (k, n)": expected.T,
                                "the ReLU is max(0, z), not min(0, z)": np.minimum(linear, 0.0)})
-    return "four sets of samples and neurons"
+    counts = []
+    for n, k in [(10, 3), (1000, 3), (10, 300)]:
+        with learner_lines(relu_features) as lines:
+            call(lines.func, rng.uniform(-2, 2, n), rng.normal(size=k), rng.normal(size=k), name="relu_features")
+        counts.append(lines.count)
+    if counts[0] is not None and max(counts[1], counts[2]) > counts[0] + 50:
+        raise CheckFailed(f"relu_features ran {counts[0]} lines of its code for 10 samples and 3 neurons, "
+                          f"{counts[1]} for 1,000 samples and {counts[2]} for 300 neurons: it loops in Python. "
+                          "Compute the whole matrix at once, without a Python loop (np.outer or broadcasting).")
+    return "four sets of samples and neurons, without a Python loop"
 
 
 def _interpolant_weights(t, v):
@@ -124,7 +137,7 @@ def _interpolant_weights(t, v):
 @register("04.relu_interpolant")
 def check_relu_interpolant(relu_interpolant):
     """relu_interpolant(t, v) returns a (k,) with v[0] + sum_j a_j relu(x - t_j) through the points."""
-    rng = np.random.default_rng(41)
+    rng = seeded_rng(41)
     cases = [("the zigzag t = [0, 1, 2, 3], v = [0, 1, 0, 1]", np.array([0.0, 1.0, 2.0, 3.0]),
               np.array([0.0, 1.0, 0.0, 1.0])),
              ("two points (one unit)", np.array([-1.0, 2.0]), np.array([3.0, -3.0]))]
@@ -133,7 +146,7 @@ def check_relu_interpolant(relu_interpolant):
         t[1:] = np.maximum(t[1:], t[:-1] + 0.05)
         cases.append((f"{k + 1} unevenly spaced random points", t, rng.normal(size=k + 1)))
     for case, t, v in cases:
-        got = call(relu_interpolant, t.copy(), v.copy(), name="relu_interpolant")
+        got = expect_ndarray(call(relu_interpolant, t.copy(), v.copy(), name="relu_interpolant"), "relu_interpolant")
         expected = _interpolant_weights(t, v)
         slopes = np.diff(v) / np.diff(t)
         k = len(t) - 1
@@ -156,7 +169,7 @@ def check_relu_interpolant(relu_interpolant):
 @register("04.dead_units")
 def check_dead_units(dead_units):
     """dead_units(X, W1, b1) returns a bool (h,): True where X W1 + b1 <= 0 for every row of X."""
-    rng = np.random.default_rng(43)
+    rng = seeded_rng(43)
     X0 = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     W0 = np.array([[1.0, -1.0, 0.0, -1.0], [1.0, -1.0, 0.0, 1.0]])
     b0 = np.array([0.0, 0.0, 0.0, -1.0])  # alive, dead, dead (always exactly 0), dead (0 or -1)
@@ -173,6 +186,7 @@ def check_dead_units(dead_units):
         if array.ndim == 0:
             raise CheckFailed(f"dead_units returned the single value {array.item()!r} ({case}): "
                               "return one boolean per hidden unit, shape (h,), not a count.")
+        expect_ndarray(got, "dead_units")
         if array.dtype != bool:
             raise CheckFailed(f"dead_units should return a boolean array, not {array.dtype} ({case}): "
                               "a comparison such as (Z <= 0) gives booleans.")
@@ -183,6 +197,38 @@ def check_dead_units(dead_units):
                                "sample (np.any)": np.any(Z <= 0, axis=0),
                                "True should mark the dead units, not the live ones": ~expected})
     return "four batches, pre-activations of exactly 0 included"
+
+
+class _solves_linear_systems:
+    """Watch a learner's function for calls into numpy.linalg (lstsq, solve, inv, pinv; np.polyfit
+    calls lstsq): the closed form that "by gradient descent" forbids. ``seen`` names the first."""
+
+    def __init__(self, func):
+        import functools
+        import sys
+        import types
+
+        self.seen = None
+        if not isinstance(func, types.FunctionType):
+            self.func = func
+            return
+
+        def profile(frame, event, arg):
+            if self.seen is None and event == "call":
+                module = frame.f_globals.get("__name__", "")
+                if isinstance(module, str) and module.startswith(("numpy.linalg", "scipy.linalg")):
+                    self.seen = f"{module.split('._')[0]}.{frame.f_code.co_name}"
+
+        @functools.wraps(func)
+        def watched(*args, **kwargs):
+            previous = sys.getprofile()
+            sys.setprofile(profile)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                sys.setprofile(previous)
+
+        self.func = watched
 
 
 def _tanh_net(params, x):
@@ -196,20 +242,26 @@ def _tanh_net(params, x):
 @register("04.train_tanh_regressor")
 def check_train_tanh_regressor(train_tanh_regressor):
     """train_tanh_regressor(x, y, n_hidden, seed) returns {'W1', 'b1', 'w2', 'b2'} of a tanh net, RMSE < 0.05."""
-    rng = np.random.default_rng(47)
+    rng = seeded_rng(47)
     grid = np.linspace(-1.9, 1.9, 381)
     for name, target, n_hidden in [("sin(2x)", lambda x: np.sin(2 * x), 8),
                                    ("exp(-4 x^2)", lambda x: np.exp(-4 * x**2), 6)]:
         x = rng.uniform(-2, 2, 200)
         y = target(x)
-        out = call(train_tanh_regressor, x.copy(), y.copy(), n_hidden, 0, name="train_tanh_regressor",
-                   time_limit=30)
+        watch = _solves_linear_systems(train_tanh_regressor)
+        out = call(watch.func, x.copy(), y.copy(), n_hidden, 0, name="train_tanh_regressor", time_limit=30)
         require_answer(out, "the value returned by train_tanh_regressor")
         if not isinstance(out, dict) or not {"W1", "b1", "w2", "b2"} <= set(out):
             raise CheckFailed("train_tanh_regressor should return a dict with the keys 'W1', 'b1', 'w2' "
                               f"and 'b2', not {type(out).__name__}"
                               + (f" with keys {sorted(out)}" if isinstance(out, dict) else "") + ".")
+        if watch.seen:
+            raise CheckFailed(f"train_tanh_regressor called {watch.seen}: the exercise asks for training by "
+                              "gradient descent on the mean squared error, not a least-squares solve of the "
+                              "output layer.")
         shapes = {key: to_array(out[key], key).shape for key in ("W1", "b1", "w2", "b2")}
+        if shapes["b2"] != ():
+            raise CheckFailed(f"b2 should be one number (a float), not an array of shape {shapes['b2']}.")
         if (shapes["W1"] != (1, n_hidden) or shapes["b1"] != (n_hidden,) or shapes["w2"] != (n_hidden,)
                 or int(np.prod(shapes["b2"])) != 1):
             raise CheckFailed(f"with n_hidden={n_hidden} the shapes should be W1 (1, {n_hidden}), b1 "
@@ -227,7 +279,8 @@ def check_train_tanh_regressor(train_tanh_regressor):
                         "too, with the tanh derivative 1 - H**2 in their gradient?")
             else:
                 hint = ("it learned something but not enough: more steps, a larger learning rate or "
-                        "momentum, and spread initial biases b1 so the units start at different places.")
+                        "momentum, spread initial biases b1 so the units start at different places, and "
+                        "the hidden layer's gradient with the tanh derivative 1 - H**2.")
             raise CheckFailed(f"on {name} with {n_hidden} tanh units, the RMSE of "
                               "tanh(x W1 + b1) @ w2 + b2 on [-1.9, 1.9] is "
                               f"{rmse:.3f}; it should be below 0.05: {hint}")
@@ -245,7 +298,7 @@ def _sawtooth(x, depth):
 def check_shallow_sawtooth(shallow_sawtooth):
     """shallow_sawtooth(depth) returns (w, b, a, c): one ReLU layer of <= 2**depth units equal to the sawtooth."""
     rng = seeded_rng(41)
-    for depth in range(1, 11):
+    for depth in rng.permutation(np.arange(1, 11)).tolist():  # every depth, in a salted order
         case = f"depth {depth}"
         out = call(shallow_sawtooth, depth, name="shallow_sawtooth")
         if not isinstance(out, (tuple, list)) or len(out) != 4:

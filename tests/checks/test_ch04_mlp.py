@@ -69,7 +69,13 @@ def features_loop(x, weights, biases):
     return np.array([[max(0.0, w * xi + b) for w, b in zip(weights, biases, strict=True)] for xi in x])
 
 
-@pytest.mark.parametrize("answer", [features_broadcast, features_loop])
+def features_einsum(x, weights, biases):
+    """Another style: einsum and a where, float32."""
+    z = np.einsum("n,k->nk", x.astype(np.float32), weights.astype(np.float32)) + biases.astype(np.float32)
+    return np.where(z > 0, z, np.float32(0))
+
+
+@pytest.mark.parametrize("answer", [features_broadcast, features_einsum])
 def test_relu_features_accepts(answer):
     assert check("04.relu_features", answer)
 
@@ -79,6 +85,7 @@ def test_relu_features_accepts(answer):
     (lambda x, w, b: np.maximum(0, np.outer(x, w) - b), "do not subtract"),
     (lambda x, w, b: np.maximum(0, np.outer(x, w) + b).T, "not \\(k, n\\)"),
     (lambda x, w, b: np.minimum(0, np.outer(x, w) + b), "not min"),
+    (features_loop, "without a Python loop"),
 ])
 def test_relu_features_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
@@ -94,7 +101,7 @@ def interpolant_loop(t, v):
         slope = (v[j + 1] - v[j]) / (t[j + 1] - t[j])
         a.append(slope - previous)
         previous = slope
-    return a
+    return np.array(a)
 
 
 def interpolant_lstsq(t, v):
@@ -126,7 +133,7 @@ def test_relu_interpolant_rejects(answer, hint):
 
 
 def dead_loop(X, W1, b1):
-    return [all(float(x @ W1[:, j] + b1[j]) <= 0 for x in X) for j in range(W1.shape[1])]
+    return np.array([all(float(x @ W1[:, j] + b1[j]) <= 0 for x in X) for j in range(W1.shape[1])])
 
 
 def dead_max(X, W1, b1):
@@ -190,7 +197,7 @@ def tanh_adam_float32(x, y, n_hidden, seed=0):
             m[i] = 0.9 * m[i] + 0.1 * gr
             v[i] = 0.999 * v[i] + 0.001 * gr**2
             p[i] = p[i] - 0.01 * (m[i] / (1 - 0.9**t)) / (np.sqrt(v[i] / (1 - 0.999**t)) + 1e-8)
-    return {"W1": p[0], "b1": p[1], "w2": p[2], "b2": p[3]}
+    return {"W1": p[0], "b1": p[1], "w2": p[2], "b2": p[3][0]}
 
 
 @pytest.mark.parametrize("answer", [tanh_gd, tanh_adam_float32])
