@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
 from course_utils.checks.core import (
     CheckFailed,
     call,
+    calls_into,
+    calls_of_global,
     expect_close,
     numerical_derivative,
     register,
@@ -42,6 +45,32 @@ def _random_z(rng, shape):
     return rng.normal(scale=4.0, size=shape)
 
 
+def _same_shape(out, z, name):
+    """Fail unless an element-wise answer kept the shape of its input (any shape, 0-d included)."""
+    if np.shape(out) != np.shape(z):
+        raise CheckFailed(f"{name} returned shape {np.shape(out)} for an input of shape {np.shape(z)}: keep the "
+                          "shape of z (any shape).")
+
+
+def _uses_own(func, helper, args, name):
+    """Fail when the answer never calls the notebook's ``helper`` the statement prescribes (only
+    observable when the answer is a Python function of the notebook)."""
+    with calls_of_global(func, helper) as uses:
+        call(func, *args, name=name)
+    if uses.count == 0:
+        raise CheckFailed(f"{name} never calls your {helper}: the statement asks you to build it from your "
+                          f"`{helper}`.")
+
+
+def _seconds(func) -> float:
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 @register("01.sigmoid")
 def check_sigmoid(sigmoid):
     """sigmoid(z): the logistic function, stable for any input."""
@@ -51,9 +80,15 @@ def check_sigmoid(sigmoid):
                  case="z = [0, 1, -2, 6]",
                  mistakes={"the sign in the exponent is wrong: use exp(-z), not exp(z)": 1 - _sigmoid_reference(fixed),
                            "that is tanh, not the sigmoid": np.tanh(fixed)})
-    for shape in [(7,), (3, 4)]:
+    watch = calls_into(sigmoid, ("math", "scipy", "torch", "jax", "tensorflow"))
+    call(watch.func, fixed.copy(), name="sigmoid")
+    if watch.seen:
+        raise CheckFailed(f"sigmoid calls {watch.seen}: use NumPy only, on whole arrays.")
+    for shape in [(7,), (3, 4), (2, 1, 3), ()]:
         z = _random_z(rng, shape)
-        expect_close(call(sigmoid, z, name="sigmoid"), _sigmoid_reference(z), "sigmoid(z)",
+        out = call(sigmoid, z, name="sigmoid")
+        _same_shape(out, z, "sigmoid(z)")
+        expect_close(out, _sigmoid_reference(z), "sigmoid(z)",
                      case=f"a random array of shape {shape}",
                      mistakes={"the sign in the exponent is wrong: use exp(-z), not exp(z)": _sigmoid_reference(-z)})
     out = to_array(call(sigmoid, LARGE.copy(), name="sigmoid"), "sigmoid(z)")
@@ -65,13 +100,26 @@ def check_sigmoid(sigmoid):
         raise CheckFailed("sigmoid(z) gives the right values, but np.exp overflows inside it for z = +-1000 "
                           "(NumPy warns 'overflow encountered in exp'). np.where evaluates BOTH branches "
                           "before choosing: compute e = exp(-|z|) once and build both branches from it.")
-    return "exact on random inputs, no overflow for |z| = 1000"
+    # "work on whole arrays (no Python loops)": a loop costs at least a microsecond per element
+    big = rng.normal(size=500_000)
+
+    def whole_array(z):
+        e = np.exp(-np.abs(z))
+        return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+    reference = _seconds(lambda: call(whole_array, big, time_limit=20))
+    taken = _seconds(lambda: call(sigmoid, big, name="sigmoid", time_limit=20))
+    if taken - reference > 0.25 and taken > 3 * reference:
+        raise CheckFailed(f"sigmoid took {taken:.2f} s for 500,000 numbers, where a whole-array NumPy sigmoid "
+                          f"takes {reference:.3f} s: work on whole arrays, with no Python loop over the elements.")
+    return "exact on random inputs of four shapes, no overflow for |z| = 1000, whole arrays"
 
 
 @register("01.sigmoid_derivative")
 def check_sigmoid_derivative(sigmoid_derivative):
     """sigmoid_derivative(z) = sigma(z) (1 - sigma(z)), finite everywhere."""
     rng = seeded_rng(11)
+    _uses_own(sigmoid_derivative, "sigmoid", (np.array([0.5, -1.0]),), "sigmoid_derivative")
     z = _random_z(rng, (12,))
     s = _sigmoid_reference(z)
     expected = numerical_derivative(_sigmoid_reference, z)
@@ -119,6 +167,7 @@ def check_tanh_from_sigmoid(tanh_from_sigmoid):
                            "that is the sigmoid itself": s1})
     if calls:
         raise CheckFailed("tanh_from_sigmoid(z) is right but calls np.tanh: build it from your sigmoid.")
+    _uses_own(tanh_from_sigmoid, "sigmoid", (z.copy(),), "tanh_from_sigmoid")
     out = to_array(call(tanh_from_sigmoid, LARGE.copy(), name="tanh_from_sigmoid"), "tanh_from_sigmoid(z)")
     expect_close(out, np.sign(LARGE) * 1.0, "tanh_from_sigmoid(z)", case="large inputs z = +-40, +-750, +-1000")
     return "equals tanh on random and large inputs"
@@ -145,6 +194,13 @@ def check_leaky_relu_derivative(leaky_relu_derivative):
                  "leaky_relu_derivative(z, alpha)", case="z = [-2, 0, 3], alpha = 0.1 (convention f'(0) = alpha)",
                  mistakes={"at z = 0 use the convention f'(0) = alpha (test z > 0, not z >= 0)": [0.1, 1.0, 1.0]})
     default = call(leaky_relu_derivative, np.array([-1.0, 1.0]), name="leaky_relu_derivative")
+    default = to_array(default, "leaky_relu_derivative(z)")
+    explicit = to_array(call(leaky_relu_derivative, np.array([-1.0, 1.0]), 0.01, name="leaky_relu_derivative"),
+                        "leaky_relu_derivative(z, 0.01)")
+    if default.shape == explicit.shape == (2,) and np.allclose(explicit, [0.01, 1.0]) \
+            and not np.allclose(default, explicit):
+        raise CheckFailed(f"leaky_relu_derivative(z) without alpha gives {default[0]:.4g} for z < 0: the default "
+                          "alpha is 0.01.")
     expect_close(default, [0.01, 1.0], "leaky_relu_derivative(z)", case="the default alpha = 0.01")
     return "three values of alpha, the convention at 0 and the default"
 
@@ -165,8 +221,14 @@ def check_softmax(softmax):
     """softmax(Z): row-wise, stable softmax of a (n, K) matrix or a (K,) vector."""
     rng = seeded_rng(14)
     z = np.array([2.0, 1.0, 0.1])
-    expect_close(call(softmax, z, name="softmax"), _softmax_reference(z)[0], "softmax(z)",
-                 case="the vector [2, 1, 0.1]")
+    try:
+        vector_out = call(softmax, z, name="softmax")
+    except CheckFailed as err:
+        raise CheckFailed(f"{err} softmax must also accept a single vector of shape (K,).") from None
+    if np.shape(vector_out) != z.shape:
+        raise CheckFailed(f"softmax of a single vector of shape {z.shape} returned shape {np.shape(vector_out)}: "
+                          "for a vector, return a vector of the same shape.")
+    expect_close(vector_out, _softmax_reference(z)[0], "softmax(z)", case="the vector [2, 1, 0.1]")
     Z = rng.normal(scale=2.0, size=(4, 3))
     e = np.exp(Z)
     expect_close(call(softmax, Z, name="softmax"), _softmax_reference(Z), "softmax(Z)",
@@ -174,18 +236,27 @@ def check_softmax(softmax):
                  mistakes={"normalise along each row (axis=-1 or axis=1), not down the columns": e / e.sum(axis=0),
                            "normalise each row by its own sum (keepdims=True), not by the sum of the whole matrix":
                                e / e.sum(),
+                           "normalise along each row (axis=-1 or axis=1), not down the columns ":
+                               np.exp(Z - Z.max(axis=1, keepdims=True))
+                               / np.exp(Z - Z.max(axis=1, keepdims=True)).sum(axis=0),
                            "subtract the max of each row, not of each column (axis=-1, keepdims=True)":
                                np.exp(Z - Z.max(axis=0)) / np.exp(Z - Z.max(axis=0)).sum(axis=1, keepdims=True)})
-    big = np.array([[1000.0, 1001.0, 999.0], [-5.0, 2.0, 0.5]])
+    # the third row: a shift by the row's mean or minimum still overflows there
+    big = np.array([[1000.0, 1001.0, 999.0], [-5.0, 2.0, 0.5], [1000.0, -1000.0, 0.0]])
     out = to_array(call(softmax, big, name="softmax"), "softmax(Z)")
     if out.shape == big.shape and not np.all(np.isfinite(out)):
-        if np.all(np.isfinite(out[0])):
+        finite_rows = np.all(np.isfinite(out), axis=1)
+        if finite_rows[0] and finite_rows[1] and not finite_rows[2]:
+            raise CheckFailed("softmax(Z) gives NaN or inf for the row [1000, -1000, 0]: exp overflowed. Subtract "
+                              "each row's maximum, not its mean or minimum, which leave exp(1000) in that row.")
+        if finite_rows[0] and not finite_rows[1]:
             raise CheckFailed("softmax(Z) gives NaN for the small row when another row holds logits near 1000: "
                               "you subtract one maximum for the whole matrix. Subtract each row's own maximum "
                               "(Z.max(axis=-1, keepdims=True)).")
-        raise CheckFailed("softmax(Z) gives NaN or inf for logits near 1000: exp overflowed. Subtract each row's "
-                          "maximum before np.exp; the result does not change.")
-    expect_close(out, _softmax_reference(big), "softmax(Z)", case="a row of logits near 1000 and a row of small ones")
+        raise CheckFailed("softmax(Z) gives NaN or inf for logits in the thousands: exp overflowed. Subtract each "
+                          "row's maximum (not its mean or minimum) before np.exp; the result does not change.")
+    expect_close(out, _softmax_reference(big), "softmax(Z)",
+                 case="a row of logits near 1000, a row of small ones, and the row [1000, -1000, 0]")
     sums = out.sum(axis=-1)
     if not np.allclose(sums, 1.0):
         raise CheckFailed("the rows of softmax(Z) do not sum to 1.")
@@ -232,17 +303,26 @@ def check_gelu_tanh_derivative(gelu_tanh_derivative):
                            "approximation": exact,
                            "d tanh(u) / du is 1 - tanh(u)^2, not 1 + tanh(u)^2":
                                0.5 * (1 + t) + 0.5 * fixed * (1 + t**2) * GELU_C * (1 + 3 * GELU_K * fixed**2)})
-    for shape in [(9,), (3, 5)]:
+    for shape in [(9,), (3, 5), (2, 2, 2), ()]:
         z = rng.normal(scale=2.5, size=shape)
-        expect_close(call(gelu_tanh_derivative, z.copy(), name="gelu_tanh_derivative"),
-                     numerical_derivative(_gelu_tanh, z), "gelu_tanh_derivative(z)",
+        out = call(gelu_tanh_derivative, z.copy(), name="gelu_tanh_derivative")
+        if not isinstance(out, np.ndarray) and shape != ():
+            raise CheckFailed(f"gelu_tanh_derivative should return a NumPy array, not a {type(out).__name__}.")
+        _same_shape(out, z, "gelu_tanh_derivative(z)")
+        expect_close(out, numerical_derivative(_gelu_tanh, z), "gelu_tanh_derivative(z)",
                      case=f"a random array of shape {shape} (compared with a finite difference)",
                      rtol=1e-5, atol=1e-7)
-    large = np.array([-1000.0, -40.0, 40.0, 1000.0])
-    expect_close(call(gelu_tanh_derivative, large.copy(), name="gelu_tanh_derivative"),
-                 _gelu_tanh_derivative_reference(large), "gelu_tanh_derivative(z)",
-                 case="large inputs z = +-40, +-1000 (the derivative is 0 far left, 1 far right)")
-    return "fixed values, finite differences on two shapes, large inputs"
+    large = np.array([-1000.0, -700.0, -40.0, 40.0, 700.0, 1000.0])
+    out = to_array(call(gelu_tanh_derivative, large.copy(), name="gelu_tanh_derivative"), "gelu_tanh_derivative(z)")
+    expect_close(out, _gelu_tanh_derivative_reference(large), "gelu_tanh_derivative(z)",
+                 case="large inputs z = +-40, +-700, +-1000 (the derivative is 0 far left, 1 far right)")
+    # There tanh(u) is exactly +-1, so the derivative is exactly 0 or 1; a finite difference of g is
+    # off by rounding (a small step) or by its curvature elsewhere (a large one).
+    gap = float(np.max(np.abs(out.astype(float) - _gelu_tanh_derivative_reference(large))))
+    if gap > 1e-12:
+        raise CheckFailed(f"gelu_tanh_derivative is off by {gap:.1e} for large z, where the exact derivative is "
+                          "exactly 0 or 1: derive g'(z) by hand; a finite difference of g is not exact.")
+    return "fixed values, finite differences on four shapes, exact values for large inputs"
 
 
 def _swish_derivative_reference(z, beta):
@@ -255,6 +335,14 @@ def _swish_derivative_reference(z, beta):
 def check_swish_derivative(swish_derivative):
     """swish_derivative(z, beta): derivative of z * sigmoid(beta * z), stable, any shape."""
     rng = seeded_rng(16)
+    _uses_own(swish_derivative, "sigmoid", (np.array([0.5, -1.0]), 1.0), "swish_derivative")
+    pair = np.array([-1.0, 2.0])
+    silu = _swish_derivative_reference(pair, 1.0)
+    explicit = to_array(call(swish_derivative, pair.copy(), 1.0, name="swish_derivative"), "swish_derivative(z, 1.0)")
+    default = to_array(call(swish_derivative, pair.copy(), name="swish_derivative"), "swish_derivative(z)")
+    if explicit.shape == default.shape == (2,) and np.allclose(explicit, silu) and not np.allclose(default, silu):
+        raise CheckFailed("swish_derivative(z) without beta differs from swish_derivative(z, 1.0): the default is "
+                          "beta = 1.0 (the SiLU).")
     fixed = np.array([-4.0, -1.0, 0.0, 0.5, 2.0])
     for beta in (1.0, 0.5, 3.0):
         s = _sigmoid_reference(beta * fixed)
@@ -271,9 +359,11 @@ def check_swish_derivative(swish_derivative):
                                    _swish_derivative_reference(fixed, 1.0)})
     expect_close(call(swish_derivative, fixed.copy(), 0.0, name="swish_derivative"), np.full(5, 0.5),
                  "swish_derivative(z, beta)", case="beta = 0 (then f(z) = z / 2)")
-    for shape, beta in [((8,), 1.7), ((2, 6), 0.3)]:
+    for shape, beta in [((8,), 1.7), ((2, 6), 0.3), ((2, 1, 2), 2.0), ((), 1.2)]:
         z = rng.normal(scale=3.0, size=shape)
-        expect_close(call(swish_derivative, z.copy(), beta, name="swish_derivative"),
+        out = call(swish_derivative, z.copy(), beta, name="swish_derivative")
+        _same_shape(out, z, "swish_derivative(z, beta)")
+        expect_close(out,
                      numerical_derivative(lambda v, b=beta: v * _sigmoid_reference(b * v), z),
                      "swish_derivative(z, beta)", case=f"a random array of shape {shape}, beta = {beta} "
                      "(compared with a finite difference)", rtol=1e-5, atol=1e-7)
@@ -298,7 +388,14 @@ def check_softmax_backward(softmax_backward):
     rng = seeded_rng(17)
     z, g = np.array([2.0, 1.0, 0.1]), np.array([0.5, -1.0, 2.0])
     p = _softmax_reference(z)[0]
-    expect_close(call(softmax_backward, z.copy(), g.copy(), name="softmax_backward"),
+    try:
+        vector_out = call(softmax_backward, z.copy(), g.copy(), name="softmax_backward")
+    except CheckFailed as err:
+        raise CheckFailed(f"{err} softmax_backward must also accept Z and G of shape (K,).") from None
+    if np.shape(vector_out) != z.shape:
+        raise CheckFailed(f"softmax_backward for Z and G of shape {z.shape} returned shape {np.shape(vector_out)}: "
+                          "return an array of the same shape as Z.")
+    expect_close(vector_out,
                  _softmax_backward_reference(z, g)[0], "softmax_backward(z, g)",
                  case="one vector z = [2, 1, 0.1], g = [0.5, -1, 2]",
                  mistakes={"p * g is only the diagonal part of the Jacobian; subtract p * (g . p) too": p * g,
@@ -324,4 +421,35 @@ def check_softmax_backward(softmax_backward):
     P = _softmax_reference(Z)
     expect_close(call(softmax_backward, Z.copy(), -y / P, name="softmax_backward"), P - y,
                  "softmax_backward(Z, -y / p)", case="the cross-entropy's G = -y / p (the answer is p - y)")
-    return "vectors, batches, large logits, and the cross-entropy's p - y"
+    _check_no_jacobian(softmax_backward, rng)
+    return "vectors, batches, large logits, the cross-entropy's p - y, and no K x K matrix"
+
+
+SOFTMAX_WIDE = 3000  # classes of the memory case: one K x K Jacobian would take 72 MB
+SOFTMAX_MEMORY_LIMIT = 8_000_000  # bytes softmax_backward may allocate there
+
+
+def _check_no_jacobian(softmax_backward, rng):
+    """The backward pass needs memory in proportion to n K; a Jacobian needs K^2 per sample.
+    Observed with tracemalloc (NumPy reports its allocations to it)."""
+    import tracemalloc
+
+    Z, G = rng.normal(size=(2, SOFTMAX_WIDE)), rng.normal(size=(2, SOFTMAX_WIDE))
+    peak = {}
+
+    def traced(*args):
+        tracemalloc.start()
+        try:
+            return softmax_backward(*args)
+        finally:
+            peak["bytes"] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+
+    out = call(traced, Z, G, name="softmax_backward", time_limit=20)
+    P = _softmax_reference(Z)
+    expect_close(out, P * (G - np.sum(G * P, axis=-1, keepdims=True)), "softmax_backward(Z, G)",
+                 case=f"2 samples of {SOFTMAX_WIDE} classes")
+    if peak.get("bytes", 0) > SOFTMAX_MEMORY_LIMIT:
+        raise CheckFailed(f"softmax_backward is right for 2 samples of {SOFTMAX_WIDE} classes, but it allocated "
+                          f"{peak['bytes'] / 1e6:.0f} MB: it builds a K x K matrix. Use "
+                          "p * (g - g . p), which needs memory for vectors only.")

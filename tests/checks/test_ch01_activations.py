@@ -20,7 +20,14 @@ def tanh_sigmoid(z):
     return 0.5 * (1 + np.tanh(np.asarray(z, dtype=float) / 2))
 
 
+def exp_min_sigmoid(z):
+    """exp(min(z, 0)) / (1 + exp(-|z|)): another stable formula."""
+    z = np.asarray(z, dtype=float)
+    return np.exp(np.minimum(z, 0.0)) / (1.0 + np.exp(-np.abs(z)))
+
+
 def loop_sigmoid(z):
+    """Right values, but math and a loop over the elements: the preamble asks for NumPy only."""
     z = np.asarray(z, dtype=float)
     out = np.empty_like(z)
     for idx, v in np.ndenumerate(z):
@@ -37,9 +44,14 @@ def float32_sigmoid(z):
 # ----------------------------------------------------------------------- 01.sigmoid
 
 
-@pytest.mark.parametrize("answer", [stable_sigmoid, tanh_sigmoid, loop_sigmoid, float32_sigmoid])
+@pytest.mark.parametrize("answer", [stable_sigmoid, tanh_sigmoid, exp_min_sigmoid, float32_sigmoid])
 def test_sigmoid_accepts(answer):
     assert check("01.sigmoid", answer)
+
+
+def test_sigmoid_rejects_math_and_loops():
+    with pytest.raises(CheckFailed, match="NumPy only"):
+        check("01.sigmoid", loop_sigmoid)
 
 
 @pytest.mark.parametrize("answer,hint", [
@@ -286,15 +298,21 @@ def softmax_backward(Z, G):
     return P * (G - np.sum(G * P, axis=-1, keepdims=True))
 
 
+def softmax_backward_einsum(Z, G):
+    """The row-wise dot product with einsum: another way to write p * (g - g . p)."""
+    P = _softmax(Z)
+    return P * G - P * np.einsum("...k,...k->...", G, P)[..., None]
+
+
 def softmax_backward_jacobian(Z, G):
-    """Builds each row's Jacobian with a loop: slower, same numbers."""
+    """Builds each row's Jacobian: the right numbers, but the statement forbids the K x K matrix."""
     P = np.atleast_2d(_softmax(Z))
     G2 = np.atleast_2d(G)
     out = np.array([(np.diag(p) - np.outer(p, p)) @ g for p, g in zip(P, G2, strict=True)])
     return out if np.ndim(Z) == 2 else out[0]
 
 
-@pytest.mark.parametrize("answer", [softmax_backward, softmax_backward_jacobian])
+@pytest.mark.parametrize("answer", [softmax_backward, softmax_backward_einsum])
 def test_softmax_backward_accepts(answer):
     assert check("01.softmax_backward", answer)
 
@@ -305,6 +323,7 @@ def test_softmax_backward_accepts(answer):
     (lambda Z, G: _softmax(Z) * (G + np.sum(G * _softmax(Z), axis=-1, keepdims=True)), "not p \\* \\(g \\+"),
     (lambda Z, G: np.exp(Z) / np.exp(Z).sum(-1, keepdims=True) * (G - np.sum(G * np.exp(Z) / np.exp(Z).sum(
         -1, keepdims=True), axis=-1, keepdims=True)), "NaN or inf"),
+    (softmax_backward_jacobian, "K x K matrix"),
 ])
 def test_softmax_backward_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
