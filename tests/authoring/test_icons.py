@@ -31,3 +31,11 @@ def test_the_cut_fonts_hold_those_glyphs_and_replace_the_full_ones(tmp_path):
     assert set(TTFont(site / icons.OUT_DIR / "fa-brands-400.woff").getBestCmap()) == {0xF09B}
     assert solid.stat().st_size < 10_000
     assert rules.count("@font-face") == 3 and '"Font Awesome 6 Free"' in rules
+
+
+def test_the_stylesheet_keeps_the_rules_of_the_icons_in_use_only():
+    used = icons.classes_in_use(['<i class="fa-solid fa-bars"></i>'], ['el.classList = "fa-solid fa-xmark"'])
+    assert {"fa-bars", "fa-xmark"} <= used
+    css = icons.without_unused_icon_rules(CSS, used)
+    assert ".fa-bars:before,.fa-navicon:before" in css and "fa-skull" not in css and "fa-sun" not in css
+    assert "--pst-icon-admonition-tip" in css and ".onthispage:after" in css  # not catalogue rules
