@@ -21,18 +21,28 @@ from tests.conftest import ROOT
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
+    """The book built strictly in the smoke profile, once a test run: the workers of a parallel
+    run (pytest-xdist) share one build, the first to get there builds and the others wait."""
     if os.environ.get("COURSE_BUILT_BOOK"):
         html = Path(os.environ["COURSE_BUILT_BOOK"])
         assert (html / "index.html").exists(), f"COURSE_BUILT_BOOK={html} holds no built book"
         return html
-    out = tmp_path_factory.mktemp("book")
-    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
-    env = dict(os.environ, COURSE_PROFILE="smoke")
-    result = subprocess.run([jb, "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
-                            capture_output=True, text=True, env=env, timeout=3000)
-    log = result.stdout + result.stderr
-    warnings = [line for line in log.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
-    assert result.returncode == 0 and not warnings, "\n".join(warnings) or log[-6000:]
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # this run's folder
+    out, log = shared / "book", shared / "book-build.log"
+    with open(shared / "book.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not log.exists():
+            jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
+            env = dict(os.environ, COURSE_PROFILE="smoke")
+            result = subprocess.run([jb, "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
+                                    capture_output=True, text=True, env=env, timeout=3000)
+            log.write_text(f"exit {result.returncode}\n" + result.stdout + result.stderr)
+    text = log.read_text()
+    warnings = [line for line in text.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
+    assert text.startswith("exit 0\n") and not warnings, "\n".join(warnings) or text[-6000:]
     return out / "_build" / "html"
 
 
