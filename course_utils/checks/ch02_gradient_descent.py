@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -9,6 +10,7 @@ import numpy as np
 from course_utils.checks.core import (
     CheckFailed,
     call,
+    calls_into,
     expect_close,
     expect_pair,
     numerical_gradient,
@@ -17,13 +19,22 @@ from course_utils.checks.core import (
     to_array,
 )
 
+#: Modules an answer must not call into where the preamble says "Use NumPy only".
+NOT_NUMPY = ("math", "statistics", "scipy", "sklearn", "torch", "jax", "tensorflow")
+
 
 @register("02.mse")
 def check_mse(mse):
     """mse(y_true, y_pred): mean squared error, also for a column against a vector."""
     rng = seeded_rng(20)
     y_true, y_pred = np.array([1.0, 3.0]), np.array([1.5, 2.0])
-    expect_close(call(mse, y_true, y_pred, name="mse"), 0.625, "mse", case="y_true = [1, 3], y_pred = [1.5, 2]",
+    watch = calls_into(mse, NOT_NUMPY)
+    value = call(watch.func, y_true, y_pred, name="mse")
+    if watch.seen:
+        raise CheckFailed(f"mse calls {watch.seen}: use NumPy only.")
+    if np.ndim(value) != 0:
+        raise CheckFailed(f"mse returned an array of shape {np.shape(value)}: return the mean as one number.")
+    expect_close(value, 0.625, "mse", case="y_true = [1, 3], y_pred = [1.5, 2]",
                  mistakes={"divide by the number of samples: that is the sum, not the mean": 1.25,
                            "square the differences before averaging": -0.25,
                            "the mean of absolute differences is the MAE, not the MSE": 0.75,
@@ -37,15 +48,20 @@ def check_mse(mse):
                                "square the differences before averaging": np.mean(diff),
                                "the mean of absolute differences is the MAE, not the MSE": np.mean(np.abs(diff)),
                                "that is the root mean squared error; do not take the square root": math.sqrt(expected)})
-    y_true, y_pred = rng.normal(size=6), rng.normal(size=(6, 1))
-    expected = float(np.mean((y_pred[:, 0] - y_true) ** 2))
-    got = call(mse, y_true, y_pred, name="mse")
-    expect_close(got, expected, "mse", case="y_true of shape (6,) and y_pred of shape (6, 1)",
-                 mistakes={"y_pred (n, 1) minus y_true (n,) broadcasts to an n x n matrix: flatten both first "
-                           "(np.ravel)": np.mean((y_pred - y_true) ** 2),
-                           "return one number (the mean over all samples), not one value per sample":
-                               (y_pred[:, 0] - y_true) ** 2})
-    return "fixed and random cases, a column against a vector"
+    for column_first in (False, True):
+        vector, column = rng.normal(size=6), rng.normal(size=(6, 1))
+        y_true, y_pred = (column, vector) if column_first else (vector, column)
+        expected = float(np.mean((column[:, 0] - vector) ** 2))
+        got = call(mse, y_true, y_pred, name="mse")
+        which = "y_true of shape (6, 1) and y_pred of shape (6,)" if column_first else \
+            "y_true of shape (6,) and y_pred of shape (6, 1)"
+        expect_close(got, expected, "mse", case=which,
+                     mistakes={"a column (n, 1) minus a vector (n,) broadcasts to an n x n matrix: flatten both "
+                               "first (np.ravel), whichever argument is the column":
+                                   np.mean((y_pred - y_true) ** 2),
+                               "return one number (the mean over all samples), not one value per sample":
+                                   (column[:, 0] - vector) ** 2})
+    return "fixed and random cases, a column against a vector both ways round"
 
 
 def _bce_reference(y, z):
@@ -109,6 +125,9 @@ def check_logistic_gradient(logistic_gradient):
         out = call(logistic_gradient, X, y, w, b, name="logistic_gradient")
         expect_pair(out, "logistic_gradient", "(grad_w, grad_b)")
         case = f"X of shape {(n, d)}"
+        if np.shape(out[0]) != w.shape:
+            raise CheckFailed(f"grad_w for {case} has shape {np.shape(out[0])}: it should have the shape of w, "
+                              f"{w.shape}.")
         expect_close(out[0], grad[:-1], "grad_w", case=case, rtol=1e-5, atol=1e-7,
                      mistakes={"divide by the number of samples n: the loss is a mean": grad[:-1] * n,
                                "the sign is wrong: use (prediction - target), not (target - prediction)": -grad[:-1],
@@ -116,8 +135,9 @@ def check_logistic_gradient(logistic_gradient):
                                    X.T @ (X @ w + b - y) / n,
                                "the factor 2 belongs to the MSE, not to the cross-entropy": 2 * grad[:-1]})
         grad_b = to_array(out[1], "grad_b")
-        if grad_b.size != 1:
-            raise CheckFailed("grad_b should be one number (the mean of the errors), not one value per sample.")
+        if grad_b.ndim != 0:
+            raise CheckFailed(f"grad_b should be one number (the mean of the errors), not an array of shape "
+                              f"{grad_b.shape}.")
         expect_close(grad_b.reshape(()), grad[-1], "grad_b", case=case, rtol=1e-5, atol=1e-7,
                      mistakes={"divide the bias gradient by n too (use the mean of the errors)": grad[-1] * n,
                                "the bias gradient has the wrong sign": -grad[-1],
@@ -146,7 +166,11 @@ def check_gradient_descent(gradient_descent):
     A = np.array([[3.0, 1.0], [1.0, 2.0]])
     x0 = np.array([1.0, -2.0])
     expected = _descend(lambda v: A @ v, x0, 0.1, 10)
-    got = to_array(call(gradient_descent, lambda v: A @ v, x0, 0.1, 10, name="gradient_descent"), "the trajectory")
+    out = call(gradient_descent, lambda v: A @ v, x0, 0.1, 10, name="gradient_descent")
+    if not isinstance(out, np.ndarray):
+        raise CheckFailed(f"gradient_descent should return the trajectory as a NumPy array, not a "
+                          f"{type(out).__name__}.")
+    got = to_array(out, "the trajectory")
     if got.shape == expected.shape and np.allclose(got, expected[-1]):
         raise CheckFailed("every point of the trajectory equals the last one: you append the same array and then "
                           "change it in place (x -= ...). Use x = x - lr * grad(x) or append a copy.")
@@ -175,6 +199,9 @@ def check_gradient_descent(gradient_descent):
         got = to_array(call(gradient_descent, _quartic_grad, x0, lr, n_steps, name="gradient_descent"),
                        "the trajectory")
         case = f"f(x) = x^4 - 6x^2 + 3x from x0 = {x0} with lr = {lr}, {n_steps} steps"
+        if got.shape == (n_steps + 1, 1):
+            raise CheckFailed(f"the trajectory for {case} has shape {got.shape}: for a number x0 it should have "
+                              f"shape (n_steps + 1,) = {(n_steps + 1,)}.")
         if not np.all(np.isfinite(got)):
             raise CheckFailed(f"the trajectory diverges (inf or NaN) for {case}: it should converge. Subtract "
                               "lr * grad(x), and do not forget the learning rate.")
@@ -195,6 +222,10 @@ def check_minibatches(minibatches):
     def one_epoch(batch_size, seed):
         return call(lambda: list(minibatches(X, y, batch_size, seeded_rng(seed))), name="minibatches")
 
+    made = call(minibatches, X, y, 5, seeded_rng(0), name="minibatches")
+    if not inspect.isgenerator(made):
+        raise CheckFailed(f"minibatches returned a {type(made).__name__}: write it as a generator, which yields "
+                          "one batch at a time (use yield).")
     batches = one_epoch(5, 0)
     if not np.array_equal(X, X_before) or not np.array_equal(y, y_before):
         raise CheckFailed("minibatches changed X or y in place (rng.shuffle(X)?): shuffle an array of indices "
@@ -208,7 +239,8 @@ def check_minibatches(minibatches):
     ys = [to_array(b[1], f"y_batch {i}") for i, b in enumerate(batches)]
     sizes = [len(yb) for yb in ys]
     if any(xb.ndim != 2 or xb.shape[1] != d or len(xb) != len(yb) for xb, yb in zip(xs, ys, strict=True)):
-        raise CheckFailed("each X_batch should have shape (batch, 3), with as many rows as y_batch has labels.")
+        raise CheckFailed("each batch should be the pair (X_batch, y_batch): X_batch of shape (batch, 3), with as "
+                          "many rows as y_batch has labels.")
     if sum(sizes) == 20 and sizes == [5, 5, 5, 5]:
         raise CheckFailed("with 23 samples and batch_size 5 the last batch (3 samples) is missing: keep the "
                           "smaller last batch so that every sample is used in the epoch.")
@@ -265,6 +297,11 @@ def check_hinge_step(hinge_step):
     for w, b, X, y, lr, lam, case in cases:
         out = call(hinge_step, w.copy(), b, X.copy(), y.copy(), lr, lam, name="hinge_step")
         new_w, new_b = expect_pair(out, "hinge_step", "(new_w, new_b)")
+        if not isinstance(new_w, np.ndarray) or new_w.shape != w.shape:
+            raise CheckFailed(f"new_w for {case} should be an array of the shape of w, {w.shape}, not a "
+                              f"{type(new_w).__name__} of shape {np.shape(new_w)}.")
+        if np.ndim(new_b) != 0:
+            raise CheckFailed(f"new_b for {case} should be a number, not an array of shape {np.shape(new_b)}.")
         ref_w, ref_b = _hinge_step_reference(w, b, X, y, lr, lam)
         t = 2.0 * y - 1.0
         margin = t * (X @ w + b)
@@ -308,7 +345,12 @@ def check_gaussian_nll(gaussian_nll):
     cases.append((np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.array([-60.0, 60.0]),
                   "extreme log-variances -60 and 60 (exact predictions)"))
     for y, mu, log_var, case in cases:
-        out = call(gaussian_nll, y.copy(), mu.copy(), np.copy(log_var), name="gaussian_nll")
+        try:
+            out = call(gaussian_nll, y.copy(), mu.copy(), np.copy(log_var), name="gaussian_nll")
+        except CheckFailed as err:
+            if np.ndim(log_var) != 0:
+                raise
+            raise CheckFailed(f"{err} log_var may also be one number shared by all samples.") from None
         value = to_array(out, "gaussian_nll(y, mu, log_var)")
         if value.size != 1:
             raise CheckFailed(f"gaussian_nll should return one number (the mean over samples), not an array "
@@ -325,6 +367,8 @@ def check_gaussian_nll(gaussian_nll):
                                    np.mean(np.log(2 * np.pi) + lv + sq * np.exp(-lv)),
                                "the log-variance term is missing: the NLL has + 0.5 log_var":
                                    np.mean(0.5 * (np.log(2 * np.pi) + sq * np.exp(-lv))),
+                               "log_var is per sample: use each sample's own log-variance, not the first one":
+                                   _gaussian_nll_reference(y, mu, lv.ravel()[0]),
                                "take the mean over the samples, not the sum":
                                    np.sum(0.5 * (np.log(2 * np.pi) + lv + sq * np.exp(-lv)))})
     return "fixed, random, scalar and extreme log-variances"
@@ -363,8 +407,9 @@ def check_backtracking_line_search(backtracking_line_search):
         out = call(backtracking_line_search, f, grad, x.copy(), lr0, shrink, c,
                    name="backtracking_line_search")
         lr = to_array(out, "the learning rate")
-        if lr.size != 1:
-            raise CheckFailed("backtracking_line_search should return one number, the learning rate.")
+        if lr.ndim != 0:
+            raise CheckFailed(f"backtracking_line_search should return one number, the learning rate, not an array "
+                              f"of shape {lr.shape}.")
         ref = _line_search_reference(f, grad, x, lr0, shrink, c)
         g = grad(x)
         value = float(lr.reshape(-1)[0])
@@ -384,8 +429,15 @@ def check_backtracking_line_search(backtracking_line_search):
                 raise
             raise CheckFailed(f"the learning rate {value:.6g} for {case} does not pass the Armijo test: "
                               "keep shrinking until f(x - lr g) <= f(x) - c lr ||g||^2 holds.") from None
-    flat = call(backtracking_line_search, quartic[0], lambda x: np.zeros_like(x), np.array([1.0]), 0.7, 0.5,
-                1e-4, name="backtracking_line_search")
+    try:
+        flat = call(backtracking_line_search, quartic[0], lambda x: np.zeros_like(x), np.array([1.0]), 0.7, 0.5,
+                    1e-4, name="backtracking_line_search", time_limit=3)
+    except CheckFailed as err:
+        if "did not finish" not in str(err):
+            raise
+        raise CheckFailed("backtracking_line_search never stops when the gradient is zero: the Armijo test is "
+                          "f(x - lr g) <= f(x) - c lr ||g||^2, less than OR EQUAL, which holds at once there "
+                          "(a strict < never holds).") from None
     expect_close(float(to_array(flat, "the learning rate").reshape(-1)[0]), 0.7, "the learning rate",
                  case="a zero gradient (lr0 passes at once)")
     return "six cases varying x, lr0, shrink and c, and a zero gradient"

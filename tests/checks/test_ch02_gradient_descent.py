@@ -187,16 +187,27 @@ def batches_ok(X, y, batch_size, rng):
 
 
 def batches_split(X, y, batch_size, rng):
-    """Returns a list (not a generator), built with np.array_split on a shuffled copy."""
+    """Returns a list: the right batches, but the statement asks for a generator."""
     order = rng.permutation(len(X))
     n_batches = math.ceil(len(X) / batch_size)
     chunks = [order[i * batch_size:(i + 1) * batch_size] for i in range(n_batches)]
     return [(X[c], y[c]) for c in chunks]
 
 
-@pytest.mark.parametrize("answer", [batches_ok, batches_split])
+def batches_array_split(X, y, batch_size, rng):
+    """A generator over np.array_split of the shuffled indices at multiples of batch_size."""
+    order = rng.permutation(len(X))
+    yield from ((X[c], y[c]) for c in np.array_split(order, range(batch_size, len(X), batch_size)))
+
+
+@pytest.mark.parametrize("answer", [batches_ok, batches_array_split])
 def test_minibatches_accepts(answer):
     assert check("02.minibatches", answer)
+
+
+def test_minibatches_must_be_a_generator():
+    with pytest.raises(CheckFailed, match="generator"):
+        check("02.minibatches", batches_split)
 
 
 def _no_shuffle(X, y, batch_size, rng):
