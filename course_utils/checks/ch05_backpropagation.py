@@ -527,6 +527,57 @@ def check_value_ops(Value):
     return "tanh, a ** 3, a ** b, 2 ** b, a ** a and a composite expression, exact to 1e-12"
 
 
+def _cache_parts(cache, count, name):
+    if not isinstance(cache, (tuple, list)) or len(cache) != count:
+        raise CheckFailed(f"the cache of {name} should be the pair (X, W), not "
+                          f"{type(cache).__name__}" + (f" of length {len(cache)}" if isinstance(cache, (tuple, list))
+                                                       else "") + ".")
+    return cache
+
+
+@register("05.affine_forward")
+def check_affine_forward(affine_forward):
+    """affine_forward(X, W, b) returns (X @ W + b, (X, W))."""
+    rng = seeded_rng(27)
+    for n, d, h in [(5, 3, 4), (1, 4, 2), (6, 3, 3)]:
+        X, W, b = rng.normal(size=(n, d)), rng.normal(size=(d, h)), rng.normal(size=h)
+        case = f"X of shape {X.shape}, W of shape {W.shape}"
+        out = call(affine_forward, X, W, b, name="affine_forward")
+        expect_pair(out, "affine_forward", "(output, cache)")
+        first = to_array(out[0], "the output") if not isinstance(out[0], (tuple, list)) else None
+        if first is None:
+            raise CheckFailed(f"affine_forward should return the output first, then the cache: (X @ W + b, "
+                              f"(X, W)), for {case}.")
+        expect_close(first, X @ W + b, "the output X @ W + b", case=case,
+                     mistakes={"the bias b is missing: X @ W + b": X @ W})
+        X_c, W_c = _cache_parts(out[1], 2, "affine_forward")
+        if np.shape(X_c) == W.shape and np.shape(W_c) == X.shape and X.shape != W.shape:
+            raise CheckFailed(f"the cache of affine_forward for {case} holds (W, X): the cache is the pair "
+                              "(X, W), in that order.")
+        expect_close(X_c, X, "the cache's X", case=case)
+        expect_close(W_c, W, "the cache's W", case=case)
+    return "three shapes: the output and the cache (X, W)"
+
+
+@register("05.relu_forward")
+def check_relu_forward(relu_forward):
+    """relu_forward(Z) returns (np.maximum(Z, 0), Z)."""
+    rng = seeded_rng(33)
+    for shape in [(4, 5), (1, 3), (6, 2)]:
+        Z = rng.normal(size=shape)
+        Z.flat[::4] = 0.0
+        case = f"Z of shape {shape}"
+        out = call(relu_forward, Z, name="relu_forward")
+        expect_pair(out, "relu_forward", "(output, cache)")
+        expect_close(out[0], np.maximum(Z, 0), "the output", case=case,
+                     mistakes={"return the output first, then the cache Z": Z,
+                               "the ReLU is max(Z, 0), not min(Z, 0)": np.minimum(Z, 0),
+                               "the ReLU is max(Z, 0), not |Z|": np.abs(Z)})
+        expect_close(out[1], Z, "the cache", case=case,
+                     mistakes={"the cache is Z, the layer's input, not its output max(Z, 0)": np.maximum(Z, 0)})
+    return "three shapes with exact zeros: the output and the cache Z"
+
+
 def _affine_reference(dout, X, W):
     return dout @ W.T, X.T @ dout, dout.sum(axis=0)
 
@@ -614,16 +665,16 @@ def check_network_gradients(network_gradients):
     """network_gradients(params, X, y) returns (loss, [(dW, db), ...]) of an L-layer ReLU network with softmax CE."""
     rng = seeded_rng(37)
     for sizes, scale in [((4, 3), 1.0), ((5, 6, 3), 1.0), ((3, 7, 5, 4), 1.0), ((6, 4, 5, 3, 2), 1.0),
-                         ((4, 5, 3), 300.0)]:
+                         ((4, 5, 3), 3000.0)]:
         n = int(rng.integers(5, 9))
         params = [(rng.normal(size=(m, k)) / np.sqrt(m), rng.normal(0.0, 0.3, k))
                   for m, k in zip(sizes[:-1], sizes[1:], strict=True)]
-        params[-1] = (params[-1][0] * scale, params[-1][1])  # scale 300: confident logits
+        params[-1] = (params[-1][0] * scale, params[-1][1])  # logits in the thousands: exp overflows
         X, y = rng.normal(size=(n, sizes[0])), rng.integers(0, sizes[-1], n)
         L = len(params)
         case = f"{L} layer{'s' if L > 1 else ''} of sizes {sizes}, {n} samples"
         if scale != 1:
-            case += ", logits in the hundreds (confident mistakes)"
+            case += ", logits in the thousands (confident mistakes)"
         with calls_of_global(network_gradients, "affine_forward") as forwards, \
                 calls_of_global(network_gradients, "affine_backward") as backwards:
             try:

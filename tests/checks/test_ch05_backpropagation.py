@@ -635,6 +635,42 @@ def test_relu_backward_rejects(answer, hint):
         check("05.relu_backward", answer)
 
 
+# ---------------------------------------------------------------- 05.affine_forward, 05.relu_forward
+
+
+@pytest.mark.parametrize("answer", [lambda X, W, b: (X @ W + b, (X, W)),
+                                    lambda X, W, b: (np.einsum("nd,dh->nh", X, W) + b[None, :], [X, W])])
+def test_affine_forward_accepts(answer):
+    assert check("05.affine_forward", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda X, W, b: (X @ W, (X, W)), "bias b is missing"),
+    (lambda X, W, b: (X @ W + b, (W, X)), "in that order"),
+    (lambda X, W, b: ((X, W), X @ W + b), "output first"),
+    (lambda X, W, b: X @ W + b, "pair"),
+])
+def test_affine_forward_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("05.affine_forward", answer)
+
+
+@pytest.mark.parametrize("answer", [lambda Z: (np.where(Z > 0, Z, 0.0), Z), lambda Z: [Z.clip(min=0), Z.copy()]])
+def test_relu_forward_accepts(answer):
+    assert check("05.relu_forward", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda Z: (np.abs(Z), Z), "not \\|Z\\|"),
+    (lambda Z: (np.minimum(Z, 0), Z), "not min"),
+    (lambda Z: (np.maximum(Z, 0), np.maximum(Z, 0)), "the cache is Z"),
+    (lambda Z: (Z, np.maximum(Z, 0)), "output first"),
+])
+def test_relu_forward_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("05.relu_forward", answer)
+
+
 # ---------------------------------------------------------------- 05.network_gradients
 # The layer functions are module globals, as in a notebook: the check counts their calls.
 

@@ -231,7 +231,14 @@ def tanh_layer(X, W, b, dH, *, bias=True, derivative=True, transpose_dW=False, d
     return out if tuple_out else out[0]
 
 
-# --------------------------------------------------------------------------- 05.affine_backward
+# --------------------------------------------------------------------------- 05.affine_forward, backward
+
+
+def affine_fwd(X, W, b, *, bias=True, cache_first=False, swap_cache=False):
+    """The solution's affine_forward; the keywords make it break one requirement."""
+    out, cache = X @ W + (b if bias else 0), ((W, X) if swap_cache else (X, W))
+    return (cache, out) if cache_first else (out, cache)
+
 
 
 def affine_answer(dout, cache, *, swap_cache=False, transpose_dW=False, db_mean=False, pair=False):
@@ -465,15 +472,19 @@ TABLE = {
                     lambda X, W, b, dH: tanh_layer(X, W, b, dH, derivative=False), r"1 - H\*\*2 is missing"),
         free("The lecture's layers are ReLUs", "what the lecture did"),
     ],
-    "05.affine_backward": [
+    "05.affine_forward": [
         free("Frameworks build networks from layers", "motivation"),
         free("Write three layers as pairs of functions", "the plan of the exercise"),
         free("the backward function takes the upstream gradient and that cache",
-             "the shape of the API; the rows below hold its parts"),
-        free("First the affine layer: `affine_forward(X, W, b)` returns",
-             "affine_forward is checked through network_gradients, which calls it"),
-        requirement("`(X @ W + b, (X, W))`", lambda dout, cache: affine_answer(dout, cache, db_mean=True),
-                    r"not a mean"),
+             "the shape of the API; the rows of each layer hold its parts"),
+        requirement("returns `(X @ W + b, (X, W))`", lambda X, W, b: affine_fwd(X, W, b, bias=False),
+                    r"bias b is missing"),
+        requirement("the output and the cache", lambda X, W, b: affine_fwd(X, W, b, cache_first=True),
+                    r"output first, then the cache"),
+        requirement("+ b, (X, W))`", lambda X, W, b: affine_fwd(X, W, b, swap_cache=True), r"cache is the pair \(X, W\)"),
+    ],
+    "05.affine_backward": [
+        requirement("`(dX, dW, db)`", lambda dout, cache: affine_answer(dout, cache, db_mean=True), r"not a mean"),
         requirement("with `cache = (X, W)`", lambda dout, cache: affine_answer(dout, cache, swap_cache=True),
                     r"cache is the pair \(X, W\)"),
         requirement("returns the tuple `(dX, dW, db)`", lambda dout, cache: affine_answer(dout, cache, pair=True),
@@ -481,9 +492,14 @@ TABLE = {
         requirement("each with the shape of its quantity",
                     lambda dout, cache: affine_answer(dout, cache, transpose_dW=True), r"transposed"),
     ],
+    "05.relu_forward": [
+        requirement("returns `(np.maximum(Z, 0), Z)`", lambda Z: (np.abs(Z), Z), r"not \|Z\|"),
+        requirement("the output and the cache", lambda Z: (Z, np.maximum(Z, 0)), r"output first, then the cache"),
+        requirement("`(np.maximum(Z, 0), Z)`", lambda Z: (np.maximum(Z, 0),) * 2, r"the cache is Z"),
+    ],
     "05.relu_backward": [
-        requirement("`(np.maximum(Z, 0), Z)`", lambda dout, cache: relu_backward(dout, cache, times_z=True),
-                    r"not Z itself"),
+        requirement("returns `dZ` $= \\partial L/\\partial Z$",
+                    lambda dout, cache: relu_backward(dout, cache, times_z=True), r"not Z itself"),
         requirement("with `cache = Z`", lambda dout, cache: relu_backward(dout, cache, from_dout=True),
                     r"not from dout"),
         requirement("returns `dZ`", lambda dout, cache: relu_backward(dout, cache, mask_only=True), r"mask alone"),
