@@ -233,8 +233,15 @@ def check_soft_cross_entropy(soft_cross_entropy):
                   np.array([[0.0, 200.0, -50.0]]), np.array([[0.5, 0.5, 0.0]])))
     cases.append(("large logits (around 1000)", 1000 + rng.normal(scale=5.0, size=(3, 4)),
                   rng.dirichlet(np.ones(4), size=3)))
+    cases.append(("rows on different scales (one around +1000, one around -1000)",
+                  np.array([[1000.0, 998.0, 1001.0], [-1000.0, -1003.0, -999.0]]) + rng.normal(size=(2, 3)),
+                  rng.dirichlet(np.ones(3), size=2)))
     for case, Z, T in cases:
         out = call(soft_cross_entropy, Z.copy(), T.copy(), name="soft_cross_entropy")
+        if "different scales" in case and not np.all(np.isfinite(to_array(out[1] if isinstance(out, (tuple, list))
+                                                                           and len(out) == 2 else out, "dZ"))):
+            raise CheckFailed(f"dZ for {case} contains NaN or inf: subtract each row's own maximum, "
+                              "Z.max(axis=1, keepdims=True), not the maximum of the whole batch.")
         expect_pair(out, "soft_cross_entropy", "(loss, dZ)")
         n = len(Z)
         log_P = _log_softmax(Z)
