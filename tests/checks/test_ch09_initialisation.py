@@ -56,147 +56,231 @@ def test_xavier_uniform_stub():
         check("09.xavier_uniform", stub)
 
 
-# --------------------------------------------------------------------------- he_normal
+# --------------------------------------------------------------------------- leaky_relu_gain
+
+
+def gain_by_quadrature(negative_slope):
+    """Symmetric Gauss-Hermite quadrature integrates a leaky ReLU's square exactly."""
+    u, w = np.polynomial.hermite_e.hermegauss(40)
+    moment = np.sum(w * np.where(u > 0, u, negative_slope * u) ** 2) / np.sqrt(2 * np.pi)
+    return float(1 / np.sqrt(moment))
 
 
 @pytest.mark.parametrize("answer", [
-    lambda i, o, rng: rng.normal(0.0, np.sqrt(2.0 / i), size=(i, o)),
-    lambda i, o, rng: (rng.standard_normal((i, o)) * (2.0 / i) ** 0.5).astype(np.float32),
+    lambda negative_slope: float(np.sqrt(2.0 / (1.0 + negative_slope**2))),
+    lambda negative_slope: (2.0 / (1 + negative_slope * negative_slope)) ** 0.5,  # no NumPy
+    lambda negative_slope: gain_by_quadrature(negative_slope),
 ])
-def test_he_normal_accepts(answer):
-    assert check("09.he_normal", answer)
+def test_leaky_relu_gain_accepts(answer):
+    assert check("09.leaky_relu_gain", answer)
+
+
+def _sampled_gain(negative_slope):
+    u = np.random.default_rng(0).normal(size=200_000)
+    return float(1 / np.sqrt(np.mean(np.where(u > 0, u, negative_slope * u) ** 2)))
 
 
 @pytest.mark.parametrize("answer,hint", [
-    (lambda i, o, rng: rng.normal(0.0, np.sqrt(1.0 / i), size=(i, o)), "factor 2 is missing"),
-    (lambda i, o, rng: rng.normal(0.0, np.sqrt(2.0 / o), size=(i, o)), "not fan_out"),
-    (lambda i, o, rng: rng.normal(0.0, np.sqrt(2.0 / (i + o)), size=(i, o)), "Xavier variance"),
-    (lambda i, o, rng: rng.normal(0.0, 2.0 / i, size=(i, o)), "standard deviation, not the variance"),
-    (lambda i, o, rng: rng.uniform(-np.sqrt(6 / i), np.sqrt(6 / i), size=(i, o)), "uniform one 1.8"),
-    (lambda i, o, rng: np.zeros((i, o)), "random at all"),
+    (lambda a: float(np.sqrt(2 / (1 + a))), "square the slope"),
+    (lambda a: float(2 / (1 + a**2)), "square root"),
+    (lambda a: float(np.sqrt((1 + a**2) / 2)), "1 / g"),
+    (lambda a: float(np.sqrt(1 / (0.5 + a**2))), "half of its second moment"),
+    (_sampled_gain, "exact value"),
+    (lambda a: float(np.sqrt(2 / (1 + a**2)) * (1 + 1e-3 * np.random.default_rng().normal())), "two calls"),
+    (lambda a: np.array([np.sqrt(2 / (1 + a**2))]), "one float"),
+    (lambda a: float(np.sqrt(2)), "is wrong"),  # the ReLU's gain for every slope
 ])
-def test_he_normal_rejects(answer, hint):
+def test_leaky_relu_gain_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check("09.he_normal", answer)
+        check("09.leaky_relu_gain", answer)
 
 
-# --------------------------------------------------------------------------- layer_stds
+# --------------------------------------------------------------------------- activation_gain
 
 
-def stds_loop(X, weights, f):
-    out, a = [], X
-    for W in weights:
-        a = f(a @ W)
-        out.append(a.std())
-    return out
+def gain_hermegauss(f, q=1.0):
+    nodes, weights = np.polynomial.hermite_e.hermegauss(100)
+    return float(np.sqrt(q / (np.sum(weights * f(np.sqrt(q) * nodes) ** 2) / np.sum(weights))))
 
 
-def stds_ddof(X, weights, f):
-    """Sample standard deviation (ddof=1) in float32: still accepted."""
-    out, a = [], np.asarray(X, dtype=np.float32)
-    for W in weights:
-        a = f(a @ W.astype(np.float32))
-        out.append(np.std(a, ddof=1))
-    return np.array(out, dtype=np.float32)
+def gain_hermgauss_loop(f, q=1.0):
+    """Physicists' Hermite nodes rescaled by sqrt(2), and a loop over the nodes."""
+    nodes, weights = np.polynomial.hermite.hermgauss(80)
+    moment = 0.0
+    for x, w in zip(nodes, weights, strict=True):
+        moment += w / np.sqrt(np.pi) * float(f(np.array([np.sqrt(2 * q) * x]))[0]) ** 2
+    return (q / moment) ** 0.5
 
 
-@pytest.mark.parametrize("answer", [stds_loop, stds_ddof])
-def test_layer_stds_accepts(answer):
-    assert check("09.layer_stds", answer)
+@pytest.mark.parametrize("answer", [gain_hermegauss, gain_hermgauss_loop])
+def test_activation_gain_accepts(answer):
+    assert check("09.activation_gain", answer)
 
 
-def _stds_pre(X, weights, f):
-    out, a = [], X
-    for W in weights:
-        z = a @ W
-        out.append(z.std())
-        a = f(z)
-    return out
-
-
-def _stds_per_unit(X, weights, f):
-    out, a = [], X
-    for W in weights:
-        a = f(a @ W)
-        out.append(a.std(axis=0).mean())
-    return out
+def _gain_with(moment_of):
+    def answer(f, q=1.0):
+        nodes, weights = np.polynomial.hermite_e.hermegauss(100)
+        return moment_of(f, q, nodes, weights)
+    return answer
 
 
 @pytest.mark.parametrize("answer,hint", [
-    (_stds_pre, "not the pre-activations"),
-    (lambda X, weights, f: [X.std()] + stds_loop(X, weights, f), "without the input"),
-    (_stds_per_unit, "per-unit"),
-    (lambda X, weights, f: stds_loop(X, weights, lambda z: z), "apply f after every layer"),
+    (_gain_with(lambda f, q, u, w: float(np.sqrt(q / np.sum(w * f(np.sqrt(q) * u) ** 2)))),
+     "sum to sqrt\\(2 pi\\)"),
+    (_gain_with(lambda f, q, u, w: float(np.sqrt(q / (np.sum(w * f(q * u) ** 2) / w.sum())))),
+     "sqrt\\(q\\) \\* u"),
+    (_gain_with(lambda f, q, u, w: float(q / (np.sum(w * f(np.sqrt(q) * u) ** 2) / w.sum()))),
+     "that is g\\*\\*2"),
+    (_gain_with(lambda f, q, u, w: float(np.sqrt(1 / (np.sum(w * f(np.sqrt(q) * u) ** 2) / w.sum())))),
+     "missing from the numerator"),
+    (_gain_with(lambda f, q, u, w: float(np.sqrt(1 / (np.sum(w * f(u) ** 2) / w.sum())))),
+     "evaluate the map at the q"),
+    (_gain_with(lambda f, q, u, w: float(np.sqrt(q / (
+        np.sum(w * f(np.sqrt(q) * u) ** 2) / w.sum() - (np.sum(w * f(np.sqrt(q) * u)) / w.sum()) ** 2)))),
+     "not the variance"),
+    (lambda f, q=1.0: float(np.sqrt(q / np.mean(f(np.sqrt(q) * np.random.default_rng(0).normal(size=100_000)) ** 2))),
+     "six significant digits"),
+    (lambda f, q=1.0: np.array([gain_hermegauss(f, q)]), "one float"),
 ])
-def test_layer_stds_rejects(answer, hint):
+def test_activation_gain_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check("09.layer_stds", answer)
+        check("09.activation_gain", answer)
 
 
-# --------------------------------------------------------------------------- gradient_norms
+def test_activation_gain_physicists_nodes_get_their_hint():
+    def answer(f, q=1.0):
+        nodes, weights = np.polynomial.hermite.hermgauss(100)
+        return float(np.sqrt(q / (np.sum(weights * f(np.sqrt(q) * nodes) ** 2) / weights.sum())))
+
+    with pytest.raises(CheckFailed, match="hermgauss integrates against exp"):
+        check("09.activation_gain", answer)
 
 
-def norms_backprop(X, Y, weights, f, df, at_activation=False, derivative=True, scale=1.0, reverse=False):
-    zs, acts = [], [X]
-    for W in weights:
-        zs.append(acts[-1] @ W)
-        acts.append(f(zs[-1]))
-    grad_a = scale * (acts[-1] - Y) / len(X)
-    norms = []
-    for layer in reversed(range(len(weights))):
-        slope = df(acts[layer + 1]) if at_activation else df(zs[layer])
-        grad_z = grad_a * slope if derivative else grad_a
-        norms.append(np.linalg.norm(acts[layer].T @ grad_z))
-        grad_a = grad_z @ weights[layer].T
-    return norms if reverse else norms[::-1]
+# --------------------------------------------------------------------------- orthogonal
 
 
-def norms_recursive(X, Y, weights, f, df):
-    """A recursive formulation in float64 with explicit sums: different code, same numbers."""
-    def backward(a_in, layer):
-        z = a_in @ weights[layer]
-        a = f(z)
+def orthogonal_qr(fan_in, fan_out, rng, gain=1.0):
+    tall = rng.standard_normal((max(fan_in, fan_out), min(fan_in, fan_out)))
+    Q, R = np.linalg.qr(tall)
+    Q = Q * np.sign(np.diag(R))
+    return gain * (Q if fan_in >= fan_out else Q.T)
+
+
+def orthogonal_polar(fan_in, fan_out, rng, gain=1.0):
+    """The polar factor U V^T of a Gaussian matrix is uniformly distributed too (float32)."""
+    U, _, Vt = np.linalg.svd(rng.normal(size=(fan_in, fan_out)), full_matrices=False)
+    return (gain * U @ Vt).astype(np.float32)
+
+
+@pytest.mark.parametrize("answer", [orthogonal_qr, orthogonal_polar])
+def test_orthogonal_accepts(answer):
+    assert check("09.orthogonal", answer)
+
+
+def _ortho_without_sign_fix(fan_in, fan_out, rng, gain=1.0):
+    Q, _ = np.linalg.qr(rng.standard_normal((max(fan_in, fan_out), min(fan_in, fan_out))))
+    return gain * (Q if fan_in >= fan_out else Q.T)
+
+
+def _ortho_square_only(fan_in, fan_out, rng, gain=1.0):
+    Q, R = np.linalg.qr(rng.standard_normal((fan_in, fan_out)))
+    return gain * Q * np.sign(np.diag(R))
+
+
+def _ortho_own_seed(fan_in, fan_out, rng, gain=1.0):
+    return orthogonal_qr(fan_in, fan_out, np.random.default_rng(0), gain)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (_ortho_without_sign_fix, "same sign in every draw"),
+    (lambda i, o, rng, gain=1.0: orthogonal_qr(i, o, rng), "gain is missing"),
+    (lambda i, o, rng, gain=1.0: orthogonal_qr(i, o, rng, gain**2), "gain\\*\\*2"),
+    (_ortho_square_only, "transpose its Q"),
+    (lambda i, o, rng, gain=1.0: gain * rng.normal(0, 1 / np.sqrt(max(i, o)), size=(i, o)), "not orthonormal"),
+    (lambda i, o, rng, gain=1.0: orthogonal_qr(o, i, rng, gain), "transposed"),
+    (_ortho_own_seed, "same generator|two different generators"),
+])
+def test_orthogonal_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("09.orthogonal", answer)
+
+
+# --------------------------------------------------------------------------- residual_gradient_norms
+
+
+def residual_norms(X, Y, weights, f, df, identity=True, output_f=False, reverse=False, scale=1.0,
+                   as_list=False):
+    inputs, zs = [X], []
+    for i, W in enumerate(weights[:-1]):
+        zs.append(inputs[-1] @ W)
+        inputs.append(f(zs[-1]) if i == 0 else inputs[-1] + f(zs[-1]))
+    out = inputs[-1] @ weights[-1]
+    grad = scale * ((f(out) - Y) * df(out) if output_f else out - Y) / len(X)
+    norms = [np.linalg.norm(inputs[-1].T @ grad)]
+    grad_a = grad @ weights[-1].T
+    for layer in range(len(weights) - 2, -1, -1):
+        grad_z = grad_a * df(zs[layer])
+        norms.append(np.linalg.norm(inputs[layer].T @ grad_z))
+        branch = grad_z @ weights[layer].T
+        grad_a = grad_a + branch if identity and layer > 0 else branch
+    norms = norms if reverse else norms[::-1]
+    return norms if as_list else np.array(norms)
+
+
+def residual_norms_recursive(X, Y, weights, f, df):
+    """Recursion over the layers with einsum: different code, same numbers (float32 result)."""
+    def backward(a, layer):
         if layer == len(weights) - 1:
-            grad_a = (a - Y) / X.shape[0]
-            later = []
-        else:
-            grad_a, later = backward(a, layer + 1)
-        grad_z = grad_a * df(z)
-        grad_W = np.einsum("ni,nj->ij", a_in, grad_z)
-        return grad_z @ weights[layer].T, [np.sqrt(np.sum(grad_W**2))] + later
+            grad_out = (a @ weights[layer] - Y) / len(X)
+            return grad_out @ weights[layer].T, [np.sqrt(np.sum(np.einsum("ni,nj->ij", a, grad_out) ** 2))]
+        z = a @ weights[layer]
+        nxt = f(z) if layer == 0 else a + f(z)
+        grad_next, later = backward(nxt, layer + 1)
+        grad_z = grad_next * df(z)
+        own = np.sqrt(np.sum(np.einsum("ni,nj->ij", a, grad_z) ** 2))
+        grad_a = grad_z @ weights[layer].T + (grad_next if layer > 0 else 0.0)
+        return grad_a, [own] + later
 
-    return backward(X, 0)[1]
+    return np.array(backward(X, 0)[1], dtype=np.float32)
 
 
-@pytest.mark.parametrize("answer", [norms_backprop, norms_recursive])
-def test_gradient_norms_accepts(answer):
-    assert check("09.gradient_norms", answer)
+@pytest.mark.parametrize("answer", [residual_norms, residual_norms_recursive])
+def test_residual_gradient_norms_accepts(answer):
+    assert check("09.residual_gradient_norms", answer)
 
 
 @pytest.mark.parametrize("kwargs,hint", [
+    ({"identity": False}, "two paths"),
+    ({"output_f": True}, "output layer is linear"),
     ({"reverse": True}, "reverse order"),
-    ({"derivative": False}, "activation's derivative"),
-    ({"at_activation": True}, "not at the activation"),
-    ({"scale": len}, "divide the output error by n"),
     ({"scale": 2.0}, "without a factor 2"),
+    ({"as_list": True}, "NumPy array"),
 ])
-def test_gradient_norms_rejects(kwargs, hint):
-    if kwargs.get("scale") is len:
-        def answer(X, Y, weights, f, df):
-            return norms_backprop(X, Y, weights, f, df, scale=len(X))
-    else:
-        def answer(X, Y, weights, f, df):
-            return norms_backprop(X, Y, weights, f, df, **kwargs)
+def test_residual_gradient_norms_rejects(kwargs, hint):
+    def answer(X, Y, weights, f, df):
+        return residual_norms(X, Y, weights, f, df, **kwargs)
+
     with pytest.raises(CheckFailed, match=hint):
-        check("09.gradient_norms", answer)
+        check("09.residual_gradient_norms", answer)
 
 
-def test_gradient_norms_crash_is_a_failure():
-    def broken(X, Y, weights, f, df):
-        return weights[0] @ X  # shapes do not match
+def test_residual_gradient_norms_plain_network_gets_its_hint():
+    def plain(X, Y, weights, f, df):
+        inputs, zs = [X], []
+        for W in weights[:-1]:
+            zs.append(inputs[-1] @ W)
+            inputs.append(f(zs[-1]))
+        grad = (inputs[-1] @ weights[-1] - Y) / len(X)
+        norms = [np.linalg.norm(inputs[-1].T @ grad)]
+        grad = grad @ weights[-1].T
+        for layer in range(len(weights) - 2, -1, -1):
+            grad_z = grad * df(zs[layer])
+            norms.append(np.linalg.norm(inputs[layer].T @ grad_z))
+            grad = grad_z @ weights[layer].T
+        return np.array(norms[::-1])
 
-    with pytest.raises(CheckFailed, match="raised ValueError"):
-        check("09.gradient_norms", broken)
+    with pytest.raises(CheckFailed, match="adds its input"):
+        check("09.residual_gradient_norms", plain)
 
 
 # --------------------------------------------------------------------------- kernel_fans
@@ -234,7 +318,8 @@ def test_kernel_fans_accepts(answer):
      "receptive field"),
     (lambda shape, layout: (fans_unpacking(shape, layout)[0],
                             shape[0] if layout == "torch" else shape[-1]), "C_out alone"),
-    (lambda shape, layout: (1.5, 2), "whole numbers"),
+    (lambda shape, layout: (1.5, 2), "pair of integers"),
+    (lambda shape, layout: tuple(float(v) for v in fans_unpacking(shape, layout)), "pair of integers"),
     (lambda shape, layout: 7, "pair"),
 ])
 def test_kernel_fans_rejects(answer, hint):
@@ -266,7 +351,7 @@ def lsuv_iterative(X, weights, f):
             W = W / s
         out.append(W)
         a = f(a @ W)
-    return tuple(out)
+    return out
 
 
 @pytest.mark.parametrize("answer", [lsuv_loop, lsuv_iterative])

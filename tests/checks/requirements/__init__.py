@@ -32,7 +32,6 @@ PENDING = (
     "06",
     "07",
     "08",
-    "09",
     "10",
 )
 MIN_QUOTE = 8  # characters: a quote names words of the statement, not a letter of it
