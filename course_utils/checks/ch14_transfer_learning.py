@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils.checks.core import CheckFailed, call, expect_pair, register, to_array
+from course_utils.checks.core import (
+    CheckFailed,
+    call,
+    calls_of_global,
+    expect_pair,
+    register,
+    seeded_global_random,
+    seeded_rng,
+)
 from course_utils.frameworks import require_framework
 
 
 def _model(n_classes=5, seed=0):
+    """The chapter's CNN with weights drawn from the check's salted seed; the learner's
+    global random state is left as it was."""
     from course_utils.pretrained import build_source_cnn
 
-    return build_source_cnn(n_classes, seed=seed)
+    require_framework("torch")
+    with seeded_global_random(140 + seed):  # build_source_cnn seeds torch's global state
+        return build_source_cnn(n_classes, seed=int(seeded_rng(150 + seed).integers(2**31)))
 
 
 # --------------------------------------------------------------------------- depth pass
@@ -51,9 +63,10 @@ def _probe_minimum(features, labels, n_classes, l2, penalise_bias=False):
 
 @register("14.fit_linear_probe")
 def check_fit_linear_probe(fit_linear_probe):
-    """fit_linear_probe(features, labels, n_classes, l2) returns (W, b) that minimise the mean
-    cross-entropy of softmax(features @ W + b) plus (l2/2)||W||^2 (bias not penalised)."""
-    rng = np.random.default_rng(141)
+    """fit_linear_probe(features, labels, n_classes, l2) returns NumPy float arrays (W, b) that
+    minimise the mean cross-entropy of softmax(features @ W + b) plus (l2/2)||W||^2 (bias not
+    penalised)."""
+    rng = seeded_rng(141)
     cases = [(25, 8, 5, 0.1, np.float64), (40, 16, 3, 0.01, np.float64), (12, 4, 2, 1.0, np.float64),
              (30, 32, 5, 0.05, np.float32), (int(rng.integers(20, 50)), int(rng.integers(3, 12)), 4, 0.2,
                                              np.float64)]
@@ -64,7 +77,14 @@ def check_fit_linear_probe(fit_linear_probe):
         case = f"{n} feature vectors of length {d}, {n_classes} classes, l2={l2:g}, {np.dtype(dtype).name}"
         out = call(fit_linear_probe, features, labels, n_classes, l2, name="fit_linear_probe", time_limit=20)
         W, b = expect_pair(out, "fit_linear_probe", "(W, b)")
-        W, b = to_array(W, "W").astype(float), to_array(b, "b").astype(float)
+        for name, value in (("W", W), ("b", b)):
+            if not isinstance(value, np.ndarray):
+                hint = (" (a tensor: .detach().numpy() turns it into one)"
+                        if hasattr(value, "detach") else "")
+                raise CheckFailed(f"{name} is a {type(value).__name__}: return NumPy arrays{hint}.")
+            if value.dtype.kind != "f":
+                raise CheckFailed(f"{name} has dtype {value.dtype}: return floating-point arrays.")
+        W, b = W.astype(float), b.astype(float)
         if W.shape == (n_classes, d) and d != n_classes:
             raise CheckFailed(f"W has shape {W.shape}: it should be (d, n_classes) = ({d}, {n_classes}), so that "
                               f"features @ W gives one logit per class ({case}).")
@@ -108,7 +128,11 @@ def _deep_base_model(seed=0):
 
     torch = require_framework("torch")
     nn = torch.nn
-    torch.manual_seed(seed)
+    with seeded_global_random(145 + seed):
+        return _deep_base(nn, OrderedDict)
+
+
+def _deep_base(nn, OrderedDict):
     base = nn.Sequential(OrderedDict(
         stem=nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()),
         act=nn.ReLU(),
@@ -127,7 +151,7 @@ def check_discriminative_param_groups(discriminative_param_groups):
     last n_trainable blocks of model.base at head_lr * decay**j, freezes the rest, returns groups."""
     torch = require_framework("torch")
     cases = [("the chapter's CNN", _model, 1e-3, 0.1, 1), ("the chapter's CNN", _model, 3e-3, 0.5, 2),
-             ("the chapter's CNN", _model, 1e-2, 0.3, 0), ("the chapter's CNN", _model, 2e-3, 0.2, 1),
+             ("the chapter's CNN", _model, 1e-2, 0.3, 0), ("the chapter's CNN", _model, 2e-3, 0.2, 3),
              ("a base with parameterless layers between its blocks", _deep_base_model, 1e-3, 0.5, 2),
              ("a base with parameterless layers between its blocks", _deep_base_model, 5e-3, 0.1, 4)]
     for index, (what, build, head_lr, decay, n_trainable) in enumerate(cases):
@@ -198,14 +222,14 @@ def check_discriminative_param_groups(discriminative_param_groups):
 def _bn_test_model(seed=0):
     torch = require_framework("torch")
     nn = torch.nn
-    torch.manual_seed(seed)
-    return nn.Sequential(
-        nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Dropout2d(0.5)),
-        nn.Flatten(),
-        nn.Sequential(nn.Linear(3 * 4 * 4, 6), nn.BatchNorm1d(6), nn.ReLU()),
-        nn.Dropout(0.5),
-        nn.Linear(6, 2),
-    )
+    with seeded_global_random(142 + seed):
+        return nn.Sequential(
+            nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Dropout2d(0.5)),
+            nn.Flatten(),
+            nn.Sequential(nn.Linear(3 * 4 * 4, 6), nn.BatchNorm1d(6), nn.ReLU()),
+            nn.Dropout(0.5),
+            nn.Linear(6, 2),
+        )
 
 
 @register("14.train_with_frozen_bn")
@@ -224,11 +248,12 @@ def check_train_with_frozen_bn(train_with_frozen_bn):
             model.eval()  # the function has to switch training mode on itself
             first_weight = next(m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))).weight
             first_weight.requires_grad_(False)  # a choice made before the call, to be left alone
+            rng = seeded_rng(144)
             with torch.no_grad():  # give the statistics values that differ from a fresh batch
                 for m in model.modules():
                     if isinstance(m, bn_type):
-                        m.running_mean.uniform_(-1, 1)
-                        m.running_var.uniform_(0.5, 2)
+                        m.running_mean.copy_(torch.as_tensor(rng.uniform(-1, 1, m.num_features)))
+                        m.running_var.copy_(torch.as_tensor(rng.uniform(0.5, 2, m.num_features)))
             case = f"{what}, freeze_affine={freeze_affine}"
             out = call(lambda m=model, f=freeze_affine: train_with_frozen_bn(m, f), name="train_with_frozen_bn")
             if out is not model:
@@ -259,12 +284,120 @@ def check_train_with_frozen_bn(train_with_frozen_bn):
             if sum(1 for g in others_grad if not g) != 1:
                 raise CheckFailed(f"requires_grad of a layer that is not batch normalisation changed ({case}).")
             stats = [m.running_mean.clone() for m in bns]
-            torch.manual_seed(1)
-            x = torch.randn(8, *shape) * 3 + 2
-            with torch.no_grad():
+            x = torch.as_tensor(seeded_rng(143).normal(2.0, 3.0, size=(8, *shape)), dtype=torch.float32)
+            with torch.no_grad(), seeded_global_random(143):  # dropout draws from the global state
                 a, b = model(x), model(x)
             if any(not torch.equal(s, m.running_mean) for s, m in zip(stats, bns, strict=True)):
                 raise CheckFailed(f"the running statistics changed during a forward pass ({case}).")
             if torch.allclose(a, b) and any(isinstance(m, (nn.Dropout, nn.Dropout2d)) for m in others):
                 raise CheckFailed(f"two forward passes gave the same output: dropout is not active ({case}).")
     return "batch norm uses its stored statistics, dropout still drops, requires_grad as asked"
+
+
+# --------------------------------------------------------------------------- probe accuracy
+
+
+def _probe_bases():
+    """Two frozen bases: the chapter's (its batch-norm statistics set away from a fresh
+    batch's) and a small one with dropout, whose output changes in training mode."""
+    torch = require_framework("torch")
+    nn = torch.nn
+    chapter = _model(5, seed=1).base
+    rng = seeded_rng(146)
+    with torch.no_grad():
+        for m in chapter.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.as_tensor(rng.uniform(0.0, 0.4, m.num_features)))
+                m.running_var.copy_(torch.as_tensor(rng.uniform(0.02, 0.2, m.num_features)))
+    with seeded_global_random(147):
+        small = nn.Sequential(nn.Conv2d(1, 6, 5, stride=3), nn.ReLU(), nn.Flatten(),
+                              nn.Dropout(0.5), nn.Linear(6 * 8 * 8, 24), nn.ReLU())
+    return [("the chapter's base", chapter), ("a base with dropout", small)]
+
+
+def _blob_images(rng, labels):
+    """28 x 28 images in [0, 1], float32, (n, 1, 28, 28): each class a bright square in its
+    own place, plus noise, so that a probe can learn them."""
+    images = rng.uniform(0.0, 0.3, size=(len(labels), 1, 28, 28))
+    for i, label in enumerate(labels):
+        row, col = divmod(int(label), 3)
+        top, left = 3 + 8 * row + rng.integers(-1, 2), 3 + 8 * col + rng.integers(-1, 2)
+        images[i, 0, top:top + 6, left:left + 6] += 0.7
+    return images.astype(np.float32)
+
+
+def _reference_probe(features, labels, n_classes, l2):
+    from scipy.optimize import minimize
+
+    d = features.shape[1]
+
+    def fun(theta):
+        W, b = theta[: d * n_classes].reshape(d, n_classes), theta[d * n_classes:]
+        loss, gW, gb = _probe_objective(W, b, features, labels, l2)
+        return loss, np.concatenate([gW.ravel(), gb])
+
+    theta = minimize(fun, np.zeros(d * n_classes + n_classes), jac=True, method="L-BFGS-B",
+                     options={"maxiter": 5000, "gtol": 1e-10, "ftol": 1e-15}).x
+    return theta[: d * n_classes].reshape(d, n_classes), theta[d * n_classes:]
+
+
+@register("14.probe_accuracy")
+def check_probe_accuracy(probe_accuracy):
+    """probe_accuracy(base, X_train, y_train, X_test, y_test, l2) computes the frozen base's
+    features in evaluation mode (the base unchanged), fits fit_linear_probe on them and returns
+    the fraction of test images classified correctly."""
+    torch = require_framework("torch")
+    rng = seeded_rng(148)
+    cases = [(0, 4, 3, 0.05), (1, 5, 2, 1e-3), (0, 6, 2, 10.0), (1, 4, 4, 0.3)]
+    bases = _probe_bases()
+    for which, n_classes, per_class, l2 in cases:
+        what, base = bases[which]
+        y_train = rng.permutation(np.repeat(np.arange(n_classes), per_class))
+        y_test = rng.integers(0, n_classes, size=int(rng.integers(150, 220)))
+        X_train, X_test = _blob_images(rng, y_train), _blob_images(rng, y_test)
+        case = (f"{what}, {n_classes} classes, {per_class} labelled images each, "
+                f"{len(y_test)} test images, l2={l2:g}")
+        base.eval()
+        with torch.no_grad():
+            F_train = base(torch.as_tensor(X_train)).double().numpy()
+            F_test = base(torch.as_tensor(X_test)).double().numpy()
+        W, b = _reference_probe(F_train, y_train, n_classes, l2)
+        expected = float(np.mean((F_test @ W + b).argmax(axis=1) == y_test))
+        train_accuracy = float(np.mean((F_train @ W + b).argmax(axis=1) == y_train))
+        W_other, b_other = _reference_probe(F_train, y_train, n_classes, 0.1)
+        default_l2 = float(np.mean((F_test @ W_other + b_other).argmax(axis=1) == y_test))
+        state = {k: v.clone() for k, v in base.state_dict().items()}
+        base.train()  # the function must choose the mode itself
+        watch = calls_of_global(probe_accuracy, "fit_linear_probe")
+        with watch, seeded_global_random(149):
+            got = call(probe_accuracy, base, X_train, y_train, X_test, y_test, l2,
+                       name="probe_accuracy", time_limit=30)
+        changed = [k for k, v in base.state_dict().items() if not torch.equal(v, state[k])]
+        base.load_state_dict(state)
+        if changed:
+            hint = (" Its batch-norm statistics moved: put the base in evaluation mode "
+                    "(base.eval()) before computing features."
+                    if any("running" in k for k in changed) else "")
+            raise CheckFailed(f"the base changed ({changed[0]}): a frozen base stays as it is.{hint} ({case})")
+        if watch.count == 0:
+            raise CheckFailed("probe_accuracy never calls fit_linear_probe: fit the probe with your "
+                              "answer to exercise 1.")
+        if hasattr(got, "detach") or isinstance(got, (list, tuple, np.ndarray)) and np.ndim(got) > 0:
+            raise CheckFailed(f"return one number (a float), not a {type(got).__name__}.")
+        if isinstance(got, (bool, np.bool_)) or not isinstance(got, (float, int, np.floating, np.integer)):
+            raise CheckFailed(f"return one number (a float), not a {type(got).__name__}.")
+        got = float(got)
+        one_image = 1.0 / len(y_test) + 1e-12
+        if abs(got - expected) <= one_image:
+            continue
+        if abs(got - 100 * expected) <= 100 * one_image:
+            raise CheckFailed(f"{got:g} is a percentage: return the fraction, between 0 and 1 ({case}).")
+        if abs(got - train_accuracy) <= 1e-12 and abs(train_accuracy - expected) > one_image:
+            raise CheckFailed(f"that is the accuracy on the labelled training images; measure it on "
+                              f"X_test, y_test ({case}).")
+        if abs(got - default_l2) <= one_image and abs(default_l2 - expected) > one_image:
+            raise CheckFailed(f"the probe seems to ignore l2: pass l2 on to fit_linear_probe ({case}).")
+        mode = " With dropout in the base, features in training mode are random: base.eval()." if which else ""
+        raise CheckFailed(f"the test accuracy is {got:.4f}, but the exact probe on the base's "
+                          f"features reaches {expected:.4f}.{mode} ({case})")
+    return "four probes on two frozen bases, at the accuracy of the exact probe"

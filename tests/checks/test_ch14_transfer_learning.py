@@ -53,7 +53,7 @@ def _probe_torch_lbfgs(features, labels, n_classes, l2):
 
     for _ in range(3):
         optimizer.step(closure)
-    return W.detach().numpy(), b.detach().numpy().tolist()
+    return W.detach().numpy().astype(np.float32), b.detach().numpy().astype(np.float32)
 
 
 @pytest.mark.parametrize("answer", [_probe_scipy, _probe_torch_lbfgs])
@@ -79,6 +79,8 @@ def _probe_few_steps(features, labels, n_classes, l2):
     (lambda F, y, c, l2: _probe_scipy(F, y, c, 2 * l2), "twice too strong"),
     (lambda F, y, c, l2: tuple(a.T if a.ndim == 2 else a for a in _probe_scipy(F, y, c, l2)), r"\(d, n_classes\)"),
     (_probe_few_steps, "not the minimum"),
+    (lambda F, y, c, l2: tuple(torch.as_tensor(a) for a in _probe_scipy(F, y, c, l2)), "NumPy arrays"),
+    (lambda F, y, c, l2: (_probe_scipy(F, y, c, l2)[0], list(_probe_scipy(F, y, c, l2)[1])), "b is a list"),
 ])
 def test_linear_probe_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
@@ -259,3 +261,81 @@ def test_frozen_bn_rejects(answer, hint):
 @pytest.mark.parametrize("exercise_id", sorted(checks_for("14")))
 def test_every_check_fails_cleanly_on_a_bad_answer(exercise_id, kind):
     assert_fails_cleanly(exercise_id, kind)
+
+
+# ----------------------------------------------------------------- probe accuracy (exercise 4a)
+
+
+def fit_linear_probe(features, labels, n_classes, l2):
+    """The learner's exercise 1, which their probe_accuracy looks up among its globals."""
+    return _probe_scipy(features, labels, n_classes, l2)
+
+
+def probe_accuracy_no_grad(base, X_train, y_train, X_test, y_test, l2):
+    base.eval()
+    with torch.no_grad():
+        F_train = base(torch.as_tensor(X_train)).numpy()
+        F_test = base(torch.as_tensor(X_test)).numpy()
+    W, b = fit_linear_probe(F_train, y_train, len(np.unique(y_train)), l2)
+    return float(np.mean((F_test @ W + b).argmax(axis=1) == y_test))
+
+
+def probe_accuracy_inference_mode(base, X_train, y_train, X_test, y_test, l2):
+    base.train(False)
+    with torch.inference_mode():
+        features = [base(torch.from_numpy(x)).double().numpy() for x in (X_train, X_test)]
+    n_classes = int(y_train.max()) + 1
+    W, b = fit_linear_probe(features[0], y_train, n_classes, l2)
+    predicted = np.argmax(features[1] @ W + b, axis=-1)
+    return np.float64((predicted == y_test).sum() / len(y_test))
+
+
+@pytest.mark.parametrize("answer", [probe_accuracy_no_grad, probe_accuracy_inference_mode])
+def test_probe_accuracy_accepts(answer):
+    assert check("14.probe_accuracy", answer)
+
+
+def _probe_train_mode(base, X_train, y_train, X_test, y_test, l2):
+    with torch.no_grad():
+        F_train = base(torch.as_tensor(X_train)).numpy()
+        F_test = base(torch.as_tensor(X_test)).numpy()
+    W, b = fit_linear_probe(F_train, y_train, len(np.unique(y_train)), l2)
+    return float(np.mean((F_test @ W + b).argmax(axis=1) == y_test))
+
+
+def _probe_percent(*args):
+    return 100 * probe_accuracy_no_grad(*args)
+
+
+def _probe_on_training_images(base, X_train, y_train, X_test, y_test, l2):
+    return probe_accuracy_no_grad(base, X_train, y_train, X_train, y_train, l2)
+
+
+def _probe_fixed_l2(base, X_train, y_train, X_test, y_test, l2):
+    return probe_accuracy_no_grad(base, X_train, y_train, X_test, y_test, 0.1)
+
+
+def _probe_sklearn_style(base, X_train, y_train, X_test, y_test, l2):
+    """Its own few gradient steps instead of fit_linear_probe."""
+    base.eval()
+    with torch.no_grad():
+        F_train, F_test = base(torch.as_tensor(X_train)).numpy(), base(torch.as_tensor(X_test)).numpy()
+    W, b = _probe_few_steps(F_train, y_train, len(np.unique(y_train)), l2)
+    return float(np.mean((F_test @ W + b).argmax(axis=1) == y_test))
+
+
+def _probe_tensor(*args):
+    return torch.tensor(probe_accuracy_no_grad(*args))
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (_probe_train_mode, "evaluation mode|base.eval"),
+    (_probe_percent, "percentage"),
+    (_probe_on_training_images, "training images"),
+    (_probe_fixed_l2, "ignore l2"),
+    (_probe_sklearn_style, "never calls fit_linear_probe"),
+    (_probe_tensor, "one number"),
+])
+def test_probe_accuracy_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("14.probe_accuracy", answer)
