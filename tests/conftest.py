@@ -25,13 +25,35 @@ def root() -> Path:
     return ROOT
 
 
+#: Session fixtures that several modules share and that take minutes to make: the workers of a
+#: parallel run share one (tests/course/conftest.py), so only the first module using one runs early.
+SHARED_BUILDS = ("built_book",)
+
+
 def pytest_collection_modifyitems(config, items):
     """nbval's notebook cells run a kernel: they are slow. Slow tests run first, in collection
     order (a stable sort keeps each notebook's cells in order): with ``-n 2 --dist loadscope
     --no-loadscope-reorder`` (scripts/course.sh) the long pieces (the book build, the grading
     batch, every notebook) start early and the quick ones fill in around them, instead of a
-    long one starting last."""
+    long one starting last. The other modules that use a shared build go last, when it is
+    done, rather than wait for it while the first module makes it."""
     for item in items:
         if type(item).__module__.startswith("nbval"):
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+    def module(item):
+        return item.nodeid.split("::")[0]
+
+    users = {}
+    for item in items:
+        for name in SHARED_BUILDS:
+            if name in getattr(item, "fixturenames", ()):
+                users.setdefault(name, []).append(module(item))
+    reusers = {m for modules in users.values() for m in dict.fromkeys(modules) if m != modules[0]}
+
+    def rank(item):
+        if module(item) in reusers:
+            return 2
+        return 0 if item.get_closest_marker("slow") else 1
+
+    items.sort(key=rank)

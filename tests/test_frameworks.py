@@ -31,6 +31,7 @@ def test_chatter_is_dropped_and_real_lines_kept(capfd):
     assert not any(NATIVE_CHATTER.match(line) for line in err.splitlines()), err
 
 
+@pytest.mark.slow
 def test_forcing_onednn_makes_a_bare_import_chatty():
     """The precondition of the next test: without the course's import, the chatter is there."""
     result = subprocess.run([sys.executable, "-c", "import tensorflow"], capture_output=True, text=True,
