@@ -203,63 +203,159 @@ def test_train_one_epoch_rejects(answer, hint):
         check("07.train_one_epoch", answer)
 
 
+# --------------------------------------------------------------------------- fit_temperature
+
+
+def temperature_golden(logits, labels):
+    z, rows = np.asarray(logits, dtype=float), np.arange(len(labels))
+
+    def nll(log_t):
+        s = z / np.exp(log_t)
+        s = s - s.max(axis=1, keepdims=True)
+        return np.mean(np.log(np.exp(s).sum(axis=1)) - s[rows, labels])
+
+    lo, hi, ratio = np.log(0.01), np.log(1e4), (np.sqrt(5) - 1) / 2
+    for _ in range(100):
+        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        lo, hi = (lo, b) if nll(a) < nll(b) else (a, hi)
+    return float(np.exp((lo + hi) / 2))
+
+
+def temperature_lbfgs(logits, labels):
+    """torch.optim.LBFGS on log T, started from the spread of the logits."""
+    torch = pytest.importorskip("torch")
+    z, y = torch.tensor(logits, dtype=torch.float64), torch.tensor(labels)
+    log_t = torch.tensor(float(np.log(np.std(logits))), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(z / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return log_t.exp().item()
+
+
+@pytest.mark.parametrize("answer", [temperature_golden, temperature_lbfgs])
+def test_fit_temperature_accepts(answer):
+    assert check("07.fit_temperature", answer)
+
+
+def temperature_naive_grid(logits, labels):
+    best = None
+    for T in np.geomspace(0.01, 1e4, 2000):
+        p = np.exp(np.asarray(logits) / T)
+        p /= p.sum(axis=1, keepdims=True)
+        value = -np.mean(np.log(p[np.arange(len(labels)), labels]))
+        if best is None or value < best[0]:
+            best = (value, T)
+    return float(best[1])
+
+
+def temperature_linear_grid(logits, labels):
+    z, rows = np.asarray(logits, dtype=float), np.arange(len(labels))
+
+    def nll(T):
+        s = z / T
+        s = s - s.max(axis=1, keepdims=True)
+        return np.mean(np.log(np.exp(s).sum(axis=1)) - s[rows, labels])
+
+    grid = np.linspace(0.05, 20, 400)
+    return float(grid[np.argmin([nll(T) for T in grid])])
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda z, y: 1 / temperature_golden(z, y), "That is 1/T"),
+    (temperature_naive_grid, "overflows"),
+    (temperature_linear_grid, "search finer, or on a log scale"),
+    (lambda z, y: np.array([temperature_golden(z, y)]), "NumPy array of shape"),
+    (lambda z, y: -temperature_golden(z, y), "a temperature is positive"),
+])
+def test_fit_temperature_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("07.fit_temperature", answer)
+
+
 # --------------------------------------------------------------------------- train_to_target
 
 
-def _train_mlp(X, y, epochs, hidden=256, lr=1e-3, validate=True):
+def _train_mlp(X, y, epochs, hidden=(256, 128), lr=1e-3, validate=True, schedule=True, keep_best=True):
+    """The recipe of the lecture: Adam, a cosine schedule, the best validation epoch kept."""
     torch = pytest.importorskip("torch")
+    import copy
+
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
 
     torch.manual_seed(0)
     n_val = len(X) // 5 if validate else 0
     loader = DataLoader(TensorDataset(torch.from_numpy(X[n_val:]), torch.from_numpy(y[n_val:])),
-                        batch_size=64, shuffle=True)
-    model = nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+                        batch_size=128, shuffle=True)
+    layers, width = [], 784
+    for units in hidden:
+        layers += [nn.Linear(width, units), nn.ReLU()]
+        width = units
+    model = nn.Sequential(*layers, nn.Linear(width, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
     loss_fn = nn.CrossEntropyLoss()
+    best = (-1.0, copy.deepcopy(model.state_dict()))
     for _ in range(epochs):
+        model.train()
         for xb, yb in loader:
             optimizer.zero_grad()
             loss_fn(model(xb), yb).backward()
             optimizer.step()
+        if schedule:
+            scheduler.step()
+        if validate and keep_best:
+            model.eval()
+            with torch.no_grad():
+                accuracy = (model(torch.from_numpy(X[:n_val])).argmax(1).numpy() == y[:n_val]).mean()
+            if accuracy > best[0]:
+                best = (accuracy, copy.deepcopy(model.state_dict()))
+    if validate and keep_best and epochs:
+        model.load_state_dict(best[1])
     return model
 
 
-def test_train_to_target_accepts_early_stopping():
+def test_train_to_target_accepts_the_lecture_recipe():
+    assert check("07.train_to_target", lambda X, y: _train_mlp(X, y, epochs=12))
+
+
+def test_train_to_target_accepts_a_loop_without_dataloader():
+    """Batches by slicing, one hidden layer, fixed epochs, no validation split, no schedule object."""
     torch = pytest.importorskip("torch")
     from torch import nn
 
-    def with_validation(X, y):
+    def sliced(X, y):
         torch.manual_seed(1)
-        n_val = len(X) // 5
-        model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
-        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-        X_t, y_t = torch.from_numpy(X[n_val:]), torch.from_numpy(y[n_val:])
-        for _ in range(20):
-            for start in range(0, len(X_t), 100):  # batches by slicing, no DataLoader
+        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
+        epochs = 12
+        for epoch in range(epochs):
+            for group in optimizer.param_groups:  # a cosine by hand
+                group["lr"] = 0.5e-3 * (1 + np.cos(np.pi * epoch / epochs))
+            order = torch.randperm(len(X_t))
+            for start in range(0, len(X_t), 100):
+                idx = order[start:start + 100]
                 optimizer.zero_grad()
-                nn.functional.cross_entropy(model(X_t[start:start + 100]),
-                                            y_t[start:start + 100]).backward()
+                nn.functional.cross_entropy(model(X_t[idx]), y_t[idx]).backward()
                 optimizer.step()
-            with torch.no_grad():
-                accuracy = (model(torch.from_numpy(X[:n_val])).argmax(1).numpy() == y[:n_val]).mean()
-            if accuracy > 0.84:
-                break
         return model
 
-    assert check("07.train_to_target", with_validation)
-
-
-def test_train_to_target_accepts_fixed_epochs():
-    assert check("07.train_to_target", lambda X, y: _train_mlp(X, y, epochs=8, validate=False))
+    assert check("07.train_to_target", sliced)
 
 
 @pytest.mark.parametrize("make,hint", [
     (lambda X, y: _train_mlp(X, y, epochs=0), "about chance"),
     (lambda X, y: _train_mlp(X, np.random.default_rng(0).permutation(y), epochs=2), "about chance"),
-    (lambda X, y: _train_mlp(X[:150], y[:150], epochs=20, validate=False), "all the images"),
-    (lambda X, y: _train_mlp(X, y, epochs=1, lr=2e-5), "train longer"),
+    (lambda X, y: _train_mlp(X, y, epochs=15, hidden=(), lr=3e-3), "linear model"),
+    (lambda X, y: _train_mlp(X[:300], y[:300], epochs=20), "all the images"),
+    (lambda X, y: _train_mlp(X, y, epochs=1, lr=2e-5), "best validation accuracy"),
     (lambda X, y: "a model", "torch.nn.Module"),
 ])
 def test_train_to_target_rejects(make, hint):
