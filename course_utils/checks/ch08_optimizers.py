@@ -396,3 +396,52 @@ def check_warmup_step_scheduler(warmup_step_scheduler):
         expect_close(np.array(rates), expected, "the learning rate at each step", case=case,
                      rtol=1e-6, atol=1e-9, mistakes=mistakes)
     return "four schedules followed for 10 to 40 steps through torch.optim"
+
+
+# --------------------------------------------------------------------------- heavy-ball settings
+
+def _worst_rate(lr, beta, curvatures):
+    """The largest |root| of r^2 - (1 + beta - lr lambda) r + beta over the given curvatures."""
+    rates = [max(abs(np.roots([1.0, -(1.0 + beta - lr * lam), beta]))) for lam in curvatures]
+    return float(max(rates))
+
+
+@register("08.heavy_ball_settings")
+def check_heavy_ball_settings(heavy_ball_settings):
+    """heavy_ball_settings(mu, L) returns (lr, beta) with the fastest worst-case rate on curvatures in [mu, L]."""
+    require_callable(heavy_ball_settings, "heavy_ball_settings")
+    rng = seeded_rng(81)
+    cases = [(1.0, 100.0, "mu = 1, L = 100"), (3.0, 3.0, "mu = L = 3 (no conditioning)")]
+    mu = float(rng.uniform(0.01, 0.5))
+    cases.append((mu, float(mu * rng.uniform(20, 400)), "random mu and L"))
+    mu = float(rng.uniform(2.0, 5.0))
+    cases.append((mu, float(mu * rng.uniform(1.5, 4.0)), "a mild condition number"))
+    for mu, L, case in cases:
+        out = call(heavy_ball_settings, mu, L, name="heavy_ball_settings")
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise CheckFailed(f"heavy_ball_settings should return the pair (lr, beta), not a {type(out).__name__}.")
+        if not all(isinstance(v, (float, int)) and not isinstance(v, bool) for v in out):
+            raise CheckFailed("heavy_ball_settings should return two floats (lr, beta), not "
+                              f"{[type(v).__name__ for v in out]}: convert with float(...).")
+        lr, beta = (float(v) for v in out)
+        root_mu, root_L = np.sqrt(mu), np.sqrt(L)
+        want_lr, want_beta = 4 / (root_L + root_mu) ** 2, ((root_L - root_mu) / (root_L + root_mu)) ** 2
+        if np.isclose(lr, want_lr, rtol=1e-6, atol=1e-12) and np.isclose(beta, want_beta, rtol=1e-6, atol=1e-12):
+            continue
+        settings = f"for {case} you return lr = {lr:.6g}, beta = {beta:.6g}"
+        if np.isclose(lr, want_beta, rtol=1e-6, atol=1e-12) and np.isclose(beta, want_lr, rtol=1e-6, atol=1e-12):
+            raise CheckFailed(f"{settings}: the two are swapped; return (lr, beta) in that order.")
+        if np.isclose(beta, np.sqrt(want_beta), rtol=1e-6, atol=1e-12) and mu != L:
+            raise CheckFailed(f"{settings}: that beta is (sqrt L - sqrt mu) / (sqrt L + sqrt mu), the best rate "
+                              "per step; with complex roots |r| = sqrt(beta), so beta is its square.")
+        if np.isclose(lr, 2 / (mu + L), rtol=1e-6):
+            raise CheckFailed(f"{settings}: lr = 2 / (mu + L) is gradient descent's best rate; with momentum the "
+                              "double roots at mu and at L give another one.")
+        if np.isclose(lr, 1 / L, rtol=1e-6) and mu != L:
+            raise CheckFailed(f"{settings}: lr = 1/L is gradient descent's safe rate, not the best one with "
+                              "momentum: make the roots double at lambda = mu and at lambda = L.")
+        ours, theirs = _worst_rate(want_lr, want_beta, (mu, L)), _worst_rate(lr, beta, np.linspace(mu, L, 201))
+        raise CheckFailed(f"{settings}; with them the slowest direction shrinks by {theirs:.4g} per step, the "
+                          f"best settings reach {ours:.4g}. Solve 1 + beta - lr mu = 2 sqrt(beta) and "
+                          "1 + beta - lr L = -2 sqrt(beta) for lr and beta.")
+    return "four (mu, L) pairs, mu = L included"

@@ -464,6 +464,38 @@ def test_nested_state_written_in_place_is_still_reported():
 
 
 
+# ---------------------------------------------------------------- 08.heavy_ball_settings
+
+
+def heavy_ball_roots(mu, L):
+    root_mu, root_L = np.sqrt(mu), np.sqrt(L)
+    return float(4 / (root_L + root_mu) ** 2), float(((root_L - root_mu) / (root_L + root_mu)) ** 2)
+
+
+def heavy_ball_kappa(mu, L):
+    """The same settings written with the condition number, returned as a list."""
+    k = L / mu
+    return [4 / (mu * (np.sqrt(k) + 1) ** 2), ((np.sqrt(k) - 1) / (np.sqrt(k) + 1)) ** 2]
+
+
+@pytest.mark.parametrize("answer", [heavy_ball_roots, heavy_ball_kappa])
+def test_heavy_ball_settings_accepts(answer):
+    assert check("08.heavy_ball_settings", answer)
+
+
+@pytest.mark.parametrize("answer,hint", [
+    (lambda mu, L: heavy_ball_roots(mu, L)[::-1], "swapped"),
+    (lambda mu, L: (heavy_ball_roots(mu, L)[0], np.sqrt(heavy_ball_roots(mu, L)[1])), "beta is its square"),
+    (lambda mu, L: (2 / (mu + L), heavy_ball_roots(mu, L)[1]), "gradient descent's best rate"),
+    (lambda mu, L: (1 / L, 0.9), "gradient descent's safe rate"),
+    (lambda mu, L: (heavy_ball_roots(mu, L)[0], 0.9), "slowest direction shrinks by"),
+    (lambda mu, L: np.array(heavy_ball_roots(mu, L)), "the pair \\(lr, beta\\)"),
+])
+def test_heavy_ball_settings_rejects(answer, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        check("08.heavy_ball_settings", answer)
+
+
 @pytest.mark.parametrize("kind", BAD_ANSWERS)
 @pytest.mark.parametrize("exercise_id", sorted(checks_for("08")))
 def test_every_check_fails_cleanly_on_a_bad_answer(exercise_id, kind):
