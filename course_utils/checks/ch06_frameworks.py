@@ -215,7 +215,7 @@ def _state_copy(model):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-@register("06.predict", plain_data=False)
+@register("06.predict", plain_data=False, hides="course_utils.backprop")  # defines a predict too
 def check_predict(predict):
     """predict(model, X) returns float32 outputs in evaluation mode, without gradients; the model unchanged."""
     torch = require_framework("torch")
