@@ -44,7 +44,12 @@ def _step_result(out, name, shape, step):
     if not isinstance(state, dict):
         raise CheckFailed(f"the new state returned by `{name}` should be a dict, not "
                           f"{type(state).__name__}.")
-    new_params = to_array(new_params, "new_params").astype(float)
+    if not isinstance(new_params, np.ndarray) or new_params.dtype.kind != "f":
+        kind = (f"an array of dtype {new_params.dtype}" if isinstance(new_params, np.ndarray)
+                else f"a {type(new_params).__name__}")
+        raise CheckFailed(f"new_params returned by `{name}` is {kind}; build a new float NumPy array "
+                          f"(step {step}).")
+    new_params = new_params.astype(float)
     if new_params.shape != shape:
         raise CheckFailed(f"new_params has shape {new_params.shape}, expected {shape} (step {step}).")
     return new_params, state
@@ -203,7 +208,12 @@ def _warmup_cosine_reference(steps, base_lr, warmup, total):
 @register("08.warmup_cosine")
 def check_warmup_cosine(warmup_cosine):
     """warmup_cosine(step, base_lr, warmup_steps, total_steps): linear warm-up, then cosine to 0."""
-    for base_lr, warmup, total in [(0.1, 5, 30), (3e-4, 10, 100), (1.0, 0, 12)]:
+    rng = seeded_rng(31)
+    cases = [(float(rng.uniform(0.05, 0.5)), int(rng.integers(3, 8)), 0),
+             (float(rng.uniform(1e-4, 1e-3)), int(rng.integers(8, 15)), 0),
+             (float(rng.uniform(0.5, 2.0)), 0, 0)]
+    cases = [(lr, w, w + int(rng.integers(10, 40))) for lr, w, _ in cases]
+    for base_lr, warmup, total in cases:
         steps = np.arange(0, total + 8)
         got = np.array([to_array(call(warmup_cosine, int(s), base_lr, warmup, total, name="warmup_cosine"),
                                  f"warmup_cosine({s}, ...)").astype(float).reshape(-1)[0] for s in steps])
@@ -224,12 +234,15 @@ def check_warmup_cosine(warmup_cosine):
             "the cosine starts after the warm-up: use (step - warmup_steps) in it":
                 np.where(s < warmup, base_lr * s / max(warmup, 1),
                          0.5 * base_lr * (1 + np.cos(np.pi * np.clip(s / (total - warmup), 0, 1)))),
+            "the cosine starts after the warm-up: use (step - warmup_steps) in it (it reaches 0 late)":
+                np.where(s < warmup, base_lr * s / max(warmup, 1),
+                         np.where(s >= total, 0.0, 0.5 * base_lr * (1 + np.cos(np.pi * s / (total - warmup))))),
         }
         if warmup == 0:
             mistakes.pop("start with the linear warm-up: base_lr * step / warmup_steps for step < warmup_steps")
         expect_close(got, expected, "the learning rates", case=f"steps 0 to {total + 7}, base_lr={base_lr}, "
                      f"warmup_steps={warmup}, total_steps={total}", mistakes=mistakes)
-    return "three schedules, every step"
+    return "three schedules (one without warm-up), every step"
 
 
 # --------------------------------------------------------------------------- AdamW
@@ -292,8 +305,7 @@ def check_adamw_step(adamw_step):
 # --------------------------------------------------------------------------- Nesterov, look-ahead form
 
 
-def _quadratic_grad(seed, d):
-    rng = np.random.default_rng(seed)
+def _quadratic_grad(rng, d):
     A = rng.normal(size=(d, d))
     H, b = A @ A.T / d + 0.5 * np.eye(d), rng.normal(size=d)
     return lambda p: H @ np.asarray(p, dtype=float) - b
@@ -304,12 +316,13 @@ def _bumpy_grad(p):
     return p + np.sin(3 * p) + 0.2 * p**3
 
 
-def _nesterov_reference(grad_fn, p0, lr, mu, n, at="look_ahead", carry=True):
-    params, v, path = p0.copy(), np.zeros_like(p0), []
+def _nesterov_reference(grad_fn, p0, lr, mu, n, at="look_ahead", carry=True, sign=1, start="zero"):
+    params, path = p0.copy(), []
+    v = -lr * grad_fn(p0) if start == "step" else np.zeros_like(p0)
     for _ in range(n):
         point = {"look_ahead": params + mu * v, "here": params, "behind": params - mu * v}[at]
         v_new = mu * v - lr * grad_fn(point)
-        params = params + v_new
+        params = params + sign * v_new
         v = v_new if carry else np.zeros_like(p0)
         path.append(params)
     return np.array(path)
@@ -320,10 +333,11 @@ def check_nesterov_step(nesterov_step):
     """nesterov_step(params, state, grad_fn, lr, mu): v = mu v - lr grad(params + mu v)."""
     name = "nesterov_step"
     require_callable(nesterov_step, name)
-    for seed, lr, mu, d, kind in [(0, 0.1, 0.9, 3, "quadratic"), (1, 0.05, 0.5, 4, "quadratic"),
-                                  (2, 0.02, 0.95, 2, "bumpy"), (3, 0.3, 0.0, 3, "quadratic")]:
-        grad_fn = _quadratic_grad(seed, d) if kind == "quadratic" else _bumpy_grad
-        p0 = np.random.default_rng(seed + 10).normal(size=d)
+    rng = seeded_rng(41)
+    for lr, mu, d, kind in [(0.1, 0.9, 3, "quadratic"), (0.05, 0.5, 4, "quadratic"),
+                            (0.02, 0.95, 2, "bumpy"), (0.3, 0.0, 3, "quadratic")]:
+        grad_fn = _quadratic_grad(rng, d) if kind == "quadratic" else _bumpy_grad
+        p0 = rng.normal(size=d)
         params, state, path = p0.copy(), {}, []
         for t in range(8):
             kept_params, kept_state = params.copy(), copy.deepcopy(state)
@@ -341,7 +355,11 @@ def check_nesterov_step(nesterov_step):
                 _nesterov_reference(grad_fn, p0, lr, mu, 8, at="behind"),
             "the velocity is not carried over: return it in the state and use it next step":
                 _nesterov_reference(grad_fn, p0, lr, mu, 8, carry=False),
+            "the velocity starts at zero, v_0 = 0 (the first step is -lr * grad_fn(params))":
+                _nesterov_reference(grad_fn, p0, lr, mu, 8, start="step"),
         }
+        mistakes["the parameters move by + v, theta_t = theta_{t-1} + v_t: v already points downhill"] = \
+            _nesterov_reference(grad_fn, p0, lr, mu, 8, sign=-1)
         expect_close(np.array(path), _nesterov_reference(grad_fn, p0, lr, mu, 8),
                      "the parameters after each step", case=case, mistakes=mistakes)
     return "8 steps on quadratic and non-quadratic functions, four settings"
@@ -360,7 +378,10 @@ def _warmup_step_rates(lr0, warmup, step_size, gamma, n, variant="right"):
     decay = lr0 * gamma ** (np.maximum(since, 0) // step_size)
     if variant == "no_warmup":
         return lr0 * gamma ** (t // step_size)
-    return np.where(t < warmup, warm, decay)
+    if variant == "smooth":
+        decay = lr0 * gamma ** (np.maximum(since, 0) / step_size)
+    rates = np.where(t < warmup, warm, decay)
+    return rates * lr0 if variant == "absolute" else rates
 
 
 @register("08.warmup_step_scheduler")
@@ -369,16 +390,19 @@ def check_warmup_step_scheduler(warmup_step_scheduler):
     torch = require_framework("torch")
     name = "warmup_step_scheduler"
     require_callable(warmup_step_scheduler, name)
-    for lr0, warmup, step_size, gamma, n in [(0.1, 5, 10, 0.5, 40), (0.3, 1, 3, 0.1, 12),
-                                             (0.05, 8, 4, 0.9, 30), (1.0, 3, 1, 0.7, 10)]:
+    rng = seeded_rng(51)
+    cases = [(0.1, 5, 10, 0.5, 40), (0.3, 1, 3, 0.1, 12), (0.05, 8, 4, 0.9, 30), (1.0, 3, 1, 0.7, 10)]
+    cases = [(float(lr0 * rng.uniform(0.5, 1.5)), w, k, float(g * rng.uniform(0.9, 1.0)), n)
+             for lr0, w, k, g, n in cases]
+    for lr0, warmup, step_size, gamma, n in cases:
         weight = torch.zeros(2, requires_grad=True)
         optimizer = torch.optim.SGD([weight], lr=lr0)
         scheduler = call(lambda o=optimizer, w=warmup, k=step_size, g=gamma: warmup_step_scheduler(o, w, k, g),
                          name=name)
         require_answer(scheduler, f"{name}(...)")
-        if not callable(getattr(scheduler, "step", None)):
-            raise CheckFailed(f"{name} should return a scheduler from torch.optim.lr_scheduler (an object with "
-                              f".step()), not a {type(scheduler).__name__}.")
+        if not isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler):
+            raise CheckFailed(f"{name} should return a scheduler from torch.optim.lr_scheduler (for example a "
+                              f"LambdaLR), not a {type(scheduler).__name__}.")
         rates = []
         for _ in range(n):
             rates.append(float(optimizer.param_groups[0]["lr"]))
@@ -392,6 +416,10 @@ def check_warmup_step_scheduler(warmup_step_scheduler):
             "count the decay steps from the end of the warm-up, not from step 0":
                 _warmup_step_rates(lr0, warmup, step_size, gamma, n, "from_zero"),
             "the warm-up is missing": _warmup_step_rates(lr0, warmup, step_size, gamma, n, "no_warmup"),
+            "the rate drops in steps, gamma ** floor((t - warmup_steps) / step_size), not smoothly":
+                _warmup_step_rates(lr0, warmup, step_size, gamma, n, "smooth"),
+            "LambdaLR multiplies the initial rate by your function's value: return a factor, not a rate":
+                _warmup_step_rates(lr0, warmup, step_size, gamma, n, "absolute"),
         }
         expect_close(np.array(rates), expected, "the learning rate at each step", case=case,
                      rtol=1e-6, atol=1e-9, mistakes=mistakes)
@@ -424,6 +452,10 @@ def check_heavy_ball_settings(heavy_ball_settings):
             raise CheckFailed("heavy_ball_settings should return two floats (lr, beta), not "
                               f"{[type(v).__name__ for v in out]}: convert with float(...).")
         lr, beta = (float(v) for v in out)
+        if not (np.isfinite(lr) and np.isfinite(beta)):
+            raise CheckFailed(f"for {case} heavy_ball_settings returns ({lr}, {beta}): with mu = L the settings "
+                              "must still be finite (a formula that divides by L - mu, or by sqrt(L) - sqrt(mu), "
+                              "breaks there).")
         root_mu, root_L = np.sqrt(mu), np.sqrt(L)
         want_lr, want_beta = 4 / (root_L + root_mu) ** 2, ((root_L - root_mu) / (root_L + root_mu)) ** 2
         if np.isclose(lr, want_lr, rtol=1e-6, atol=1e-12) and np.isclose(beta, want_beta, rtol=1e-6, atol=1e-12):

@@ -24,7 +24,6 @@ from tests.conftest import ROOT
 PENDING = (
     "06",
     "07",
-    "08",
     "10",
 )
 SECRETS = (271828, 314159)

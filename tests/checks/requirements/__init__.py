@@ -31,7 +31,6 @@ from tests.conftest import ROOT
 PENDING = (
     "06",
     "07",
-    "08",
     "10",
 )
 MIN_QUOTE = 8  # characters: a quote names words of the statement, not a letter of it
