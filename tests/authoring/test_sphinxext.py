@@ -109,3 +109,25 @@ def test_a_marked_run_of_prose_and_cells_becomes_one_collapsed_note():
     fold = section.children[1]
     assert "dropdown" in fold["classes"] and fold.children[0].astext() == "Cross-check with autograd"
     assert [c.astext() for c in fold.children[1:]] == ["inside", "check code"]
+
+
+def test_the_page_head_links_one_bundle_of_the_stylesheets_in_order(tmp_path):
+    app = SimpleNamespace(env=SimpleNamespace(course_bundle_version="v1"))
+    head = ('<link href="../_static/styles/theme.css?digest=1" rel="stylesheet" />\n'
+            '<script defer src="../_static/x.js"></script>\n'
+            '<link rel="stylesheet" type="text/css" href="../_static/katex/katex.min.css?v=2" />\n'
+            '<link rel="stylesheet" href="https://example.org/other.css" />')
+    out = sphinxext.bundled_stylesheets(app, head)
+    assert out.count('rel="stylesheet"') == 2 and '../_static/course-bundle.css?v=v1' in out
+    assert "x.js" in out and "example.org" in out  # scripts and other sites untouched
+    assert app.env.course_stylesheets == ["styles/theme.css", "katex/katex.min.css"]
+    static = tmp_path / "_static"
+    (static / "styles").mkdir(parents=True)
+    (static / "katex").mkdir()
+    (static / "basic.css").write_text("p { margin: 0 }")
+    (static / "styles" / "theme.css").write_text('@import "../basic.css";\nbody { background: url(../img/bg.png) }')
+    (static / "katex" / "katex.min.css").write_text('@font-face { src: url(fonts/KaTeX_Main.woff2) }')
+    bundle = sphinxext.bundle_text(static, app.env.course_stylesheets)
+    assert bundle.index("p { margin: 0 }") < bundle.index("body") < bundle.index("@font-face")
+    assert 'url("img/bg.png")' in bundle and 'url("katex/fonts/KaTeX_Main.woff2")' in bundle
+    assert "@import" not in bundle
