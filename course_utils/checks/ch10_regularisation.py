@@ -12,6 +12,7 @@ from course_utils.checks.core import (
     finite,
     numerical_gradient,
     register,
+    seeded_global_random,
     seeded_rng,
     to_array,
 )
@@ -20,9 +21,13 @@ from course_utils.frameworks import require_framework
 # --------------------------------------------------------------------------- L2 penalty
 
 
-def _params(seed):
-    rng = np.random.default_rng(seed)
+def _params(seed, row_biases=False):
+    """A network's parameters; with row_biases the biases are (1, n) rows, so that only their names,
+    not their number of dimensions, tell them from the weights."""
+    rng = seeded_rng(seed)
     shapes = {"W1": (3, 5), "b1": (5,), "W2": (5, 4), "b2": (4,), "W3": (4, 1), "b3": (1,)}
+    if row_biases:
+        shapes = {name: (1,) + shape if name.startswith("b") else shape for name, shape in shapes.items()}
     return {name: rng.normal(0.0, 1.5, size=shape) for name, shape in shapes.items()}
 
 
@@ -40,22 +45,24 @@ def _split_penalty(result, name):
 @register("10.l2_penalty")
 def check_l2_penalty(l2_penalty):
     """l2_penalty(params, lam) returns (lam/2 sum ||W||^2, grads) with biases excluded."""
-    for trial, lam in enumerate([0.1, 0.03, 1.0]):
-        params = _params(trial)
+    for trial, lam in enumerate([0.1, 0.03, 1.0, 0.2]):
+        params = _params(trial, row_biases=trial == 3)
         weights = [v for k, v in params.items() if k.startswith("W")]
         given = {key: value.copy() for key, value in params.items()}
         result = call(l2_penalty, given, lam, name="l2_penalty")
         if set(given) != set(params) or any(not np.array_equal(given[k], params[k]) for k in params):
             raise CheckFailed("l2_penalty changed `params` in place: compute the penalty and the gradients "
                               "without assigning to params or its arrays.")
+        if isinstance(result, (tuple, list)) and len(result) == 2 and isinstance(result[0], dict):
+            raise CheckFailed("l2_penalty returned (grads, penalty): the pair is (penalty, grads), in that order.")
         penalty, grads = _split_penalty(result, "l2_penalty")
         squares = sum(float(np.sum(w * w)) for w in weights)
         all_squares = sum(float(np.sum(v * v)) for v in params.values())
-        case = f"three layers and lam={lam}"
+        case = f"three layers and lam={lam}" + (", biases of shape (1, n)" if trial == 3 else "")
         expect_close(penalty, 0.5 * lam * squares, "the penalty", case=case,
                      mistakes={"the factor 1/2 is missing: the penalty is (lam / 2) * sum of squares": lam * squares,
                                "biases are not penalised: sum over the weight matrices (keys starting "
-                               "with 'W') only": 0.5 * lam * all_squares,
+                               "with 'W') only, whatever their shape": 0.5 * lam * all_squares,
                                "sum the squares of every weight matrix, not only the last one":
                                0.5 * lam * float(np.sum(weights[-1] ** 2)),
                                "sum the squares of every weight matrix, not only the first one":
@@ -68,6 +75,14 @@ def check_l2_penalty(l2_penalty):
         if missing:
             raise CheckFailed(f"grads has no entry for {missing[0]!r}: give every parameter a gradient "
                               "(an array of zeros for a bias).")
+        extra = [k for k in grads if k not in params]
+        if extra:
+            raise CheckFailed(f"grads has the key {extra[0]!r}, which params does not have: grads has exactly "
+                              "the keys of params.")
+        for key, value in params.items():
+            if np.shape(grads[key]) != value.shape:
+                raise CheckFailed(f"grads[{key!r}] has shape {np.shape(grads[key])} for {case}: each gradient is "
+                                  f"an array of the parameter's shape {value.shape} (an array of zeros for a bias).")
         for key, value in params.items():
             if key.startswith("W"):
                 expect_close(grads[key], lam * value, f"grads[{key!r}]", case=case,
@@ -94,7 +109,9 @@ class _Recorder:
         self.calls = []
 
     def __call__(self, params):
-        self.calls.append(dict(params))
+        self.calls.append(dict(params) if isinstance(params, dict) else params)
+        if not isinstance(params, dict) or set(params) != set(SPACE):
+            return 1e9  # the check names the mistake once the search is over
         return _score(params)
 
 
@@ -103,14 +120,18 @@ def _score(params):
     return (np.log10(lr) + 2.5) ** 2 + 4 * (rate - 0.3) ** 2
 
 
-SPACE = {"lr": (1e-5, 1e-1, "log"), "rate": (0.0, 0.8, "linear")}
+SPACE = {"lr": (1e-5, 1e-1, "log"), "rate": (0.1, 0.8, "linear")}
 
 
 def _search(random_search, n_trials, seed):
     objective = _Recorder()
     result = call(random_search, objective=objective, space=dict(SPACE), n_trials=n_trials,
-                  rng=np.random.default_rng(seed), name="random_search")
-    return objective, expect_pair(result, "random_search", "(best_params, best_score)")
+                  rng=seeded_rng(seed), name="random_search")
+    pair = expect_pair(result, "random_search", "(best_params, best_score)")
+    if isinstance(pair[1], dict) and not isinstance(pair[0], dict):
+        raise CheckFailed("random_search returned (best_score, best_params): the pair is (best_params, "
+                          "best_score), in that order.")
+    return objective, pair
 
 
 @register("10.random_search", plain_data=False)
@@ -137,7 +158,7 @@ def check_random_search(random_search):
                           "and log10(high).")
     if lrs.min() < 1e-5 * (1 - 1e-9) or lrs.max() > 1e-1 * (1 + 1e-9):
         raise CheckFailed("some values of the log-scale hyperparameter fall outside [low, high].")
-    if rates.min() < 0 or rates.max() > 0.8:
+    if rates.min() < 0.1 or rates.max() > 0.8:
         raise CheckFailed("some values of the linear-scale hyperparameter fall outside [low, high].")
     below_middle = float(np.mean(lrs < 1e-3))
     if below_middle < 0.1:
@@ -147,9 +168,13 @@ def check_random_search(random_search):
     if abs(below_middle - 0.5) > 0.1:
         raise CheckFailed(f"{below_middle:.0%} of the log-scale values are below 1e-3, the geometric middle of "
                           "[1e-5, 1e-1]; about half should be (log-uniform).")
-    if abs(float(np.mean(rates < 0.4)) - 0.5) > 0.1:
+    if abs(float(np.mean(rates < 0.45)) - 0.5) > 0.1:
         raise CheckFailed("the linear-scale values are not uniform on [low, high]: draw them with "
                           "rng.uniform(low, high).")
+    correlation = float(np.corrcoef(np.log(lrs), rates)[0, 1])
+    if abs(correlation) > 0.2:
+        raise CheckFailed(f"the values of the two hyperparameters move together (correlation {correlation:.2f} "
+                          "over the trials): draw one value for every hyperparameter, each independently.")
     scores = np.array([_score(c) for c in objective.calls])
     if not finite(best_score):
         raise CheckFailed("best_score should be a finite number.")
@@ -237,6 +262,17 @@ def check_spatial_dropout(spatial_dropout):
             if np.all(dropped == dropped[:, :1]):
                 raise CheckFailed(f"for {case}, each sample drops all its channels or none: draw one "
                                   "number per sample AND channel.")
+            # independent decisions: neighbouring channels, and neighbouring samples, agree as often as
+            # two independent draws would, p**2 + (1 - p)**2 of the time
+            independent = p**2 + (1 - p) ** 2
+            for axis, what in [(1, "channels of a sample"), (0, "samples")]:
+                a, b = np.take(dropped, range(0, dropped.shape[axis] - 1), axis), np.take(
+                    dropped, range(1, dropped.shape[axis]), axis)
+                agree = float(np.mean(a == b))
+                if abs(agree - independent) > 0.06:
+                    raise CheckFailed(f"for {case}, neighbouring {what} are dropped together in {agree:.0%} of "
+                                      f"the cases, where independent draws agree in {independent:.0%}: draw "
+                                      "for every sample and every channel independently.")
             if abs(fraction - (1 - p)) < 0.03 and abs(p - 0.5) > 0.05:
                 raise CheckFailed(f"for {case}, {fraction:.0%} of the channels are dropped: p is the "
                                   "probability of dropping a channel, not of keeping it.")
@@ -258,6 +294,13 @@ def check_spatial_dropout(spatial_dropout):
                 raise CheckFailed(f"for {case}, the mean of the output is {mean:.3f}; inverted dropout "
                                   "keeps the expected value, 1.")
     x = rng.normal(size=(4, 3, 5, 2))
+    default = to_array(call(spatial_dropout, np.ones((200, 30, 2, 3)), 0.5, True, seeded_rng(3),
+                            name="spatial_dropout"), "spatial_dropout(x, p, training, rng)")
+    if default.shape == (200, 30, 2, 3):
+        per_channel = (default == 0).reshape(200, 30, -1).mean(axis=2)
+        if not np.all((per_channel == 0) | (per_channel == 1)):
+            raise CheckFailed("with channels_last left at its default, False, the channels are axis 1 "
+                              "(N, C, H, W): the default layout is PyTorch's.")
     first = _spatial(spatial_dropout, x, 0.5, True, seed=4)
     again = _spatial(spatial_dropout, x, 0.5, True, seed=4)
     if not np.array_equal(first, again):
@@ -266,7 +309,7 @@ def check_spatial_dropout(spatial_dropout):
     expect_close(first, np.where(first != 0, x / 0.5, 0.0), "spatial_dropout(x, 0.5, True, rng)",
                  case="random inputs: every value must be 0 or x / (1 - p)")
     expect_close(_spatial(spatial_dropout, x, 0.0, True, seed=4), x, "spatial_dropout(x, 0.0, True, rng)",
-                 case="p = 0: nothing is dropped")
+                 case="p = 0, the edge of 0 <= p < 1: nothing is dropped")
     return "evaluation, whole channels per sample, rate, rescaling, both layouts and the generator"
 
 
@@ -289,6 +332,11 @@ def _bn2d_wrong_dx(x, gamma, grad_out, eps):
     d = g * grad_out
     full_sum = d.sum(axis=axes, keepdims=True)
     proj = np.sum(d * x_hat, axis=axes, keepdims=True)
+    sigma1 = np.sqrt(x.var(axis=axes, keepdims=True, ddof=1) + eps)
+    x_hat1 = (x - x.mean(axis=axes, keepdims=True)) / sigma1
+    unbiased = (m * d - full_sum - x_hat1 * np.sum(d * x_hat1, axis=axes, keepdims=True)) / (m * sigma1)
+    n = x.shape[0]
+    batch_only = (n * d - full_sum - x_hat * proj) / (n * sigma)
     sigma0 = np.sqrt(x.var(axis=0, keepdims=True) + eps)
     x_hat0 = (x - x.mean(axis=0, keepdims=True)) / sigma0
     d0 = d
@@ -306,6 +354,8 @@ def _bn2d_wrong_dx(x, gamma, grad_out, eps):
          - x_hat * np.sum(grad_out * x_hat, axis=axes, keepdims=True)) / (m * sigma),
         "the statistics of BatchNorm2d are per channel over the batch AND the pixels, axes (0, 2, 3), "
         "not over the batch alone": per_pixel,
+        "BatchNorm2d normalises with the biased variance (divided by m, not m - 1)": unbiased,
+        "m is the number of values per channel, N * H * W, not the batch size N": batch_only,
     }
 
 
@@ -323,6 +373,9 @@ def check_batchnorm2d_backward(batchnorm2d_backward):
         if not isinstance(result, (tuple, list)) or len(result) != 3:
             raise CheckFailed("batchnorm2d_backward should return the triple (dx, dgamma, dbeta).")
         dx, dgamma, dbeta = result
+        if np.shape(dx) == (c,) and np.shape(dbeta) == x.shape and c != x.size:
+            raise CheckFailed("batchnorm2d_backward returned dx last: the triple is (dx, dgamma, dbeta), "
+                              "in that order.")
         def loss_of_x(z, g=grad_out, scale=gamma, shift=beta, e=eps):
             return float(np.sum(g * _bn2d_forward(z, scale, shift, e)))
 
@@ -336,12 +389,24 @@ def check_batchnorm2d_backward(batchnorm2d_backward):
         expect_close(dbeta, ref_dbeta, "dbeta", case=case, mistakes={
             "dbeta sums grad_out over the batch and the pixels, axes (0, 2, 3), not over the batch only":
             grad_out.sum(axis=0)})
+        expect_close(dx, ref_dx, "dx", case=case, rtol=1e-5, atol=1e-6,
+                     mistakes=_bn2d_wrong_dx(x, gamma, grad_out, eps))
+        x_hat_unbiased = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(
+            x.var(axis=(0, 2, 3), keepdims=True, ddof=1) + eps) if x.size > c else x_hat
         expect_close(dgamma, ref_dgamma, "dgamma", case=case, rtol=1e-5, atol=1e-6, mistakes={
             "dgamma is the sum of grad_out * x_hat over axes (0, 2, 3), not of grad_out * x":
             np.sum(grad_out * x, axis=(0, 2, 3)),
-            "dgamma sums over the batch and the pixels, axes (0, 2, 3)": np.sum(grad_out * x_hat, axis=0)})
-        expect_close(dx, ref_dx, "dx", case=case, rtol=1e-5, atol=1e-6,
-                     mistakes=_bn2d_wrong_dx(x, gamma, grad_out, eps))
+            "dgamma sums over the batch and the pixels, axes (0, 2, 3)": np.sum(grad_out * x_hat, axis=0),
+            "BatchNorm2d normalises with the biased variance (divided by m, not m - 1)":
+            np.sum(grad_out * x_hat_unbiased, axis=(0, 2, 3))})
+    x = rng.normal(size=(3, 2, 2, 2)) * 0.05  # a small spread, so that eps matters
+    gamma, grad_out = rng.uniform(0.5, 2.0, 2), rng.normal(size=x.shape)
+    result = call(batchnorm2d_backward, x, gamma, grad_out, name="batchnorm2d_backward")
+    if isinstance(result, (tuple, list)) and len(result) == 3:
+        def loss_default(z):
+            return float(np.sum(grad_out * _bn2d_forward(z, gamma, np.zeros(2), 1e-5)))
+        expect_close(result[0], numerical_gradient(loss_default, x), "dx", rtol=1e-5, atol=1e-6,
+                     case="eps left at its default (it is 1e-5)")
     return "four shapes (one pixel, one channel, one sample among them), against finite differences"
 
 
@@ -349,16 +414,16 @@ def check_batchnorm2d_backward(batchnorm2d_backward):
 
 
 def _group_models(torch):
-    torch.manual_seed(0)
     nn = torch.nn
-    return [
-        ("Linear-BatchNorm1d-ReLU-Linear", nn.Sequential(nn.Linear(5, 7), nn.BatchNorm1d(7), nn.ReLU(),
-                                                          nn.Linear(7, 3))),
-        ("Conv2d-BatchNorm2d-Linear", nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
-                                                     nn.Flatten(), nn.Linear(4 * 3 * 3, 2))),
-        ("Linear without bias, LayerNorm, Linear", nn.Sequential(nn.Linear(6, 8, bias=False), nn.LayerNorm(8),
-                                                                 nn.Linear(8, 1))),
-    ]
+    with seeded_global_random(23):  # the layers draw their initial weights from the global state
+        return [
+            ("Linear-BatchNorm1d-ReLU-Linear", nn.Sequential(nn.Linear(5, 7), nn.BatchNorm1d(7), nn.ReLU(),
+                                                              nn.Linear(7, 3))),
+            ("Conv2d-BatchNorm2d-Linear", nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                                                         nn.Flatten(), nn.Linear(4 * 3 * 3, 2))),
+            ("Linear without bias, LayerNorm, Linear", nn.Sequential(nn.Linear(6, 8, bias=False),
+                                                                     nn.LayerNorm(8), nn.Linear(8, 1))),
+        ]
 
 
 @register("10.decay_param_groups")
@@ -371,9 +436,9 @@ def check_decay_param_groups(decay_param_groups):
         for description, model in _group_models(torch):
             case = f"a {description} model and weight_decay={weight_decay}"
             groups = call(decay_param_groups, model, weight_decay, name="decay_param_groups")
-            if not isinstance(groups, (list, tuple)) or not all(isinstance(g, dict) for g in groups):
+            if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
                 raise CheckFailed("decay_param_groups should return a list of dicts, each with the keys "
-                                  "'params' and 'weight_decay'.")
+                                  f"'params' and 'weight_decay', not a {type(groups).__name__}.")
             if len(groups) != 2:
                 raise CheckFailed(f"decay_param_groups returned {len(groups)} groups; expected two: the "
                                   "parameters to decay and the rest.")
@@ -395,6 +460,10 @@ def check_decay_param_groups(decay_param_groups):
             if missing:
                 raise CheckFailed(f"for {case}, the parameter {missing[0]!r} is in no group: every "
                                   "parameter must be handed to the optimiser.")
+            if np.isclose(float(groups[0]["weight_decay"]), 0.0) and not np.isclose(
+                    float(groups[1]["weight_decay"]), 0.0):
+                raise CheckFailed(f"for {case}, the first group has weight_decay 0: the first group holds the "
+                                  "weights to decay, the second everything else.")
             decays = {}
             for group in groups:
                 value = float(group["weight_decay"])

@@ -310,13 +310,13 @@ def groups_by_ndim(model, weight_decay):
 
 
 def groups_by_module(model, weight_decay):
-    """By module type, decayed group second: another way to the same split."""
+    """By module type, the decayed parameters as an iterator: another way to the same split."""
     decayed, rest = [], []
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
             linear = isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)) and name == "weight"
             (decayed if linear else rest).append(p)
-    return ({"params": rest, "weight_decay": 0}, {"params": iter(decayed), "weight_decay": weight_decay})
+    return [{"params": iter(decayed), "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0}]
 
 
 @pytest.mark.parametrize("answer", [groups_by_ndim, groups_by_module])
