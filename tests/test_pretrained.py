@@ -39,11 +39,11 @@ def test_trained_once_then_loaded_from_the_cache(tmp_path, monkeypatch, capsys):
     assert not second.training
     for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
         assert torch.equal(a, b)
-    chosen = pretrained.load_source_model(classes="AΔ→", n_per_class=3, epochs=1, verbose=False)
+    chosen = pretrained.load_source_model(classes="AЖ→", n_per_class=3, epochs=1, verbose=False)
     assert chosen.head.out_features == 3
     assert len(list((tmp_path / "models").glob("*.pt"))) == 2
     with pytest.raises(ValueError, match="not both"):
-        pretrained.load_source_model(n_classes=3, classes="AΔ→")
+        pretrained.load_source_model(n_classes=3, classes="AЖ→")
 
 
 @pytest.mark.slow

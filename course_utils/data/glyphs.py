@@ -15,10 +15,13 @@ The classes (:func:`glyph_classes`) are letters and symbols of the Unicode block
 ``GLYPH_BLOCKS``, chosen by rules, so that a target task of handwritten digits is unseen:
 
 - no character that Unicode counts as a number (digits of any script, numerals, fractions);
-- no character in ``DIGIT_LOOKALIKES``: letters that are drawn like a digit in some common
-  hand or font (O and o for 0, l, I and | for 1, Z for 2, Cyrillic Ze for 3, Che for 4, S for
-  5, b and delta for 6, the Tironian et for 7, B for 8, q and g for 9, and their twins in
-  other scripts);
+- no letter drawn like a digit in some common hand or font, with all its accented, hooked
+  and small-capital twins: a letter whose Unicode name's base letter is in ``DIGIT_LOOKALIKES``
+  (O and o for 0; I, l and the Cyrillic palochka for 1; Z for 2; the Cyrillic Ze and E, ezh
+  and yogh for 3; Che for 4; S for 5; b, the Cyrillic be and delta for 6; B, beta and the
+  Cyrillic ve for 8; q and g for 9; and the like in Greek, Armenian and Georgian), and no
+  symbol in ``DIGIT_LOOKALIKE_SYMBOLS`` (circles and slashed circles for 0, bars for 1, the
+  Tironian et and a hooked arrow for 7, infinity for 8, the partial sign for 6);
 - no character whose plain rendering correlates more than ``DIGIT_SIMILARITY`` with the
   rendering of a digit in the same font (this catches look-alikes the list misses);
 - no near-duplicate: a character is dropped when its rendering correlates more than
@@ -61,19 +64,22 @@ GLYPH_BLOCKS = {
     "mathematical symbols": ((0x2200, 0x22FF), (0x27C0, 0x27EF), (0x2980, 0x2AFF)),
     "other symbols": ((0x2300, 0x23FF), (0x25A0, 0x25FF), (0x2600, 0x26FF), (0x2700, 0x27BF)),
 }
-#: Characters drawn like a digit in some hand or font, excluded by name (see the docstring).
-DIGIT_LOOKALIKES = (
-    "OoΟοОоՕօ○◯ØøΘθѲѳ"  # 0
-    "lIǀ|ıΙιІіӀӏℓ"  # 1
-    "ZzΖƧƨƻᴢƵƶŽžŹźŻż"  # 2
-    "ЗзƷʒȜȝӠӡƐɛɜ"  # 3
-    "ЧчҶҷ"  # 4
-    "SsЅѕƼƽ"  # 5
-    "бbϬϭδ"  # 6
-    "⁊↴"  # 7
-    "BȢȣ∞"  # 8
-    "qgɡǫԳց"  # 9
-)
+#: Base letters (the part of a letter's Unicode name after LETTER, before WITH) drawn like a
+#: digit in some hand or font; a name's base matches when it is one of these or ends in one
+#: of these words (SCRIPT G, DOTLESS I, TONE TWO). A pair (script, base) holds for one script.
+DIGIT_LOOKALIKES = {
+    "0": ("O", "OMICRON", "THETA", "FITA", "OH"),
+    "1": ("I", "L", "IOTA", "PALOCHKA", "YI"),
+    "2": ("Z", "ZETA", "TWO"),
+    "3": ("ZE", ("CYRILLIC", "E"), "EZH", "YOGH", "OPEN E", "REVERSED OPEN E", "VIN"),
+    "4": ("CHE",),
+    "5": ("S", "DZE", "FIVE"),
+    "6": ("B", "BE", "DELTA", "SIX"),
+    "8": ("BETA", "VE", "OU"),
+    "9": ("Q", "G", "GIM", "CO"),
+}
+#: Symbols drawn like a digit: circles and slashed circles, bars, hooks, infinity.
+DIGIT_LOOKALIKE_SYMBOLS = "○◯◦⊘∅⌀⦰ʘ⊙∂∣∥⏐⁊↴∞"
 DIGIT_SIMILARITY = 0.7
 DUPLICATE_SIMILARITY = 0.9
 MIN_FONTS = 4  # a class needs at least this many fonts, for variety
@@ -209,6 +215,27 @@ def _canonical(chars, font_name):
     return _draw(images, points, centres, np.arange(n), params), mass > 0
 
 
+def _lookalike_letter(char: str) -> bool:
+    """Whether the base letter of char's Unicode name is drawn like a digit."""
+    import re
+
+    match = re.match(r"(\w+) (?:CAPITAL |SMALL )?LETTER (?:SMALL CAPITAL )?(.+?)(?: WITH .*)?$",
+                     unicodedata.name(char, ""))
+    if not match:
+        return False
+    script, base = match.groups()
+    for bases in DIGIT_LOOKALIKES.values():
+        for entry in bases:
+            if isinstance(entry, tuple):
+                if (script, base) == entry:
+                    return True
+            elif base == entry or base.endswith(" " + entry) and " " not in entry:
+                return True
+            elif " " in entry and base == entry:
+                return True
+    return False
+
+
 def block_of(char: str) -> str:
     """The name of the block of ``GLYPH_BLOCKS`` that holds ``char`` (chapter 14)."""
     code = ord(char)
@@ -233,7 +260,8 @@ def glyph_classes() -> tuple[str, ...]:
         for lo, hi in ranges:
             for code in range(lo, hi + 1):
                 char = chr(code)
-                if (code not in charmaps[base] or char in DIGIT_LOOKALIKES
+                if (code not in charmaps[base] or char in DIGIT_LOOKALIKE_SYMBOLS
+                        or _lookalike_letter(char)
                         or unicodedata.category(char) not in ("Lu", "Ll", "Lt", "Lo", "Sm", "So")
                         or unicodedata.numeric(char, None) is not None
                         or sum(code in charmaps[f] for f in FONT_FILES) < MIN_FONTS):
