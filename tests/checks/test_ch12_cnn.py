@@ -176,66 +176,76 @@ def test_receptive_field_rejects(answer, hint):
         check("12.receptive_field", answer)
 
 
-# ---------------------------------------------------------------- 12.build_gap_cnn
+# ---------------------------------------------------------------- 12.residual_block
 
 
-def gap_sequential(width, bias=False, pool=True, softmax=False, order="cbr", n_pools=2, kernel=3,
-                   pool_size=2):
-    layers, c_in = [], 1
-    for stage, c_out in enumerate((width, 2 * width, 4 * width)):
-        conv = nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=bias)
-        block = {"c": conv, "b": nn.BatchNorm2d(c_out if order == "cbr" else c_in), "r": nn.ReLU()}
-        layers += [block[k] for k in order]
-        if stage < n_pools:
-            layers.append(nn.MaxPool2d(pool_size))
-        c_in = c_out
-    if pool:
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, 10)]
-    else:
-        layers += [nn.Flatten(), nn.Linear(4 * width * 7 * 7, 10)]
-    if softmax:
-        layers.append(nn.Softmax(dim=1))
-    return nn.Sequential(*layers)
+def residual_class(relu_first=False, always_project=False, stride_in_second=False, bias=False,
+                   never_project=False, add_without_shortcut=False, middle_relu=True):
+    """The solution's block; each keyword makes one typical mistake."""
+
+    class Block(nn.Module):
+        def __init__(self, c_in, c_out, stride=1, shortcut=True):
+            super().__init__()
+            first, second = (1, stride) if stride_in_second else (stride, 1)
+            self.branch = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 3, stride=first, padding=1, bias=bias), nn.BatchNorm2d(c_out),
+                *([nn.ReLU()] if middle_relu else []),
+                nn.Conv2d(c_out, c_out, 3, stride=second, padding=1, bias=bias), nn.BatchNorm2d(c_out))
+            self.add = shortcut or add_without_shortcut
+            self.shortcut = nn.Identity()
+            changes = stride != 1 or c_in != c_out
+            if shortcut and (changes or always_project) and not never_project:
+                self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False),
+                                              nn.BatchNorm2d(c_out))
+
+        def forward(self, x):
+            out = self.branch(x)
+            if relu_first:
+                return torch.relu(out) + self.shortcut(x)
+            return torch.relu(out + self.shortcut(x) if self.add else out)
+
+    return Block
 
 
-class GapModule(nn.Module):
-    """Stages in a ModuleList, pooling and flattening in forward: different code, same network."""
+class ResidualByHand(nn.Module):
+    """Layers as attributes, the projection only when needed, ReLU modules: another style."""
 
-    def __init__(self, width):
+    def __init__(self, c_in, c_out, stride=1, shortcut=True):
         super().__init__()
-        chans = [1, width, 2 * width, 4 * width]
-        self.stages = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU())
-            for a, b in zip(chans[:-1], chans[1:], strict=True))
-        self.pools = nn.ModuleList([nn.MaxPool2d(2), nn.MaxPool2d(2)])
-        self.gap = nn.AdaptiveAvgPool2d(1)
-        self.out = nn.Linear(4 * width, 10)
+        self.conv2 = nn.Conv2d(c_out, c_out, kernel_size=(3, 3), padding=(1, 1), bias=False)
+        self.conv1 = nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.bn1, self.bn2 = nn.BatchNorm2d(c_out), nn.BatchNorm2d(c_out)
+        self.relu = nn.ReLU()
+        self.use_shortcut = shortcut
+        self.project = shortcut and (stride != 1 or c_in != c_out)
+        if self.project:
+            self.proj_conv = nn.Conv2d(c_in, c_out, 1, stride, bias=False)
+            self.proj_bn = nn.BatchNorm2d(c_out)
 
     def forward(self, x):
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i < 2:
-                x = self.pools[i](x)
-        return self.out(self.gap(x).flatten(1))
+        y = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        if self.use_shortcut:
+            y = y + (self.proj_bn(self.proj_conv(x)) if self.project else x)
+        return self.relu(y)
 
 
-@pytest.mark.parametrize("answer", [gap_sequential, GapModule])
-def test_gap_cnn_accepts(answer):
-    assert check("12.build_gap_cnn", answer)
+@pytest.mark.parametrize("answer", [residual_class(), ResidualByHand])
+def test_residual_block_accepts(answer):
+    assert check("12.residual_block", answer)
 
 
 @pytest.mark.parametrize("answer,hint", [
-    (lambda w: gap_sequential(w, bias=True), "bias=False"),
-    (lambda w: gap_sequential(w, pool=False), "AdaptiveAvgPool2d"),
-    (lambda w: gap_sequential(w, softmax=True), "softmax"),
-    (lambda w: gap_sequential(w, order="bcr"), "Conv2d -> BatchNorm2d -> ReLU|one nn.BatchNorm2d"),
-    (lambda w: gap_sequential(w, n_pools=3), "not after the third"),
-    (lambda w: gap_sequential(w, kernel=5), "3x3"),
-    (lambda w: gap_sequential(w, pool_size=3), "MaxPool2d\\(2\\)"),
+    (residual_class(relu_first=True), "after the addition"),
+    (residual_class(always_project=True), "the input itself, without a projection"),
+    (residual_class(never_project=True), "the shortcut is a projection"),
+    (residual_class(stride_in_second=True), "has the block's stride; yours has it in the second"),
+    (residual_class(bias=True), "bias=False"),
+    (residual_class(add_without_shortcut=True), "shortcut=False the block returns relu\\(branch\\(x\\)\\)"),
+    (residual_class(middle_relu=False), "ReLU between the two conv-BN layers"),
 ])
-def test_gap_cnn_rejects(answer, hint):
+def test_residual_block_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
-        check("12.build_gap_cnn", answer)
+        check("12.residual_block", answer)
 
 
 # --------------------------------------------------------------------------- held-out answers

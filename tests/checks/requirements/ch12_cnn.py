@@ -9,63 +9,77 @@ from tests.checks.requirements import free, requirement
 
 NUMPY_ONLY = "Exercise 1 uses PyTorch, the others NumPy only"
 
-# --------------------------------------------------------------------------- 12.build_gap_cnn
+# --------------------------------------------------------------------------- 12.residual_block
 
 
-def gap_cnn(width, *, kernel=3, padding=1, stride=1, bias=False, order="cbr", pools=(0, 1), pool=2,
-            channels=(1, 2, 4), head="gap", extra=None, softmax=False, transpose_out=False, adaptive=1):
-    """The solution's network; the keywords make it break one requirement."""
+def residual(*, kernel=3, padding=1, stride_in="first", first_out="c_out", bias=False, middle_relu=True,
+             norms="both", relu="after", add=True, project="needed", project_kernel=1, project_stride=True,
+             project_norm=True, plain_adds=False, default_shortcut=True, extra=None, permute=False):
+    """The solution's block as a class; the keywords make it break one requirement."""
+    import torch
     from torch import nn
 
-    layers, c_in = [], 1
-    for stage, factor in enumerate(channels):
-        c_out = factor * width
-        parts = {"c": nn.Conv2d(c_in, c_out, kernel, padding=padding, stride=stride, bias=bias),
-                 "b": nn.BatchNorm2d(c_out if order.index("c") < order.index("b") else c_in),
-                 "r": nn.ReLU(), "p": nn.MaxPool2d(pool)}
-        layers += [parts[k] for k in order if k != "p" or stage in pools]
-        if "p" not in order and stage in pools:
-            layers.append(nn.MaxPool2d(pool))
-        if extra is not None:
-            layers.append(extra())
-        c_in = c_out
-    if head == "gap":
-        layers += [nn.AdaptiveAvgPool2d(adaptive), nn.Flatten(), nn.Linear(c_in * adaptive**2, 10)]
-    elif head == "max":
-        layers += [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c_in, 10)]
-    elif head == "two":
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, 32), nn.ReLU(), nn.Linear(32, 10)]
-    else:
-        layers += [nn.Flatten(), nn.Linear(c_in * 7 * 7, 10)]
-    if softmax:
-        layers.append(nn.Softmax(dim=1))
-    model = nn.Sequential(*layers)
-    if transpose_out:
-        class Transposed(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.net = model
+    class Block(nn.Module):
+        def __init__(self, c_in, c_out, stride=1, shortcut=default_shortcut):
+            super().__init__()
+            s1, s2 = (stride, 1) if stride_in == "first" else (1, stride)
+            mid = c_out if first_out == "c_out" else c_in
+            layers = [nn.Conv2d(c_in, mid, kernel, stride=s1, padding=padding, bias=bias)]
+            layers += [nn.BatchNorm2d(mid)] if norms in ("both", "first") else []
+            layers += [nn.ReLU()] if middle_relu else []
+            layers += [nn.Conv2d(mid, c_out, kernel, stride=s2, padding=padding, bias=bias)]
+            layers += [nn.BatchNorm2d(c_out)] if norms in ("both", "second") else []
+            layers += [extra()] if extra is not None else []
+            self.branch = nn.Sequential(*layers)
+            self.add = (shortcut and add) or (plain_adds and not shortcut)
+            needed = stride != 1 or c_in != c_out
+            self.proj = None
+            if (project == "needed" and needed and shortcut) or project == "always" \
+                    or (project == "plain_too" and needed):
+                k = project_kernel
+                conv = nn.Conv2d(c_in, c_out, k, stride=stride if project_stride else 1, padding=k // 2, bias=False)
+                self.proj = nn.Sequential(conv, nn.BatchNorm2d(c_out)) if project_norm else conv
 
-            def forward(self, x):
-                return self.net(x).T
-        return Transposed()
-    return model
+        def forward(self, x):
+            out = self.branch(x)
+            if relu == "before":
+                out = torch.relu(out)
+            if self.add:
+                skip = self.proj(x) if self.proj is not None else x
+                out = out + skip
+            if relu == "after":
+                out = torch.relu(out)
+            return out.transpose(2, 3) if permute else out
 
-
-class NumpyGapCnn:
-    """A network written with NumPy: callable, but no torch.nn.Module."""
-
-    def __init__(self, width):
-        self.head = np.zeros((width, 10))
-
-    def __call__(self, images):
-        return np.zeros((len(images), 10))
+    return Block
 
 
-def with_dropout():
+class NotAModule:
+    """A block written as a plain Python class: callable, but no torch.nn.Module."""
+
+    def __init__(self, c_in, c_out, stride=1, shortcut=True):
+        self.c_out, self.stride = c_out, stride
+
+    def __call__(self, x):
+        import torch
+
+        return torch.zeros(x.shape[0], self.c_out, -(-x.shape[2] // self.stride), -(-x.shape[3] // self.stride))
+
+
+def dropout_layer():
     from torch import nn
 
     return nn.Dropout2d(0.1)
+
+
+def residual_without_defaults():
+    block = residual()
+
+    class NoDefaults(block):
+        def __init__(self, c_in, c_out, stride, shortcut):
+            super().__init__(c_in, c_out, stride, shortcut)
+
+    return NoDefaults
 
 
 # --------------------------------------------------------------------------- 12.spatial_dropout
@@ -202,38 +216,52 @@ FORMULA = "$$ r = 1 + \\sum_{i=1}^{L} (k_i - 1) \\prod_{j < i} s_j , $$"
 
 TABLE = {
     PREAMBLE: [
-        free("Each exercise asks for a function", "how the page works"),
+        free("Each exercise asks for a function or a class", "how the page works"),
         free("the cell after it runs a check", "how the page works"),
         free("The lecture is `book/12-cnn`", "where to read first"),
         free("exercise 5 is a discussion", "not checked"),
     ],
-    "12.build_gap_cnn": [
-        free("The lecture's CNN flattens its last feature maps", "what the lecture did"),
-        free("Many modern networks end instead in global average pooling",
-             "explains the idea; the list below prescribes the layers"),
-        requirement("returns a PyTorch model", NumpyGapCnn, r"should return a torch.nn.Module"),
-        requirement("from (N, 1, H, W) to (N, 10) logits", lambda w: gap_cnn(w, transpose_out=True),
-                    r"expected \(3, 10\)"),
-        requirement("(no softmax)", lambda w: gap_cnn(w, softmax=True), r"return logits, without a softmax"),
-        requirement("built from these layer types", lambda w: gap_cnn(w, extra=with_dropout),
-                    r"only these layer types"),
-        requirement("in this order", lambda w: gap_cnn(w, order="cpbr"), r"in this order"),
-        requirement("each `nn.Conv2d` (3x3", lambda w: gap_cnn(w, kernel=5, padding=2), r"is 3x3"),
-        requirement("padding 1, stride 1", lambda w: gap_cnn(w, padding=0), r"padding=1"),
-        requirement("padding 1, stride 1", lambda w: gap_cnn(w, stride=2), r"stride 1"),
-        requirement("`bias=False`", lambda w: gap_cnn(w, bias=True), r"bias=False"),
-        requirement("-> `nn.BatchNorm2d` -> `nn.ReLU`", lambda w: gap_cnn(w, order="bcr"),
-                    r"Conv2d -> BatchNorm2d -> ReLU"),
-        requirement("with `width`, `2 * width` and `4 * width` output channels",
-                    lambda w: gap_cnn(w, channels=(1, 2, 2)), r"output channels"),
-        requirement("`nn.MaxPool2d(2)` after", lambda w: gap_cnn(w, pool=3), r"nn.MaxPool2d\(2\)"),
-        requirement("after the first and after the second stage", lambda w: gap_cnn(w, pools=(1, 2)),
-                    r"after the first and after the second stage"),
-        requirement("(not after the third)", lambda w: gap_cnn(w, pools=(0, 1, 2)), r"not after the third"),
-        requirement("`nn.AdaptiveAvgPool2d(1)`", lambda w: gap_cnn(w, head="max"), r"nn.AdaptiveAvgPool2d\(1\)"),
-        requirement("`nn.AdaptiveAvgPool2d(1)`", lambda w: gap_cnn(w, adaptive=2), r"nn.AdaptiveAvgPool2d\(1\)"),
-        requirement("one `nn.Linear(4 * width, 10)`", lambda w: gap_cnn(w, head="two"), r"one nn.Linear"),
-        free("The check looks at the layer types", "describes the check; the rows above test each part"),
+    "12.residual_block": [
+        free("The lecture's `Block` keeps the number of channels", "what the lecture did"),
+        free("The first block of a ResNet stage halves the resolution", "why the exercise exists"),
+        requirement("`ResidualBlock(c_in, c_out, stride=1, shortcut=True)`", residual_without_defaults(),
+                    r"those are the defaults"),
+        requirement("`ResidualBlock(c_in, c_out, stride=1, shortcut=True)`", residual(default_shortcut=False),
+                    r"those are the defaults"),
+        requirement("a `torch.nn.Module`", NotAModule, r"should make a torch.nn.Module"),
+        requirement("maps a batch of shape (N, c_in, H, W) to (N, c_out,", residual(permute=True),
+                    r"expected \(3, \d+, \d+, \d+\)"),
+        requirement("the branch is the lecture's, two 3x3 convolutions", residual(kernel=5, padding=2),
+                    r"two 3x3 convolutions"),
+        requirement("the branch is the lecture's, two 3x3 convolutions", residual(extra=dropout_layer),
+                    r"convolutions, batch normalisation and ReLU only"),
+        requirement("with padding 1", residual(padding=0), r"padding 1"),
+        requirement("each followed by `nn.BatchNorm2d`", residual(norms="first"),
+                    r"each of the two 3x3 convolutions is followed by nn.BatchNorm2d"),
+        requirement("with a ReLU between them", residual(middle_relu=False), r"ReLU between the two conv-BN"),
+        requirement("the first convolution has the block's stride", residual(stride_in="second"),
+                    r"has the block's stride; yours has it in the second"),
+        requirement("and `c_out` output channels", residual(first_out="c_in"),
+                    r"first 3x3 convolution maps c_in = \d+ to c_out"),
+        requirement("no convolution has a bias", residual(bias=True), r"bias=False"),
+        requirement("the block returns relu(branch(x) + s(x))", residual(relu="before"), r"after the addition"),
+        requirement("the block returns relu(branch(x) + s(x))", residual(add=False),
+                    r"adds the shortcut to the branch before the last ReLU"),
+        requirement("the block returns relu(branch(x) + s(x))", residual(relu="none"),
+                    r"ends in a ReLU after the addition"),
+        requirement("s(x) is x itself when `stride == 1` and `c_in == c_out`", residual(project="always"),
+                    r"the input itself, without a projection"),
+        requirement("otherwise s is a projection", residual(project="never"), r"the shortcut is a projection"),
+        requirement("a 1x1 convolution from `c_in` to `c_out` channels", residual(project_kernel=3),
+                    r"the projection one 1x1"),
+        requirement("with the block's stride, followed by batch normalisation", residual(project_stride=False),
+                    r"projection is a 1x1 convolution from c_in to c_out channels with the block's stride"),
+        requirement("with the block's stride, followed by batch normalisation", residual(project_norm=False),
+                    r"the projection is followed by nn.BatchNorm2d"),
+        requirement("with `shortcut=False` it returns relu(branch(x))", residual(plain_adds=True),
+                    r"shortcut=False the block returns relu\(branch\(x\)\)"),
+        requirement("without any shortcut or projection layer", residual(project="plain_too"),
+                    r"no shortcut and no projection layer"),
     ],
     "12.spatial_dropout": [
         requirement("`spatial_dropout(x, rate, rng, training=True)`", dropout_without_default,
