@@ -373,6 +373,7 @@ def check_probe_accuracy(probe_accuracy):
             got = call(probe_accuracy, base, X_train, y_train, X_test, y_test, l2,
                        name="probe_accuracy", time_limit=30)
         changed = [k for k, v in base.state_dict().items() if not torch.equal(v, state[k])]
+        left_training = any(m.training for m in base.modules())
         base.load_state_dict(state)
         if changed:
             hint = (" Its batch-norm statistics moved: put the base in evaluation mode "
@@ -397,7 +398,8 @@ def check_probe_accuracy(probe_accuracy):
                               f"X_test, y_test ({case}).")
         if abs(got - default_l2) <= one_image and abs(default_l2 - expected) > one_image:
             raise CheckFailed(f"the probe seems to ignore l2: pass l2 on to fit_linear_probe ({case}).")
-        mode = " With dropout in the base, features in training mode are random: base.eval()." if which else ""
+        mode = (" The base was left in training mode, where dropout makes its features random: "
+                "base.eval()." if left_training else "")
         raise CheckFailed(f"the test accuracy is {got:.4f}, but the exact probe on the base's "
                           f"features reaches {expected:.4f}.{mode} ({case})")
     return "four probes on two frozen bases, at the accuracy of the exact probe"
