@@ -2,7 +2,8 @@
 
 Generators take ``n`` and ``seed`` (then keyword-only settings) and return ``(X, y)`` like
 scikit-learn's ``make_*``; ``make_glyphs`` takes ``n_per_class`` (every class gets as many
-images); ``make_oscillator_series`` returns a time series ``(t, x)``.
+images); ``make_oscillator_series`` and ``make_van_der_pol_series`` return a time series
+``(t, x)``.
 Loaders take keyword-only sizes and a seed, return an
 :class:`~course_utils.data.datasets.ImageDataset` and say which source they used.
 """
@@ -29,6 +30,7 @@ from course_utils.data.synthetic import (
     make_linearly_separable,
     make_noisy_regression,
     make_oscillator_series,
+    make_van_der_pol_series,
     make_xor,
 )
 
@@ -53,5 +55,6 @@ __all__ = [
     "make_linearly_separable",
     "make_noisy_regression",
     "make_oscillator_series",
+    "make_van_der_pol_series",
     "make_xor",
 ]

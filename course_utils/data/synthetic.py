@@ -1,5 +1,6 @@
 """Seeded synthetic data sets. Each generator takes ``n`` and ``seed``, then keyword-only
-settings, and returns ``(X, y)``; ``make_oscillator_series`` returns a time series ``(t, x)``."""
+settings, and returns ``(X, y)``; ``make_oscillator_series`` and ``make_van_der_pol_series`` return
+a time series ``(t, x)``."""
 
 from __future__ import annotations
 
@@ -122,6 +123,29 @@ def make_oscillator_series(n: int = 1000, seed: int = 0, *, dt: float = 0.05, da
         k4 = deriv(ti + dt, state + dt * k3)
         state = state + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
     return t, xs + noise * rng.standard_normal(n)
+
+
+def make_van_der_pol_series(n: int = 2000, seed: int = 0, *, dt: float = 0.1, mu: float = 2.0,
+                            noise: float = 0.0):
+    """The Van der Pol oscillator ``x'' - mu (1 - x^2) x' + x = 0``, a nonlinear oscillator with a
+    stable limit cycle, integrated with a fourth-order Runge-Kutta step; returns times ``t`` (n,)
+    and positions ``x`` (n,), the starting state drawn from ``seed`` (chapter 13)."""
+    rng = np.random.default_rng(seed)
+    state = rng.uniform(-2, 2, size=2)
+
+    def deriv(s):
+        pos, vel = s
+        return np.array([vel, mu * (1 - pos**2) * vel - pos])
+
+    xs = np.empty(n)
+    for i in range(n):
+        xs[i] = state[0]
+        k1 = deriv(state)
+        k2 = deriv(state + dt / 2 * k1)
+        k3 = deriv(state + dt / 2 * k2)
+        k4 = deriv(state + dt * k3)
+        state = state + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return np.arange(n) * dt, xs + noise * rng.standard_normal(n)
 
 
 def make_linear_regression(n: int = 100, seed: int = 0, *, w=(2.0,), b: float = 1.0, noise: float = 0.5,

@@ -43,3 +43,19 @@ def test_herschel_bulkley_and_others_shapes():
     t, pos = synthetic.make_oscillator_series(n=200, seed=0, damping=0.0, drive=0.0, omega=1.0)
     energy = pos[:-1] ** 2 + (np.diff(pos) / (t[1] - t[0])) ** 2
     assert np.ptp(energy[:50]) < 0.2 * energy.mean()
+
+
+def test_van_der_pol_settles_on_its_limit_cycle():
+    """Whatever the start, the oscillation settles to an amplitude of about 2 (mu = 2); the
+    noise is seeded; the series is nonlinear (the waveform is not a sinusoid)."""
+    tails = []
+    for seed in (0, 1):
+        t, x = synthetic.make_van_der_pol_series(n=1500, seed=seed, dt=0.1, mu=2.0)
+        assert t.shape == x.shape == (1500,) and np.isclose(t[1] - t[0], 0.1)
+        tails.append(x[-800:])
+        assert abs(np.max(np.abs(x[-800:])) - 2.0) < 0.1
+    assert not np.allclose(tails[0], tails[1])  # another start, another phase
+    noisy = synthetic.make_van_der_pol_series(n=100, seed=3, noise=0.1)[1]
+    assert np.array_equal(noisy, synthetic.make_van_der_pol_series(n=100, seed=3, noise=0.1)[1])
+    # a relaxation oscillation: the position spends most of its time near the extremes
+    assert np.mean(np.abs(tails[0]) > 1.0) > 0.6
