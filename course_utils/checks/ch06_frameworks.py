@@ -20,13 +20,13 @@ from course_utils.checks.core import (
 from course_utils.frameworks import require_framework
 
 
-def _test_functions(torch):
+def _test_functions(torch, rng):
     return [
-        ("f(x) = sum(x**2)", lambda t: (t ** 2).sum(), np.array([1.0, -2.0, 0.5])),
+        ("f(x) = sum(x**2)", lambda t: (t ** 2).sum(), rng.normal(size=3)),
         ("f(x) = sin(x[0]) * sum(exp(x))", lambda t: torch.sin(t[0]) * torch.exp(t).sum(),
-         np.array([0.3, -0.7, 1.1, 0.2])),
+         rng.normal(scale=0.7, size=4)),
         ("f(X) = logsumexp of a (2, 3) matrix", lambda t: torch.logsumexp(t.reshape(-1), dim=0),
-         np.array([[0.1, 2.0, -1.0], [0.5, 0.0, 1.5]])),
+         rng.normal(size=(2, 3))),
     ]
 
 
@@ -34,7 +34,7 @@ def _test_functions(torch):
 def check_autograd_gradient(autograd_gradient):
     """autograd_gradient(f, x) returns df/dx at the NumPy array x, computed with torch.autograd."""
     torch = require_framework("torch")
-    for case, f, x in _test_functions(torch):
+    for case, f, x in _test_functions(torch, seeded_rng(2)):
         def f_numpy(v, f=f):
             with torch.no_grad():
                 return float(f(torch.tensor(v, dtype=torch.float64)))
@@ -42,8 +42,11 @@ def check_autograd_gradient(autograd_gradient):
         ref = numerical_gradient(f_numpy, x)
         tracked = []
 
-        def f_watched(t, f=f, tracked=tracked):
+        dtypes = []
+
+        def f_watched(t, f=f, tracked=tracked, dtypes=dtypes):
             tracked.append(bool(getattr(t, "requires_grad", False)))
+            dtypes.append(getattr(t, "dtype", None))
             return f(t)
 
         out = call(autograd_gradient, f_watched, x.copy(), name="autograd_gradient")
@@ -57,6 +60,10 @@ def check_autograd_gradient(autograd_gradient):
                                "you returned x itself: return x.grad, the gradient stored on x": x,
                                "the gradient is doubled: .backward() was called twice, and gradients "
                                "accumulate in .grad": 2 * ref})
+        if any(d is not None and d != torch.float64 for d in dtypes):
+            raise CheckFailed(f"for {case}, f was given a tensor of dtype {dtypes[0]}: make a float64 tensor "
+                              "(torch.tensor(x, dtype=torch.float64, requires_grad=True)), so that the gradient "
+                              "keeps NumPy's precision.")
         if tracked and not any(tracked):
             raise CheckFailed(f"for {case}, f never saw a tensor with requires_grad=True: the gradient must "
                               "come from autograd (torch.tensor(x, requires_grad=True), f(t).backward(), "
@@ -68,11 +75,12 @@ def check_autograd_gradient(autograd_gradient):
 def check_numpy_to_linear(numpy_to_linear):
     """numpy_to_linear(W, b) returns an nn.Linear computing X @ W + b (W of shape (inputs, outputs))."""
     torch = require_framework("torch")
-    rng = np.random.default_rng(3)
+    rng = seeded_rng(3)
     for n_in, n_out in [(3, 3), (4, 2), (1, 5)]:
         W, b = rng.normal(size=(n_in, n_out)), rng.normal(size=n_out)
         case = f"W of shape {(n_in, n_out)}"
-        layer = call(numpy_to_linear, W, b, name="numpy_to_linear")
+        with seeded_global_random(rng.integers(2**31)):  # nn.Linear draws its first weights
+            layer = call(numpy_to_linear, W, b, name="numpy_to_linear")
         if not isinstance(layer, torch.nn.Linear):
             raise CheckFailed(f"numpy_to_linear should return a torch.nn.Linear, not a {type(layer).__name__}.")
         if (layer.in_features, layer.out_features) != (n_in, n_out):
@@ -83,6 +91,9 @@ def check_numpy_to_linear(numpy_to_linear):
                               f"stores (outputs, inputs) = {(n_out, n_in)}: copy W.T.")
         if layer.bias is None:
             raise CheckFailed("the layer has no bias: create it with nn.Linear(n_in, n_out) (bias=True).")
+        if layer.weight.dtype != torch.float32 or layer.bias.dtype != torch.float32:
+            raise CheckFailed(f"the layer's parameters are {layer.weight.dtype}; the statement asks for float32 "
+                              "(copy_ converts: build nn.Linear(n_in, n_out) and copy into it).")
         if not (layer.weight.requires_grad and layer.bias.requires_grad):
             raise CheckFailed("the layer's parameters no longer require gradients, so it cannot be trained: "
                               "copy the values with `with torch.no_grad(): layer.weight.copy_(...)`.")
@@ -124,10 +135,10 @@ def check_torch_mlp(TorchMLP):
     """TorchMLP(n_in, n_hidden, n_out) is an nn.Module: Linear, ReLU, Linear, returning logits."""
     torch = require_framework("torch")
     require_callable(TorchMLP, "TorchMLP")
-    rng = np.random.default_rng(4)
+    rng = seeded_rng(4)
     for n_in, n_hidden, n_out in [(10, 7, 3), (4, 16, 2)]:
-        torch.manual_seed(0)
-        model = call(TorchMLP, n_in, n_hidden, n_out, name="TorchMLP")
+        with seeded_global_random(rng.integers(2**31)):
+            model = call(TorchMLP, n_in, n_hidden, n_out, name="TorchMLP")
         if not isinstance(model, torch.nn.Module):
             raise CheckFailed(f"TorchMLP(...) should be a torch.nn.Module, not a {type(model).__name__}: "
                               "write `class TorchMLP(nn.Module)` and call super().__init__().")
@@ -158,10 +169,15 @@ def check_torch_mlp(TorchMLP):
 def check_keras_mlp(build_keras_mlp):
     """build_keras_mlp(n_in, n_hidden, n_out) returns a keras.Model: Dense ReLU, Dense logits."""
     keras = require_framework("keras")
-    rng = np.random.default_rng(5)
-    for n_in, n_hidden, n_out in [(10, 7, 3), (4, 16, 2)]:
-        keras.utils.set_random_seed(0)
-        model = call(build_keras_mlp, n_in, n_hidden, n_out, name="build_keras_mlp", time_limit=30)
+    rng = seeded_rng(5)
+    uses = _tensorflow_names(build_keras_mlp)
+    if uses:
+        raise CheckFailed(f"build_keras_mlp uses TensorFlow ({uses[0]}): the model must work on any Keras backend, "
+                          "so build it with `keras` alone (keras.Sequential, keras.layers.Dense).")
+    sizes = [(int(rng.integers(8, 13)), int(rng.integers(5, 9)), 3), (4, int(rng.integers(12, 20)), 2)]
+    for n_in, n_hidden, n_out in sizes:
+        with seeded_global_random(rng.integers(2**31)):
+            model = call(build_keras_mlp, n_in, n_hidden, n_out, name="build_keras_mlp", time_limit=30)
         if not isinstance(model, keras.Model):
             raise CheckFailed(f"build_keras_mlp should return a keras.Model (for example keras.Sequential), "
                               f"not a {type(model).__name__}.")
@@ -183,15 +199,37 @@ def check_keras_mlp(build_keras_mlp):
     return "two sizes: parameter count, output shape and the ReLU network's values"
 
 
-def _torch_stack(torch, sizes, seed):
-    """An nn.Sequential of Linear layers with ReLU between them, seeded."""
-    torch.manual_seed(seed)
+def _torch_stack(torch, sizes, rng):
+    """An nn.Sequential of Linear layers with ReLU between them, initialised from ``rng``."""
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        if i:
-            layers.append(torch.nn.ReLU())
-        layers.append(torch.nn.Linear(n_in, n_out))
+    with seeded_global_random(rng.integers(2**31)):
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            if i:
+                layers.append(torch.nn.ReLU())
+            layers.append(torch.nn.Linear(n_in, n_out))
     return torch.nn.Sequential(*layers)
+
+
+def _tensorflow_names(func):
+    """The names through which a function (and the functions nested in it) reaches TensorFlow:
+    globals of its module bound to a TensorFlow module or object. Keras' own use of its backend
+    does not count: only what the learner's code names."""
+    import types
+
+    code, namespace, found = getattr(func, "__code__", None), getattr(func, "__globals__", {}), []
+    stack = [code] if code is not None else []
+    while stack:
+        current = stack.pop()
+        for name in current.co_names:
+            if name.split(".")[0] in ("tensorflow", "tf_keras"):  # an import inside the function
+                found.append(name)
+                continue
+            value = namespace.get(name)
+            module = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", "")
+            if isinstance(module, str) and module.split(".")[0] in ("tensorflow", "tf_keras"):
+                found.append(name)
+        stack += [c for c in current.co_consts if isinstance(c, types.CodeType)]
+    return found
 
 
 # --------------------------------------------------------------------------- predict in evaluation mode
@@ -353,10 +391,13 @@ def check_weight_decay_groups(weight_decay_groups):
         if not isinstance(groups, (list, tuple)) or len(groups) != 2 or not all(isinstance(g, dict) for g in groups):
             raise CheckFailed("weight_decay_groups should return a list of two dictionaries, each with the keys "
                               "'params' and 'weight_decay'.")
-        if any(set(g) - {"params", "weight_decay"} or "params" not in g or "weight_decay" not in g for g in groups):
-            raise CheckFailed("each group is a dictionary with exactly the keys 'params' and 'weight_decay'; "
-                              f"yours have {[sorted(g) for g in groups]}.")
-        groups = [{"params": list(g["params"]), "weight_decay": g["weight_decay"]} for g in groups]
+        if any("params" not in g or "weight_decay" not in g for g in groups):
+            raise CheckFailed("each group is a dictionary with the keys 'params' and 'weight_decay'; yours have "
+                              f"{[sorted(g) for g in groups]}.")
+        if any(isinstance(g["params"], (set, frozenset)) for g in groups):
+            raise CheckFailed("a group's params is a set: torch.optim needs an ordered collection (a list), so that "
+                              "a saved optimizer state matches its parameters.")
+        groups = [{**g, "params": list(g["params"])} for g in groups]
         decays = sorted((g["weight_decay"] for g in groups), key=float)
         if [float(d) for d in decays] != [0.0, weight_decay]:
             raise CheckFailed(f"with weight_decay={weight_decay} the groups' weight_decay values are "
@@ -396,12 +437,13 @@ def check_torch_to_keras(torch_to_keras):
     """torch_to_keras(model) returns a keras.Model computing what the PyTorch stack computes."""
     torch = require_framework("torch")
     keras = require_framework("keras")
-    rng = np.random.default_rng(6)
-    for sizes in [(5, 7, 3), (4, 4, 4), (3, 8, 6, 2), (1, 2, 1)]:
-        model = _torch_stack(torch, sizes, seed=len(sizes) + sizes[0])
+    rng = seeded_rng(6)
+    for sizes in [(4, 4, 4), (5, 7, 3), (3, 8, 6, 2), (1, 2, 1)]:  # square first: a missing .T shows
+        model = _torch_stack(torch, sizes, rng)
         before = [p.detach().clone() for p in model.parameters()]
         case = "an nn.Sequential of " + " -> ".join(str(s) for s in sizes) + " units"
-        out_model = call(torch_to_keras, model, name="torch_to_keras", time_limit=30)
+        with seeded_global_random(rng.integers(2**31)):  # Keras draws first weights before they are set
+            out_model = call(torch_to_keras, model, name="torch_to_keras", time_limit=30)
         if not isinstance(out_model, keras.Model):
             raise CheckFailed(f"torch_to_keras should return a keras.Model (for example keras.Sequential), "
                               f"not a {type(out_model).__name__}.")
@@ -411,8 +453,10 @@ def check_torch_to_keras(torch_to_keras):
         got = to_array(keras.ops.convert_to_numpy(call(out_model, x, name="keras_model(x)", time_limit=30)),
                        "the Keras model's output").astype(float)
         if got.shape != (6, sizes[-1]):
+            more = (" Copy every nn.Linear of the stack: it may have three or more." if got.ndim == 2
+                    and got.shape[1] in sizes[1:-1] else "")
             raise CheckFailed(f"for {case} the Keras model maps a batch of shape (6, {sizes[0]}) to "
-                              f"{got.shape}; expected (6, {sizes[-1]}).")
+                              f"{got.shape}; expected (6, {sizes[-1]}).{more}")
         weights = [(m.weight.detach().numpy().astype(float), m.bias.detach().numpy().astype(float))
                    for m in model if isinstance(m, torch.nn.Linear)]
         expected = _stack_numpy(weights, x.astype(float))
@@ -435,7 +479,7 @@ def check_softplus_function(Softplus):
     if not (isinstance(Softplus, type) and issubclass(Softplus, torch.autograd.Function)):
         raise CheckFailed("Softplus should be a class that subclasses torch.autograd.Function, with "
                           "@staticmethod forward(ctx, x) and backward(ctx, grad_output).")
-    rng = np.random.default_rng(7)
+    rng = seeded_rng(7)
     cases = [("values from -50 to 800", np.array([-50.0, -3.0, -0.5, 0.0, 0.5, 3.0, 40.0, 800.0])),
              ("a (3, 4) matrix", rng.normal(0, 3, (3, 4))),
              ("random values", rng.normal(0, 10, 25))]
@@ -448,6 +492,10 @@ def check_softplus_function(Softplus):
             raise CheckFailed("the output was not made by your Function (its grad_fn is not "
                               f"{Softplus.__name__}Backward): return the result from forward, and call it "
                               "with Softplus.apply.")
+        if not getattr(y.grad_fn, "saved_tensors", ()):
+            raise CheckFailed("forward saved nothing with ctx.save_for_backward: save the tensors backward needs "
+                              "there (ctx.save_for_backward(x)), not as attributes of ctx, so that autograd "
+                              "tracks them.")
         got = to_array(y.detach().numpy(), "Softplus(x)").astype(float)
         expected = np.logaddexp(0.0, values)
         if not np.all(np.isfinite(got)):
@@ -478,9 +526,11 @@ def check_fit_herschel_bulkley(fit_herschel_bulkley):
     torch = require_framework("torch")
     from course_utils.data.fluids import make_herschel_bulkley_family
 
-    X, y = make_herschel_bulkley_family(n=4000, seed=11)
-    X_new, y_new = make_herschel_bulkley_family(n=2000, seed=12)
-    model = call(fit_herschel_bulkley, X.copy(), y.copy(), name="fit_herschel_bulkley", time_limit=120)
+    seeds = seeded_rng(13).integers(2**31, size=2)
+    X, y = make_herschel_bulkley_family(n=4000, seed=int(seeds[0]))
+    X_new, y_new = make_herschel_bulkley_family(n=2000, seed=int(seeds[1]))
+    with seeded_global_random(14):  # the learner's own seeding stays inside
+        model = call(fit_herschel_bulkley, X.copy(), y.copy(), name="fit_herschel_bulkley", time_limit=120)
     if not isinstance(model, torch.nn.Module):
         raise CheckFailed(f"fit_herschel_bulkley should return a torch.nn.Module, not a {type(model).__name__}.")
     if not list(model.parameters()):

@@ -10,6 +10,7 @@ from course_utils.checks.core import (
     CheckFailed,
     call,
     expect_close,
+    expect_ndarray,
     register,
     require_answer,
     require_callable,
@@ -30,7 +31,7 @@ def check_preprocess(preprocess):
         out = call(preprocess, images, name="preprocess")
         rows = np.stack([img.ravel() for img in images.astype(float)])
         expected = rows * (1.0 / 255.0)
-        got = to_array(out, "preprocess(images)")
+        got = expect_ndarray(out, "preprocess")
         expect_close(got, expected, "preprocess(images)", case=f"{n} random images", rtol=1e-5, atol=1e-6,
                      mistakes={"the values are not scaled: divide by 255 so they lie in [0, 1]": rows,
                                "divide by 255 (the largest pixel value), not 256": rows / 256.0,
@@ -88,11 +89,15 @@ def check_top_k_accuracy(top_k_accuracy):
     for logits, labels, k, case in _top_k_cases():
         n, n_classes = logits.shape
         expected = _top_k_reference(logits, labels, k)
-        got = call(top_k_accuracy, logits, labels, k, name="top_k_accuracy")
-        got = to_array(got, "top_k_accuracy(...)")
-        if got.size != 1:
+        got = require_answer(call(top_k_accuracy, logits, labels, k, name="top_k_accuracy"),
+                             "what top_k_accuracy returned")
+        if isinstance(got, np.ndarray) and got.size != 1:
             raise CheckFailed(f"top_k_accuracy should return one number, not an array of shape {got.shape} "
                               f"(for {case}; did you forget the mean over the rows?).")
+        if not isinstance(got, (float, int, np.floating)) or isinstance(got, bool):
+            raise CheckFailed(f"top_k_accuracy returned a {type(got).__name__}; return one float, for example "
+                              "float(hits.mean()).")
+        got = to_array(got, "top_k_accuracy(...)")
         mistakes = {
             "return the fraction of rows that are hits, not their count": expected * n,
             "return a fraction between 0 and 1, not a percentage": expected * 100,
@@ -143,8 +148,14 @@ def check_per_class_f1(per_class_f1):
     cases.append((y, (y + (rng.random(40) < 0.3)) % 3, 6, "40 labels of classes 0-2, n_classes=6"))
     for y_true, y_pred, n_classes, case in cases:
         expected, precision, recall = _f1_reference(y_true, y_pred, n_classes)
-        got = to_array(call(per_class_f1, y_true, y_pred, n_classes, name="per_class_f1"),
-                       "per_class_f1(...)")
+        got = call(per_class_f1, y_true, y_pred, n_classes, name="per_class_f1")
+        if isinstance(got, (float, int, np.number)):
+            raise CheckFailed(f"per_class_f1 returned one number for {case}; return one score per class, shape "
+                              f"({n_classes},), not the macro mean.")
+        got = expect_ndarray(got, "per_class_f1")
+        if got.dtype.kind != "f":
+            raise CheckFailed(f"per_class_f1 returned an array of dtype {got.dtype}; F1 scores are fractions: "
+                              "return a float array (integer division truncates them).")
         seen = int(max(y_true.max(), y_pred.max())) + 1
         if got.shape == (seen,) and seen != n_classes:
             raise CheckFailed(f"per_class_f1 for {case} has shape {got.shape}, expected ({n_classes},): "
@@ -203,8 +214,8 @@ def check_train_one_epoch(train_one_epoch):
     y = rng.integers(0, 3, size=22)
     loader = torch_loader(X, y, batch_size=8, shuffle=False)  # batches of 8, 8 and 6
     batches = [(X[i:i + 8].astype(float), y[i:i + 8]) for i in range(0, 22, 8)]
-    torch.manual_seed(0)
-    model = nn.Linear(4, 3)
+    with seeded_global_random(12):
+        model = nn.Linear(4, 3)
     W0, b0 = model.weight.detach().numpy().copy(), model.bias.detach().numpy().copy()
     lr = 0.5
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
@@ -223,7 +234,9 @@ def check_train_one_epoch(train_one_epoch):
                  mistakes={"the gradients add up across batches: call optimizer.zero_grad() before each "
                            "backward pass": W_acc,
                            "only the first batch was used: loop over every batch of the loader":
-                               _numpy_epoch(W0, b0, batches[:1], lr)[0]})
+                               _numpy_epoch(W0, b0, batches[:1], lr)[0],
+                           "the loader was gone through twice: one epoch is one pass over its batches":
+                               _numpy_epoch(W0, b0, batches * 2, lr)[0]})
     mean_loss = float(np.dot(losses, sizes) / np.sum(sizes))
     got = to_array(out, "the returned loss")
     if got.size != 1:
@@ -268,13 +281,15 @@ def _temperature_cases():
     """Logits c * base with labels drawn from softmax(base): the best T is near c."""
     rng = seeded_rng(71)
     cases = []
-    for n, k, scale, case in [(600, 10, 3.0, "overconfident logits (600 x 10)"),
-                              (400, 4, 0.4, "underconfident logits (400 x 4)"),
-                              (500, 6, 2000.0, "logits in the thousands (500 x 6)")]:
+    for n, k, scale, offset, case in [
+            (600, 10, 3.0, 0.0, "overconfident logits (600 x 10)"),
+            (400, 4, 0.4, 0.0, "underconfident logits (400 x 4)"),
+            (500, 6, 2000.0, 0.0, "logits in the thousands, T in the thousands (500 x 6)"),
+            (300, 5, 1.5, float(rng.uniform(2000, 5000)), "logits in the thousands, T near 1.5 (300 x 5)")]:
         base = rng.normal(scale=1.5, size=(n, k))
         gumbel = -np.log(-np.log(rng.uniform(1e-12, 1.0, size=(n, k))))
         labels = np.argmax(base + gumbel, axis=1).astype(np.int64)  # a draw from softmax(base)
-        cases.append((base * scale, labels, case))
+        cases.append((base * scale + offset, labels, case))  # softmax ignores the offset
     return cases
 
 
@@ -302,15 +317,16 @@ def check_fit_temperature(fit_temperature):
         if abs(got / expected - 1) <= 0.01:
             continue
         hint = ""
-        with np.errstate(over="ignore"):
-            overflows = bool(np.isinf(np.exp(logits / got)).any())
+        with np.errstate(over="ignore"):  # at your T, or at the best one: an unshifted softmax breaks there
+            overflows = bool(np.isinf(np.exp(logits / got)).any() or np.isinf(np.exp(logits / expected)).any())
         if abs(got * expected - 1) <= 0.01 and abs(expected - 1) > 0.05:
             hint = (" That is 1/T: the logits are divided by the temperature, softmax(logits / T), "
                     "not multiplied.")
         elif overflows:
-            hint = (" At that T, exp(logits / T) overflows to inf, and a search that compares NaN cross-entropies "
-                    "stops anywhere: shift each row of logits / T by its maximum before exp (a log-sum-exp).")
-        elif expected > 100 and got < 100:
+            hint = (" For these logits exp(logits / T) overflows to inf, and a search that compares NaN "
+                    "cross-entropies stops anywhere: shift each row of logits / T by its maximum before exp "
+                    "(a log-sum-exp).")
+        elif expected > 100 and got < 0.5 * expected:
             hint = (" With logits in the thousands the best T is in the thousands too: search up to 10,000, "
                     "and compute the cross-entropy stably (shift each row by its maximum).")
         if not hint and _softmax_nll(logits, labels, got) <= _softmax_nll(logits, labels, expected) * (1 + 1e-9):
@@ -359,6 +375,10 @@ def check_train_to_target(train_to_target):
     if not isinstance(model, torch.nn.Module):
         raise CheckFailed(f"{name} should return the trained PyTorch model (a torch.nn.Module), not a "
                           f"{type(model).__name__}.")
+    dtypes = {p.dtype for p in model.parameters()}
+    if dtypes and dtypes != {torch.float32}:
+        raise CheckFailed(f"the model's parameters are {', '.join(sorted(map(str, dtypes)))}; it must take float32 "
+                          "images, so keep it in float32 (model.float()).")
     model.eval()
 
     def predict(inputs):

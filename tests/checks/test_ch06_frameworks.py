@@ -38,7 +38,7 @@ def grad_float32(f, x):
     return t.grad.tolist()
 
 
-@pytest.mark.parametrize("answer", [grad_backward, grad_functional, grad_float32])
+@pytest.mark.parametrize("answer", [grad_backward, grad_functional])
 def test_autograd_accepts(answer):
     assert check("06.autograd_gradient", answer)
 
@@ -61,6 +61,7 @@ def grad_no_requires(f, x):
     (grad_twice, "called twice"),
     (grad_no_requires, "requires_grad=True"),
     (lambda f, x: np.zeros(2), "shape"),
+    (grad_float32, "make a float64 tensor"),
 ])
 def test_autograd_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
@@ -79,10 +80,23 @@ def linear_copy(W, b):
 
 
 def linear_parameters(W, b):
+    """New float32 Parameters assigned instead of copied into the layer's own."""
+    layer = nn.Linear(W.shape[0], W.shape[1])
+    layer.weight = nn.Parameter(torch.tensor(np.ascontiguousarray(W.T), dtype=torch.float32))
+    layer.bias = nn.Parameter(torch.tensor(b, dtype=torch.float32))
+    return layer
+
+
+def linear_float64(W, b):
     layer = nn.Linear(W.shape[0], W.shape[1], dtype=torch.float64)
     layer.weight = nn.Parameter(torch.tensor(np.ascontiguousarray(W.T)))
     layer.bias = nn.Parameter(torch.tensor(b))
     return layer
+
+
+def test_linear_rejects_float64():
+    with pytest.raises(CheckFailed, match="float32"):
+        check("06.numpy_to_linear", linear_float64)
 
 
 @pytest.mark.parametrize("answer", [linear_copy, linear_parameters])

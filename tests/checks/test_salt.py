@@ -22,8 +22,6 @@ from tests.conftest import ROOT
 #: Chapters whose checks do not yet draw only from their salted generator; their test is
 #: expected to fail (strictly: remove the id in the commit that makes the chapter pass).
 PENDING = (
-    "06",
-    "07",
 )
 SECRETS = (271828, 314159)
 CHAPTERS = chapters.chapters(ROOT)
