@@ -160,7 +160,7 @@ def _descend(grad, x0, lr, n_steps):
     return out
 
 
-@register("02.gradient_descent", plain_data=False)
+@register("02.gradient_descent")
 def check_gradient_descent(gradient_descent):
     """gradient_descent(grad, x0, lr, n_steps) returns the n_steps + 1 points visited."""
     A = np.array([[3.0, 1.0], [1.0, 2.0]])

@@ -11,54 +11,12 @@ from course_utils.checks.core import (
     expect_close,
     expect_equal,
     expect_pair,
+    learner_lines,
     numerical_gradient,
     register,
     seeded_rng,
     to_array,
 )
-
-
-class learner_lines:
-    """Count the lines a learner's Python function runs in its own cell (its nested functions and
-    comprehensions included): how a check sees an iteration the statement prescribes or a loop it
-    forbids. ``with learner_lines(func) as lines: call(lines.func, ...)``, then ``lines.count``;
-    it stays None when the answer is not a Python function (the grader's stand-in), so a check
-    only judges what it observed. Chapters 03 and 04."""
-
-    def __init__(self, func):
-        code = getattr(func, "__code__", None)
-        self.filename, self.count = (code.co_filename if code is not None else None), None
-        self.func = func if code is None else self._traced(func)
-
-    def _traced(self, func):
-        import functools
-        import sys
-
-        def local(frame, event, arg):
-            if event == "line":
-                self.count += 1
-            return local
-
-        def tracer(frame, event, arg):
-            return local if frame.f_code.co_filename == self.filename else None
-
-        @functools.wraps(func)
-        def traced(*args, **kwargs):
-            self.count = 0
-            previous = sys.gettrace()
-            sys.settrace(tracer)
-            try:
-                return func(*args, **kwargs)
-            finally:
-                sys.settrace(previous)
-
-        return traced
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _pair(out, name: str, what: str):

@@ -508,7 +508,7 @@ def _value_mistakes(what, inputs):
     return {}
 
 
-@register("05.value_ops", target="Value", plain_data=False)
+@register("05.value_ops", target="Value")
 def check_value_ops(Value):
     """Value has tanh() and powers with a Value exponent (a ** b, 2 ** b), differentiated exactly by backward()."""
     require_answer(Value, "Value")

@@ -30,7 +30,7 @@ def _test_functions(torch, rng):
     ]
 
 
-@register("06.autograd_gradient", plain_data=False)
+@register("06.autograd_gradient")
 def check_autograd_gradient(autograd_gradient):
     """autograd_gradient(f, x) returns df/dx at the NumPy array x, computed with torch.autograd."""
     torch = require_framework("torch")
@@ -71,7 +71,7 @@ def check_autograd_gradient(autograd_gradient):
     return "three functions, against numerical gradients"
 
 
-@register("06.numpy_to_linear", plain_data=False)
+@register("06.numpy_to_linear")
 def check_numpy_to_linear(numpy_to_linear):
     """numpy_to_linear(W, b) returns an nn.Linear computing X @ W + b (W of shape (inputs, outputs))."""
     torch = require_framework("torch")
@@ -130,7 +130,7 @@ def _mlp_diagnosis(out, x, W1, b1, W2, b2, name, case):
                            "the output layer should have no activation (logits)": np.maximum(logits, 0)})
 
 
-@register("06.torch_mlp", target="TorchMLP", plain_data=False)
+@register("06.torch_mlp", target="TorchMLP")
 def check_torch_mlp(TorchMLP):
     """TorchMLP(n_in, n_hidden, n_out) is an nn.Module: Linear, ReLU, Linear, returning logits."""
     torch = require_framework("torch")
@@ -165,7 +165,7 @@ def check_torch_mlp(TorchMLP):
     return "two sizes: parameter count, output shape and the ReLU network's values"
 
 
-@register("06.keras_mlp", target="build_keras_mlp", plain_data=False)
+@register("06.keras_mlp", target="build_keras_mlp")
 def check_keras_mlp(build_keras_mlp):
     """build_keras_mlp(n_in, n_hidden, n_out) returns a keras.Model: Dense ReLU, Dense logits."""
     keras = require_framework("keras")
@@ -253,7 +253,7 @@ def _state_copy(model):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-@register("06.predict", plain_data=False, hides="course_utils.backprop")  # defines a predict too
+@register("06.predict", hides="course_utils.backprop")  # defines a predict too
 def check_predict(predict):
     """predict(model, X) returns float32 outputs in evaluation mode, without gradients; the model unchanged."""
     torch = require_framework("torch")
@@ -369,7 +369,7 @@ def _group_hint(model, params, want_decay):
     return None
 
 
-@register("06.weight_decay_groups", plain_data=False)
+@register("06.weight_decay_groups")
 def check_weight_decay_groups(weight_decay_groups):
     """weight_decay_groups(model, wd): decay for trainable tensors of 2+ dims, 0.0 for the rest, each once."""
     torch = require_framework("torch")
@@ -432,7 +432,7 @@ def _stack_numpy(weights, x, transpose=True, hidden_relu=True, output_relu=False
     return x
 
 
-@register("06.torch_to_keras", target="torch_to_keras", plain_data=False)
+@register("06.torch_to_keras", target="torch_to_keras")
 def check_torch_to_keras(torch_to_keras):
     """torch_to_keras(model) returns a keras.Model computing what the PyTorch stack computes."""
     torch = require_framework("torch")
@@ -472,7 +472,7 @@ def check_torch_to_keras(torch_to_keras):
     return "four stacks, two and three layers, square and not: outputs match PyTorch's"
 
 
-@register("06.softplus_function", target="Softplus", plain_data=False)
+@register("06.softplus_function", target="Softplus")
 def check_softplus_function(Softplus):
     """Softplus is a torch.autograd.Function: forward log(1 + e^x) without overflow, backward sigmoid."""
     torch = require_framework("torch")
@@ -520,7 +520,7 @@ def check_softplus_function(Softplus):
     return "forward values up to x = 800 and the backward pass on three inputs"
 
 
-@register("06.fit_herschel_bulkley", target="fit_herschel_bulkley", plain_data=False)
+@register("06.fit_herschel_bulkley", target="fit_herschel_bulkley")
 def check_fit_herschel_bulkley(fit_herschel_bulkley):
     """fit_herschel_bulkley(X, y) returns a trained nn.Module: raw (rate, tau_y, k, n) -> stress."""
     torch = require_framework("torch")

@@ -201,7 +201,7 @@ def _numpy_epoch(W, b, batches, lr, accumulate=False):
     return W, b, losses, sizes
 
 
-@register("07.train_one_epoch", plain_data=False)
+@register("07.train_one_epoch")
 def check_train_one_epoch(train_one_epoch):
     """train_one_epoch(model, loader, optimizer, loss_fn) runs one epoch and returns the mean loss."""
     from course_utils.frameworks import require_framework, torch_loader

@@ -208,7 +208,7 @@ def _second_moment(f, q):
     return float(np.sum(_WEIGHTS * f(np.sqrt(q) * _NODES) ** 2))
 
 
-@register("09.activation_gain", plain_data=False)
+@register("09.activation_gain")
 def check_activation_gain(activation_gain):
     """activation_gain(f, q=1.0) returns the gain that makes q a fixed point of the variance map."""
     name = "activation_gain"
@@ -362,7 +362,7 @@ def _residual_norms(X, Y, weights, f, df, *, identity_back=True, residual=True, 
     return norms**2 if squared else norms
 
 
-@register("09.residual_gradient_norms", plain_data=False)
+@register("09.residual_gradient_norms")
 def check_residual_gradient_norms(residual_gradient_norms):
     """residual_gradient_norms(X, Y, weights, f, df) returns ||dL/dW_l|| of a residual network with a
     linear output layer, first layer first, as a NumPy array."""
@@ -490,7 +490,7 @@ def _lsuv_reference(X, weights, f):
     return scaled
 
 
-@register("09.lsuv", plain_data=False)
+@register("09.lsuv")
 def check_lsuv(lsuv):
     """lsuv(X, weights, f) rescales each layer, in order, so its pre-activations have std 1."""
     cases = [(0, [6, 9, 4, 7], 50, "tanh"), (1, [5, 12, 12, 12, 3], 80, "relu"),

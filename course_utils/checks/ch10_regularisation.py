@@ -134,7 +134,7 @@ def _search(random_search, n_trials, seed):
     return objective, pair
 
 
-@register("10.random_search", plain_data=False)
+@register("10.random_search")
 def check_random_search(random_search):
     """random_search(objective, space, n_trials, rng) minimises over random draws (log-uniform or uniform)."""
     n_trials = 400

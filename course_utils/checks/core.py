@@ -63,7 +63,6 @@ class Check:
     func: object
     target: str
     description: str = ""
-    plain_data: bool = True
     hides: tuple[str, ...] = ()
 
     @property
@@ -92,7 +91,7 @@ class Check:
 REGISTRY: dict[str, Check] = {}
 
 
-def register(exercise_id: str, target: str | None = None, description: str = "", *, plain_data: bool = True,
+def register(exercise_id: str, target: str | None = None, description: str = "", *,
              hides: tuple[str, ...] = ()):
     """Decorator that adds a check function to :data:`REGISTRY` under ``exercise_id`` (``NN.name``),
     with the facts the grader reads off the check (docs/AUTHORING.md, "Adding a check"):
@@ -100,9 +99,6 @@ def register(exercise_id: str, target: str | None = None, description: str = "",
     - ``target``: the name the notebook gives the learner's answer (the grader looks it up);
       it defaults to the ``name`` part of the id;
     - ``description``: defaults to the first line of the check's docstring;
-    - ``plain_data``: False when the answer, or what the check hands it (a model, a class, an
-      optimiser, a function to call back), cannot cross the sandbox as plain data; the grader
-      then judges that exercise inside the sandbox, the weaker path;
     - ``hides``: modules of the package (``"course_utils.backprop"``) that implement the
       answer under another name; the sandbox of that chapter's notebooks does not mount them.
     """
@@ -117,8 +113,7 @@ def register(exercise_id: str, target: str | None = None, description: str = "",
         if exercise_id in REGISTRY:
             raise ValueError(f"duplicate exercise id {exercise_id!r}")
         REGISTRY[exercise_id] = Check(exercise_id, func, target or match["name"],
-                                      description or (func.__doc__ or "").strip().split("\n")[0],
-                                      plain_data=bool(plain_data), hides=hides)
+                                      description or (func.__doc__ or "").strip().split("\n")[0], hides=hides)
         return func
 
     return decorate
@@ -241,7 +236,9 @@ def run_limited(func, args=(), kwargs=None, *, seconds: float, thread: bool = Fa
         except BaseException as err:  # handed back to the caller's thread
             outcome["error"] = err
 
-    worker = threading.Thread(target=target, daemon=True, name=f"limited {getattr(func, '__name__', 'call')}")
+    context = contextvars.copy_context()  # the call sees its caller's context (time cap, shared random state)
+    worker = threading.Thread(target=context.run, args=(target,), daemon=True,
+                              name=f"limited {getattr(func, '__name__', 'call')}")
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
@@ -352,8 +349,18 @@ class calls_of_global:
     def __init__(self, func, global_name: str):
         self.namespace = getattr(func, "__globals__", None)
         self.global_name, self.count, self._original = global_name, None, None
+        self._remote = remote_watch(func, {"globals": [global_name]}, self._counted_remotely)
+
+    def _counted_remotely(self, observed: dict) -> None:
+        counts = observed.get("globals")
+        count = counts.get(self.global_name) if isinstance(counts, dict) else None
+        if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+            self.count = (self.count or 0) + count
 
     def __enter__(self):
+        if self._remote is not None:
+            self._remote.__enter__()
+            return self
         if isinstance(self.namespace, dict) and callable(self.namespace.get(self.global_name)):
             self._original = original = self.namespace[self.global_name]
             self.count = 0
@@ -366,8 +373,83 @@ class calls_of_global:
         return self
 
     def __exit__(self, *exc):
+        if self._remote is not None:
+            self._remote.__exit__(*exc)
         if self._original is not None:
             self.namespace[self.global_name] = self._original
+        return False
+
+
+def remote_watch(func, what: dict, report):
+    """For the grader's stand-in of a function that runs in the learner's sandbox (it has
+    ``__course_watch__``): a context manager within which every call of it is observed there,
+    as ``what`` asks (``{"calls_into": modules}``, ``{"lines": True}``, ``{"globals": names}``),
+    and ``report(observed)`` gets what was seen; None for any other function. What is
+    observed in the sandbox is the notebook's own testimony: values are judged by the grader,
+    the method behind them is reported by the notebook's kernel (book/grading.md)."""
+    watch = getattr(type(func), "__course_watch__", None)
+    return None if watch is None else watch(func, what, report)
+
+
+def _watched_remotely(func, what: dict, report):
+    """``func`` (the grader's stand-in), observed on every call as ``what`` asks; None when
+    ``func`` runs here."""
+    if getattr(type(func), "__course_watch__", None) is None:
+        return None
+
+    def watched(*args, **kwargs):
+        with remote_watch(func, what, report):
+            return func(*args, **kwargs)
+
+    watched.__name__ = watched.__qualname__ = getattr(func, "__name__", "your function")
+    return watched
+
+
+class learner_lines:
+    """Count the lines a learner's Python function runs in its own cell (its nested functions and
+    comprehensions included): how a check sees an iteration the statement prescribes or a loop it
+    forbids. ``with learner_lines(func) as lines: call(lines.func, ...)``, then ``lines.count``;
+    it stays None when the answer is not a Python function, so a check only judges what it
+    observed. For the grader's stand-in the lines are counted in the sandbox. Chapters 00 to 04."""
+
+    def __init__(self, func):
+        code = getattr(func, "__code__", None)
+        self.filename, self.count = (code.co_filename if code is not None else None), None
+        remote = _watched_remotely(func, {"lines": True}, self._counted_remotely)
+        self.func = remote or (func if code is None else self._traced(func))
+
+    def _counted_remotely(self, observed: dict) -> None:
+        count = observed.get("lines")
+        self.count = count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
+
+    def _traced(self, func):
+        import functools
+        import sys
+
+        def local(frame, event, arg):
+            if event == "line":
+                self.count += 1
+            return local
+
+        def tracer(frame, event, arg):
+            return local if frame.f_code.co_filename == self.filename else None
+
+        @functools.wraps(func)
+        def traced(*args, **kwargs):
+            self.count = 0
+            previous = sys.gettrace()
+            sys.settrace(tracer)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                sys.settrace(previous)
+
+        return traced
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         return False
 
 
@@ -561,6 +643,7 @@ def seeded_global_random(seed):
     torch = sys.modules.get("torch")
     saved = (random.getstate(), np.random.get_state(), torch.random.get_rng_state() if torch else None)
     seeds = seeded_rng(seed).integers(2**32, size=3)
+    token = _SHARED_RANDOM.set({"seeds": [int(s) for s in seeds], "states": None})
     try:
         random.seed(int(seeds[0]))
         np.random.seed(int(seeds[1]))
@@ -571,10 +654,22 @@ def seeded_global_random(seed):
         else:
             yield
     finally:
+        _SHARED_RANDOM.reset(token)
         random.setstate(saved[0])
         np.random.set_state(saved[1])
         if torch:
             torch.random.set_rng_state(saved[2])
+
+
+_SHARED_RANDOM = contextvars.ContextVar("shared_random", default=None)
+
+
+def shared_random() -> dict | None:
+    """Within :func:`seeded_global_random` (in this context): ``{"seeds": [python, numpy,
+    torch], "states": ...}``, which the grader's stand-ins carry into the learner's kernel, so
+    that an answer running there draws from the same seeded global states as it would in the
+    notebook (``states``: where its last call in the block left them; None before the first)."""
+    return _SHARED_RANDOM.get()
 
 
 class calls_into:
@@ -590,6 +685,10 @@ class calls_into:
         import types
 
         self.modules, self.seen, self._previous = tuple(modules), None, None
+        remote = _watched_remotely(func, {"calls_into": list(self.modules)}, self._seen_remotely)
+        if remote is not None:  # the grader's stand-in: watched in the sandbox
+            self.observed, self.func = True, remote
+            return
         self.observed = isinstance(func, (types.FunctionType, types.MethodType))
 
         def profile(frame, event, arg):
@@ -618,6 +717,11 @@ class calls_into:
                 sys.setprofile(previous)
 
         self.func = watched if self.observed else func
+
+    def _seen_remotely(self, observed: dict) -> None:
+        seen = observed.get("calls_into")
+        if self.seen is None and isinstance(seen, str) and seen:
+            self.seen = seen[:200]
 
 
 def expect_ndarray(value, name: str) -> np.ndarray:

@@ -2,23 +2,28 @@
 
 The parts, each with one job:
 
-- :mod:`.batch` finds and reads the submissions and grades them, here or on a Dask cluster;
-- :mod:`.bubblewrap` says whether a sandbox can be had and builds its command line;
+- :mod:`.batch` finds and reads the submissions (every entry gets a row or a named warning),
+  grades each chapter's reference solution first (its times set the budgets), then the
+  notebooks, here or on a Dask cluster;
+- :mod:`.bubblewrap` says whether a sandbox can be had and builds its command line, with the
+  seccomp filter of :mod:`.seccomp`;
 - :mod:`.view` builds the learner's view of the package that a sandbox mounts;
 - :mod:`.sandbox` starts the agent of one notebook in its sandbox, watches and ends it, and
   is the grader's link to it;
 - :mod:`.agent` is all of the grader that runs inside the sandbox: :mod:`.agent.driver`
-  executes the notebook (nbclient) and serves the grader's requests, :mod:`.agent.answers`
-  is its helper inside the learner's kernel; both sides share its :mod:`.agent.channel`
-  (JSON lines), :mod:`.agent.processes` (memory watchdog, process-tree killer),
-  :mod:`.agent.wire` (plain data) and :mod:`.agent.job`;
-- :mod:`.judge` runs the checks in the grader's process on plain-data stand-ins;
+  executes the notebook (nbclient) and relays, :mod:`.agent.answers` is its helper inside
+  the learner's kernel; both sides share its :mod:`.agent.channel` (JSON lines),
+  :mod:`.agent.processes` (memory watchdog, process-tree killer), :mod:`.agent.wire` (plain
+  data), :mod:`.agent.bridge` (tensors, models, optimisers as plain data) and :mod:`.agent.job`;
+- :mod:`.remote` makes the grader's stand-ins for what a notebook defined, and :mod:`.judge`
+  runs every check on them, in the grader's process, within the notebook's budget;
 - :mod:`.report` writes the results, the report, the gradebook and the feedback;
 - :mod:`.contracts` holds the dataclasses that go between the batch and its workers.
 
-What a check needs from the grader it declares when it registers (its target, whether its
-answer is plain data, what the sandbox must hide); the grader keeps no list of exercises.
-Only :mod:`.agent` is importable inside a sandbox; this module's names load the rest lazily.
+What a check needs from the grader it declares when it registers (its target, what the
+sandbox must hide); the grader keeps no list of exercises, and every exercise is judged in
+its process. Only :mod:`.agent` is importable inside a sandbox; this module's names load the
+rest lazily.
 """
 
 from __future__ import annotations
@@ -69,6 +74,9 @@ def add_arguments(parser) -> None:
                              "sandboxes its own notebooks")
     parser.add_argument("--allow-unsandboxed", action="store_true",
                         help="grade without a sandbox when none can be had (trusted notebooks only)")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="do not grade the chapters' solutions first: the time limits are then "
+                             "--total-timeout for the cells and --check-timeout per exercise")
     parser.add_argument("--resume", action="store_true",
                         help="keep the saved results of notebooks unchanged since an interrupted run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -83,7 +91,8 @@ def main(args) -> int:
         report = grade(args.submissions, args.out, jobs=args.jobs, progress=not args.no_progress,
                        chapter=args.chapter, scheduler=args.scheduler, allow_unsandboxed=args.allow_unsandboxed,
                        resume=args.resume, cell_timeout=args.cell_timeout, total_timeout=args.total_timeout,
-                       check_timeout=args.check_timeout, memory_mb=args.memory_mb, profile=args.profile)
+                       check_timeout=args.check_timeout, memory_mb=args.memory_mb, profile=args.profile,
+                       reference=not args.no_reference)
     except GradingError as err:
         print(f"grade: {err}", file=sys.stderr)
         return 2

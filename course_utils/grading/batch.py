@@ -22,6 +22,7 @@ import stat
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -40,41 +41,90 @@ class GradingError(ValueError):
 
 # --------------------------------------------------------------------------- submissions
 
+#: What each kind of entry is called in a warning or an error row.
+ENTRY_KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+               stat.S_IFBLK: "a block device", stat.S_IFLNK: "a symbolic link"}
 
-def find_notebooks(paths, skipped: list | None = None) -> list[Path]:
-    """The ``.ipynb`` files given, and those found (recursively) in the folders given.
-    Inside folders, symbolic links are skipped (and added to ``skipped``): a submission is a
-    file the learner handed in."""
-    found = []
+
+@dataclass
+class Submissions:
+    """Every entry found under the paths given: the notebooks to read, the entries that get an
+    error row (a learner handed in something that cannot be graded) and those that get a
+    named warning (nothing is dropped in silence)."""
+
+    notebooks: list = field(default_factory=list)  # Path
+    refused: list = field(default_factory=list)  # Job with a problem
+    skipped: list = field(default_factory=list)  # {"path", "why"}
+
+    def skip(self, path, why: str) -> None:
+        self.skipped.append({"path": str(path), "why": why})
+
+
+def find_submissions(paths) -> Submissions:
+    """Walk the paths given (folders recursively, never through a symbolic link inside them)."""
+    found = Submissions()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for candidate in sorted(path.rglob("*.ipynb")):
-                if ".ipynb_checkpoints" in candidate.parts:
-                    continue
-                if _linked(candidate, path):
-                    if skipped is not None:
-                        skipped.append(str(candidate))
-                elif candidate.is_file():
-                    found.append(candidate)
+            _walk(path, found, top=path)
         elif path.is_file():
-            found.append(path)
+            found.notebooks.append(path)
+        elif path.exists() or path.is_symlink():
+            _entry(path, found, os.lstat(path), top=path.parent)
         else:
             raise GradingError(f"no such file or folder: {raw}")
-    unique = list(dict.fromkeys(p.absolute() for p in found))
-    if not unique:
+    found.notebooks = list(dict.fromkeys(p.absolute() for p in found.notebooks))
+    if not found.notebooks and not found.refused:
         raise GradingError("no notebooks (.ipynb) found in " + ", ".join(map(str, paths)))
-    return unique
+    return found
 
 
-def _linked(path: Path, top: Path) -> bool:
-    """True when ``path`` or a folder between it and ``top`` is a symbolic link."""
-    for part in [path, *path.parents]:
-        if part == top:
-            return False
-        if part.is_symlink():
-            return True
-    return False
+def _walk(folder: Path, found: Submissions, top: Path) -> None:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as err:
+        found.skip(folder, f"could not read the folder ({type(err).__name__})")
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError as err:
+            found.skip(path, f"could not read ({type(err).__name__})")
+            continue
+        _entry(path, found, info, top)
+
+
+def _entry(path: Path, found: Submissions, info, top: Path) -> None:
+    kind = stat.S_IFMT(info.st_mode)
+    notebook = path.name.endswith(".ipynb")
+    if path.name == ".ipynb_checkpoints" and kind == stat.S_IFDIR:
+        found.skip(path, "a folder of Jupyter's automatic checkpoints, not a submission")
+    elif path.name.startswith("."):
+        found.skip(path, "a hidden file or folder")
+    elif kind == stat.S_IFDIR:
+        _walk(path, found, top)
+    elif kind == stat.S_IFREG and notebook:
+        found.notebooks.append(path)
+    elif kind == stat.S_IFREG:
+        found.skip(path, "not a notebook (.ipynb)")
+    elif notebook or (kind == stat.S_IFLNK and path.parent == top):
+        what = ENTRY_KINDS.get(kind, "not a regular file")
+        learner = path.name if not notebook else learner_of(path)
+        chapter = chapters.id_from_filename(path) or ""
+        found.refused.append(Job(learner, str(path.absolute()), chapter, exercises=_exercises(chapter),
+                                 problem=f"not graded: the submission is {what}, not a notebook file"))
+    else:
+        found.skip(path, ENTRY_KINDS.get(kind, "not a regular file"))
+
+
+def find_notebooks(paths, skipped: list | None = None) -> list[Path]:
+    """The ``.ipynb`` files given, and those found (recursively) in the folders given; every
+    other entry is added to ``skipped`` (``{"path", "why"}``)."""
+    found = find_submissions(paths)
+    if skipped is not None:
+        skipped += found.skipped + [{"path": job.notebook, "why": job.problem} for job in found.refused]
+    return found.notebooks
 
 
 def chapter_of(path: Path, text: str) -> str | None:
@@ -87,11 +137,22 @@ def learner_of(path: Path) -> str:
     return cap(path.parent.name if chapters.id_from_filename(path) else path.stem, 200)
 
 
-def _read(path: Path) -> bytes:
+class Refused(OSError):
+    """A submission the grader will not read (its message never quotes the file)."""
+
+
+def _read(path: Path, trusted: bool = False) -> bytes:
+    """The bytes of a submission: a regular file, not through a link, with one name only
+    (a hard link could be someone else's file) and owned by the user who grades."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError("not a regular file")
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused(f"it is {ENTRY_KINDS.get(stat.S_IFMT(info.st_mode), 'not a regular file')}")
+        if info.st_nlink > 1 and not trusted:
+            raise Refused(f"the file has {info.st_nlink} hard links (it could be another person's file)")
+        if info.st_uid != os.geteuid() and not trusted:
+            raise Refused("the file belongs to another user than the one grading")
         with os.fdopen(fd, "rb") as handle:
             fd = None
             return handle.read(MAX_NOTEBOOK_BYTES + 1)
@@ -100,17 +161,22 @@ def _read(path: Path) -> bytes:
             os.close(fd)
 
 
-def make_job(path: Path, chapter: str | None = None) -> Job:
-    """Read one notebook (never through a symbolic link) and describe its grading."""
+def make_job(path: Path, chapter: str | None = None, trusted: bool = False) -> Job:
+    """Read one notebook (never through a symbolic link) and describe its grading. No message
+    quotes the file's contents. ``trusted``: the course's own file (any owner, any links)."""
     import nbformat
 
     from course_utils.checks import checks_for
 
     learner, problem, text = learner_of(path), "", ""
+    named = chapter or chapters.id_from_filename(path) or ""
     try:
-        data = _read(path)
+        data = _read(path, trusted)
+    except Refused as err:
+        return Job(learner, str(path), named, exercises=_exercises(named), problem=f"not graded, not read: {err}")
     except OSError as err:
-        return Job(learner, str(path), chapter or "", problem=f"could not read the file: {cap(err, 200)}")
+        return Job(learner, str(path), named, exercises=_exercises(named),
+                   problem=f"could not read the file ({type(err).__name__})")
     if len(data) > MAX_NOTEBOOK_BYTES:
         problem = f"the notebook is larger than {MAX_NOTEBOOK_BYTES >> 20} MB"
         data = b""
@@ -123,7 +189,7 @@ def make_job(path: Path, chapter: str | None = None) -> Job:
                     c.get("cell_type") == "code" and not isinstance(c.get("source"), str) for c in nb.cells):
                 raise ValueError("no list of cells with text sources")
         except Exception as err:
-            problem = f"not a readable notebook ({type(err).__name__}: {cap(err, 200)})"
+            problem = f"not a readable notebook ({type(err).__name__}{_where(err)})"
     chapter = chapter or chapter_of(path, text) or ""
     exercises = tuple(sorted(checks_for(chapter))) if chapter else ()
     if not chapter:
@@ -134,10 +200,22 @@ def make_job(path: Path, chapter: str | None = None) -> Job:
     return Job(learner, str(path), chapter, text if not problem else "", problem, exercises, digest)
 
 
+def _exercises(chapter: str) -> tuple:
+    from course_utils.checks import checks_for
+
+    return tuple(sorted(checks_for(chapter))) if chapter else ()
+
+
+def _where(err: Exception) -> str:
+    """Where a JSON error is, without any of the text there."""
+    line, column = getattr(err, "lineno", None), getattr(err, "colno", None)
+    return f" at line {line}, column {column}" if isinstance(line, int) and isinstance(column, int) else ""
+
+
 # --------------------------------------------------------------------------- one notebook
 
 
-def _limits(options: Options, n_exercises: int) -> dict:
+def _limits(options: Options, n_exercises: int, limits: dict) -> dict:
     """Resource limits set inside the sandbox before the notebook runs."""
     import psutil
 
@@ -154,7 +232,7 @@ def _limits(options: Options, n_exercises: int) -> dict:
         processes += running
     return {"RLIMIT_AS": int((2 * options.memory_mb + 2048) * 2**20), "RLIMIT_NPROC": processes,
             "RLIMIT_FSIZE": int(options.file_mb * 2**20), "RLIMIT_CORE": 0,
-            "RLIMIT_CPU": int(options.total_timeout + n_exercises * options.check_timeout + 120)}
+            "RLIMIT_CPU": int(limits["cells"] + limits["judging"] + 2 * STARTUP_SECONDS)}
 
 
 def _failed(job: Job, message: str, **extra) -> NotebookResult:
@@ -179,26 +257,31 @@ def grade_notebook(job: Job, options: Options, secret: int | None) -> NotebookRe
         return _failed(job, f"not graded: no sandbox on this machine ({bwrap_problem()})")
     set_secret(secret)
     view = package_view(job.chapter)
-    kernel_job = KernelJob(Path(job.notebook).name, job.text, options.cell_timeout, options.total_timeout,
-                           options.profile, _limits(options, len(job.exercises)))
+    limits = budgets(options, job)
+    kernel_job = KernelJob(Path(job.notebook).name, job.text, options.cell_timeout, limits["cells"],
+                           options.profile, _limits(options, len(job.exercises), limits))
     result = NotebookResult(job.learner, job.notebook, job.chapter, digest=job.digest,
-                            sandbox="bubblewrap" if sandboxed else "none")
+                            sandbox="bubblewrap" if sandboxed else "none", budget=limits)
     box = Sandbox(view, sandboxed=sandboxed, memory_mb=options.memory_mb,
                   tmpfs_mb=min(options.disk_mb, options.memory_mb))
     try:
         box.start({"job": kernel_job.to_dict(), "memory_mb": options.memory_mb, "in_sandbox": sandboxed})
-        ran = box.link.event("ran", options.total_timeout + 300)
+        ran = box.link.event("ran", limits["cells"] + STARTUP_SECONDS + 2 * RESTART_SECONDS)
         for note in ran.get("notes", [])[:20] if isinstance(ran.get("notes"), list) else []:
             result.note(note)
         cells = ran.get("cells") if isinstance(ran.get("cells"), dict) else {}
-        result.cells = {k: int(v) for k, v in cells.items() if k in ("cells", "errors", "timeouts", "not_run")
-                        and isinstance(v, int)}
+        result.cells = {k: v for k, v in cells.items() if k in ("cells", "errors", "timeouts", "not_run", "seconds")
+                        and isinstance(v, (int, float)) and not isinstance(v, bool)}
         if not ran.get("ok"):
             raise SandboxError(cap(ran.get("why", "the notebook could not run"), 300))
-        ready = box.link.event("ready", 120)
+        ready = box.link.event("ready", HELPER_SECONDS + 5)
         if not ready.get("ok"):
             raise SandboxError(cap(ready.get("why", "the grader could not start in the kernel"), 300))
-        result.results = judge_all(box.link, job.exercises, options.check_timeout)
+        reference = job.budget.get("exercises") if isinstance(job.budget.get("exercises"), dict) else {}
+        result.results = judge_all(box.link, job.exercises, options.check_timeout, limits["judging"], reference)
+        for entry in result.results:
+            if entry.slow:
+                result.note(f"slow: {entry.exercise}: {entry.slow}")
     except SandboxError as err:
         why = f"memory above {options.memory_mb:g} MB" if box.memory_killed else str(err)
         result.status = "error"
@@ -209,6 +292,40 @@ def grade_notebook(job: Job, options: Options, secret: int | None) -> NotebookRe
         result.peak_memory_mb = round(box.peak_mb, 1)
         result.seconds = round(time.perf_counter() - start, 3)
     return result
+
+
+#: Seconds the parts of grading around the cells and the checks may take at most: the kernel's
+#: start (and each restart), the grader's helper starting in the kernel.
+STARTUP_SECONDS = 120.0
+RESTART_SECONDS = 125.0  # a restart after a cell the kernel would not give up: 3 s to interrupt, then a start
+HELPER_SECONDS = 120.0
+CLOSE_SECONDS = 13.0  # asking the sandbox to stop (3 s), then ending it (10 s)
+INTERRUPT_SECONDS = 5.0  # waiting for the kernel to give up a call the check abandoned
+
+
+def budgets(options: Options, job: Job) -> dict:
+    """The time limits of one notebook: its cells may take ``cells`` seconds in all, the
+    judging of its answers ``judging`` (each check at most ``check_timeout``). Both come from
+    the reference solution's own times when it was graded first (``job.budget``): a multiple of
+    them, with a floor, and never more than the options allow (``--total-timeout``, and
+    ``--check-timeout`` per exercise); without a reference, those options."""
+    from course_utils.grading.judge import CELLS_FACTOR, CELLS_FLOOR, budget
+
+    reference = job.budget or {}
+    cells, judging = reference.get("cells"), reference.get("judging")
+    per_notebook = options.check_timeout * max(1, len(job.exercises))
+    cells = options.total_timeout if not isinstance(cells, (int, float)) else \
+        min(options.total_timeout, max(CELLS_FLOOR, CELLS_FACTOR * cells))
+    judging = per_notebook if not isinstance(judging, (int, float)) else min(per_notebook, budget(judging))
+    return {"cells": round(float(cells), 1), "judging": round(float(judging), 1), "check": options.check_timeout}
+
+
+def worst_case_seconds(limits: dict) -> float:
+    """The longest one notebook can keep a grading job busy with these limits (book/grading.md):
+    the kernel's start, every cell (a cell that will not stop costs a restart once the time is
+    up), the helper's start, the judging and the interrupt after the last check, the end."""
+    return (STARTUP_SECONDS + limits["cells"] + RESTART_SECONDS + HELPER_SECONDS + limits["judging"]
+            + INTERRUPT_SECONDS + CLOSE_SECONDS)
 
 
 # --------------------------------------------------------------------------- the batch
@@ -249,6 +366,24 @@ def _run_dask(jobs: list[Job], options: Options, secret: int, address: str):
         client.close()
 
 
+def reference_job(chapter: str) -> Job | None:
+    """The chapter's solution notebook, from the repository the package runs from (None when
+    it is not there, e.g. an installed package): graded first, its times set the budgets."""
+    for path in chapters.files("solution", chapters.REPO_ROOT, suffix=".ipynb"):
+        if chapters.id_from_filename(path) == chapter:
+            job = make_job(path, chapter, trusted=True)
+            return dataclasses.replace(job, learner=f"reference solution {chapter}")
+    return None
+
+
+def reference_times(result: NotebookResult) -> dict:
+    """What the reference's grading took: its cells, its judging and each exercise (seconds)."""
+    passed = {r.exercise: r.seconds for r in result.results if r.status == "pass"}
+    return {"notebook": result.notebook, "cells": result.cells.get("seconds"),
+            "judging": round(sum(r.seconds for r in result.results), 3) if result.status != "error" else None,
+            "exercises": passed, "passed": f"{len(passed)} of {len(result.results)}"}
+
+
 def grade(paths, out, jobs: int = 2, progress: bool = True, chapter: str | None = None,
           scheduler: str | None = None, allow_unsandboxed: bool = False, resume: bool = False,
           **options) -> dict:
@@ -277,37 +412,46 @@ def grade(paths, out, jobs: int = 2, progress: bool = True, chapter: str | None 
         outputs.prepare()
     except (OutputError, OSError) as err:
         raise GradingError(f"cannot write the report: {err}") from None
-    skipped: list = []
-    notebooks = find_notebooks(paths, skipped)
+    found = find_submissions(paths)
     import course_utils.checks  # noqa: F401 - the trusted checks, imported before any notebook runs
 
-    job_list = [make_job(path, chapter) for path in notebooks]
+    job_list = [make_job(path, chapter) for path in found.notebooks] + found.refused
     store = ResultStore(outputs.results)
     results, todo = [], []
     for job in job_list:
-        kept = store.load(job.notebook, job.digest) if resume else None
+        kept = store.load(job.notebook, job.digest) if resume and job.digest else None
         (results.append(kept) if kept else todo.append(job))
+    kept_count = len(results)
     header = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "options": {**dataclasses.asdict(opts), "jobs": jobs, "scheduler": scheduler or ""},
               "sandbox": "bubblewrap" if opts.sandbox == "bwrap" else "none: " + problem,
-              "skipped_links": skipped}
+              "skipped": found.skipped, "reference": {}}
     secret = secrets.randbits(63)
     start = time.perf_counter()
+
+    def run(batch):
+        return _run_dask(batch, opts, secret, scheduler) if scheduler else _run_local(batch, opts, secret, jobs)
+
+    references = [r for r in (reference_job(c) for c in sorted({j.chapter for j in todo if not j.problem}))
+                  if r is not None] if opts.reference else []
+    for result in run(references) if references else ():
+        header["reference"][result.chapter] = reference_times(result)
+    todo = [dataclasses.replace(job, budget=header["reference"].get(job.chapter, {})) if not job.problem else job
+            for job in todo]
     last_write = 0.0
     from tqdm.auto import tqdm
 
-    stream = _run_dask(todo, opts, secret, scheduler) if scheduler else _run_local(todo, opts, secret, jobs)
     with tqdm(total=len(job_list), initial=len(results), desc="grading", unit="notebook",
               disable=not progress) as bar:
-        for result in stream:
+        for result in run(todo):
             store.save(result)
             results.append(result)
             bar.update(1)
             if time.perf_counter() - last_write > REWRITE_EVERY:
-                write_all(outputs, results, header, time.perf_counter() - start)
+                write_all(outputs, results, header, time.perf_counter() - start, kept=kept_count)
                 last_write = time.perf_counter()
     _flag_duplicates(results)
-    return write_all(outputs, results, header, time.perf_counter() - start)
+    return write_all(outputs, results, header, time.perf_counter() - start, kept=kept_count)
 
 
 def _flag_duplicates(results: list[NotebookResult]) -> None:
@@ -323,17 +467,25 @@ def print_summary(report: dict, outputs: OutputPaths, stream=None) -> None:
     """A short summary for the terminal, with the warnings an instructor must see."""
     stream = stream or sys.stdout
     summary = report["summary"]
-    print(f"{summary['notebooks']} notebooks in {summary['seconds']:.1f} s "
-          f"({summary['notebooks_per_minute']} per minute); all checks passed: {summary['all_passed']}; "
-          f"with errors: {summary['notebooks_with_errors']}", file=stream)
+    kept = f", {summary['kept']} kept from an earlier run" if summary.get("kept") else ""
+    print(f"{summary['notebooks']} notebooks ({summary['graded']} graded in {summary['seconds']:.1f} s, "
+          f"{summary['notebooks_per_minute']} per minute{kept}); all checks passed: {summary['all_passed']}; "
+          f"with errors: {summary['notebooks_with_errors']}; slow answers: {summary['slow']}", file=stream)
     for exercise, counts in summary["exercises"].items():
         print(f"  {exercise:32s} pass {counts['pass']:4d}  fail {counts['fail']:4d}  error {counts['error']:4d}",
               file=stream)
+    for chapter, times in sorted(report.get("reference", {}).items()):
+        print(f"  reference solution of chapter {chapter}: cells {times.get('cells')} s, judging "
+              f"{times.get('judging')} s, passed {times.get('passed')}", file=stream)
     for double in report.get("duplicates", []):
         print(f"warning: {double['learner']} handed in {len(double['notebooks'])} notebooks for chapter "
               f"{double['chapter']}; the gradebook keeps the best", file=sys.stderr)
-    for link in report.get("skipped_links", []):
-        print(f"warning: {link} is a symbolic link: not graded", file=sys.stderr)
+    skipped = report.get("skipped", [])
+    for entry in skipped[:50]:
+        print(f"warning: not graded: {entry['path']}: {entry['why']}", file=sys.stderr)
+    if len(skipped) > 50:
+        print(f"warning: {len(skipped) - 50} more entries not graded (the report's \"skipped\" lists them)",
+              file=sys.stderr)
     if not report.get("sandbox", "").startswith("bubblewrap"):
         print(f"warning: graded WITHOUT a sandbox ({report.get('sandbox')})", file=sys.stderr)
     print(f"report: {outputs.csv}, {outputs.json}; gradebook: {outputs.gradebook}; feedback: {outputs.feedback}/",

@@ -1,7 +1,8 @@
 """Bubblewrap, the sandbox of grading on Linux (book/grading.md): whether it can run here, and
 the command line that runs a command inside a fresh one.
 
-The sandbox has no network, its own process, IPC and host-name namespaces, a read-only view
+The sandbox has no network, its own process, IPC and host-name namespaces, a seccomp filter
+(:mod:`.seccomp`) against the system calls a notebook has no use for, a read-only view
 of the system, the Python environment and the learner's view of ``course_utils``
 (:mod:`.view`, mounted at :data:`VIEW_ROOT`), and a private, size-capped temporary folder as
 its only writable place. The submissions, the reports and the grader's files are not mounted
@@ -73,8 +74,9 @@ def _ro_bind(source, dest) -> list[str]:
 
 
 def bwrap_argv(command: list[str], *, view: Path | None = None, tmpfs_mb: float = 1024,
-               cache: Path | None = None) -> list[str]:
-    """The bubblewrap command line that runs ``command`` in a fresh sandbox."""
+               cache: Path | None = None, seccomp_fd: int | None = None) -> list[str]:
+    """The bubblewrap command line that runs ``command`` in a fresh sandbox; ``seccomp_fd``:
+    a readable file descriptor holding the seccomp filter (:func:`with_seccomp`)."""
     root = os.geteuid() == 0
     argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session"]
@@ -89,11 +91,45 @@ def bwrap_argv(command: list[str], *, view: Path | None = None, tmpfs_mb: float 
     if cache is not None and cache.is_dir():
         argv += _ro_bind(cache, cache)
     argv += ["--chdir", "/tmp"]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     if root:  # drop to a fresh user id, no capabilities, before any of our code runs
         uid = str(200_000 + secrets.randbelow(800_000))
         command = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                    "--bounding-set=-all", "--no-new-privs", "--", *command]
     return argv + ["--", *command]
+
+
+def seccomp_fd() -> int | None:
+    """A pipe's read end holding this machine's seccomp filter (:mod:`.seccomp`), to pass to
+    bubblewrap (``pass_fds``) and close after; None where no filter is known."""
+    from course_utils.grading.seccomp import program
+
+    code = program()
+    if code is None:
+        return None
+    read, write = os.pipe()
+    os.write(write, code)  # a few hundred bytes: far below a pipe's buffer
+    os.close(write)
+    return read
+
+
+@functools.lru_cache(maxsize=1)
+def seccomp_problem() -> str:
+    """Why the sandbox runs without its seccomp filter here ("" when it has it)."""
+    fd = seccomp_fd()
+    if fd is None:
+        return f"no seccomp filter is known for this machine ({os.uname().machine})"
+    try:
+        done = subprocess.run(bwrap_argv(["true"], tmpfs_mb=16, seccomp_fd=fd), capture_output=True, timeout=30,
+                              pass_fds=(fd,))
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"bubblewrap did not run with the filter: {err}"
+    finally:
+        os.close(fd)
+    if done.returncode != 0:
+        return "bubblewrap refused the seccomp filter: " + done.stderr.decode(errors="replace").strip()[:300]
+    return ""
 
 
 def sandbox_env(view: Path | None, cache: Path | None) -> dict:

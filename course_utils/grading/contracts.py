@@ -30,6 +30,7 @@ class Options:
     processes: int = 256  # processes and threads one notebook may run at once
     file_mb: float = 256.0  # largest file a notebook may write
     disk_mb: float = 1024.0  # all the files a notebook may write (its private temporary folder)
+    reference: bool = True  # grade each chapter's solution first: its times set the budgets
 
     def validate(self) -> Options:
         for key in ("cell_timeout", "total_timeout", "check_timeout", "memory_mb", "file_mb", "disk_mb"):
@@ -54,24 +55,27 @@ class Job:
     problem: str = ""  # set when the notebook cannot be graded at all
     exercises: tuple = ()
     digest: str = ""  # sha256 of the notebook's bytes
+    budget: dict = field(default_factory=dict)  # from the reference: cells, judging (s), exercises {id: s}
 
 
 @dataclass
 class ExerciseResult:
-    """The verdict on one exercise; ``judged`` says where: ``grader`` (outside the
-    notebook's process, the trusted path) or ``sandbox`` (inside it, the weaker path)."""
+    """The verdict on one exercise. ``judged`` is ``grader`` (every verdict is reached in the
+    grader's process); ``slow`` says how much longer than the reference's its judging took."""
 
     exercise: str
     status: str = "error"
     message: str = "not graded"
     seconds: float = 0.0
     judged: str = ""
+    slow: str = ""  # set when judging took far longer than the reference solution's
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"bad status {self.status!r}")
         self.exercise = cap(self.exercise, 100)
         self.message = cap(self.message)
+        self.slow = cap(self.slow, 200)
         self.seconds = round(float(self.seconds), 3)
 
     @classmethod
@@ -94,6 +98,7 @@ class NotebookResult:
     peak_memory_mb: float = 0.0
     sandbox: str = ""
     digest: str = ""
+    budget: dict = field(default_factory=dict)  # the time limits it was graded with (seconds)
 
     def note(self, text: str) -> None:
         if len(self.notes) < NOTES_LIMIT:

@@ -1,177 +1,82 @@
-"""Trusted judging (grading, book/grading.md): the checks run in the grader's process.
+"""Trusted judging (grading, book/grading.md): every check runs in the grader's process.
 
-For each exercise the check of the installed package runs here, on a stand-in for the
-learner's answer: a value the notebook defined is fetched once as plain data; a function
-becomes a :class:`Proxy` whose calls send their arguments to the sandbox as plain data
-(:mod:`.wire`) and bring the result back the same way. The learner's code never sees the
-check, the reference or the comparison, and the random inputs are salted with a secret
-drawn for the batch (:func:`course_utils.checks.core.set_secret`).
+For each exercise the check of the installed package runs here on the stand-in of what the
+notebook defined under the check's target (:mod:`.remote`): values are fetched as plain data,
+functions, classes and objects are called in the sandbox, models are rebuilt here and
+compared with the notebook's, and what the check hands the answer (arrays, its models, its
+functions as callbacks) is sent there. The learner's code never sees the check, the reference
+or the comparison, and the random inputs are salted with a secret drawn for the batch
+(:func:`course_utils.checks.core.set_secret`). There is no other path.
 
-Answers that cannot travel as plain data (PyTorch and Keras models, classes, functions that
-take callbacks) are judged by the check inside the sandbox instead (``judged: sandbox``): their
-checks say so when they register (``plain_data=False``). That path is weaker: a hostile
-notebook can fake its result there; the report says which path each verdict took.
+Judging a notebook has a budget of time (:func:`budget`): a multiple of the time the
+reference solution's judging took, with a floor. An exercise whose judging takes much longer
+than the reference's is flagged ``slow``; once the budget is spent, the exercises left fail
+without being judged.
 """
 
 from __future__ import annotations
 
-import builtins
-import re
 import time
 
-import numpy as np
-
-from course_utils.grading.agent import wire
-from course_utils.grading.agent.answers import HANDLE_PREFIX
 from course_utils.grading.agent.job import cap
 from course_utils.grading.contracts import ExerciseResult
+from course_utils.grading.remote import CannotSend, KernelLost, Session, Untrue, describe_answer
 from course_utils.grading.sandbox import AgentLink, SandboxError
 
-# Any other exercise whose check turns out to hand the answer something the proxy cannot carry
-# (NeedsSandbox) is judged in the sandbox too, after every verdict reached here.
-SAFE_EXCEPTIONS = {name: getattr(builtins, name) for name in (
-    "ArithmeticError", "AssertionError", "AttributeError", "EOFError", "FloatingPointError", "IndexError",
-    "KeyError", "LookupError", "MemoryError", "NameError", "NotImplementedError", "OverflowError",
-    "RecursionError", "RuntimeError", "TypeError", "UnboundLocalError", "ValueError", "ZeroDivisionError")}
+BUDGET_FACTOR = 10.0  # a notebook's judging may take this many times the reference's...
+BUDGET_FLOOR = 60.0  # ...or this many seconds, whichever is more
+CELLS_FACTOR = 10.0  # its cells, this many times the reference's cells...
+CELLS_FLOOR = 120.0  # ...or this many seconds (never more than --total-timeout)
+SLOW_FACTOR = 5.0  # an exercise is flagged slow above this many times the reference's time...
+SLOW_FLOOR = 2.0  # ...and this many seconds
 
 
-class NeedsSandbox(BaseException):
-    """A check passed something that cannot travel as plain data (its registration should
-    say ``plain_data=False``). A BaseException, so no check swallows it."""
+class CheckTimeUp(Exception):
+    """A check did not finish within the time it was given."""
 
 
-class KernelLost(BaseException):
-    """The sandbox died or hung while an answer was being judged."""
+def budget(reference_seconds: float | None) -> float:
+    """The judging budget of one notebook, from the reference's judging time (None: unknown)."""
+    return max(BUDGET_FLOOR, BUDGET_FACTOR * (reference_seconds or 0.0))
 
 
-def remote_exception(info: dict) -> Exception:
-    """An exception standing for the one the learner's code raised in the sandbox: the
-    builtin of that name for the ones checks treat specially, else a new class of that name."""
-    name = str(info.get("type", "Error"))
-    name = re.sub(r"\W", "_", name)[:100] or "Error"
-    if name[0].isdigit():
-        name = "_" + name
-    message = cap(info.get("message", ""), 1000) + cap(info.get("where", ""), 300)
-    cls = SAFE_EXCEPTIONS.get(name) or type(name, (Exception,), {"__module__": "learner"})
-    return cls(message)
+def slow_note(seconds: float, reference: float | None) -> str:
+    """``"12.3 s; the reference 0.40 s"`` when an exercise took much longer than the reference's."""
+    if reference is None or seconds <= max(SLOW_FLOOR, SLOW_FACTOR * reference):
+        return ""
+    return f"{seconds:.1f} s to judge; the reference solution {reference:.2f} s"
 
 
-def _opaque(type_name: str):
-    """A stand-in for a value that is not plain data, with the type name of the original."""
-    name = re.sub(r"\W", "_", str(type_name))[:100] or "object"
-    return type(name, (), {"__module__": "learner", "__repr__": lambda self: f"<a {name}>"})()
-
-
-def _write_back(original, new) -> None:
-    """Apply an in-place change the learner's function made to an argument, so that the
-    check sees it as before (``call`` reports such changes)."""
-    try:
-        if isinstance(original, np.random.Generator) and isinstance(new, np.random.Generator):
-            original.bit_generator.state = new.bit_generator.state
-        elif isinstance(original, np.ndarray) and isinstance(new, np.ndarray) and original.flags.writeable:
-            if new.shape == original.shape:
-                np.copyto(original, new, casting="unsafe")
-            else:
-                original.flat[:] = 0  # shape changed in place (resize): certainly not the original
-        elif isinstance(original, list) and isinstance(new, list):
-            original[:] = new
-        elif isinstance(original, dict) and isinstance(new, dict):
-            original.clear()
-            original.update(new)
-    except (TypeError, ValueError):
-        pass
-
-
-class Proxy:
-    """The learner's function, called across the sandbox boundary with plain data."""
-
-    def __init__(self, channel: AgentLink, target: str, deadline: float):
-        self._channel = channel
-        self._target = target
-        self._deadline = deadline
-        self.__name__ = target
-        self.__qualname__ = target
-
-    def __repr__(self):
-        return f"<your function {self._target}>"
-
-    def _returned(self, number: int) -> Proxy:
-        """A function the answer returned: called, like the answer, in the sandbox."""
-        proxy = Proxy(self._channel, f"{HANDLE_PREFIX}{number}", self._deadline)
-        proxy.__name__ = proxy.__qualname__ = f"the function {self._target} returned"
-        return proxy
-
-    def __call__(self, *args, **kwargs):
-        try:
-            payload = {"args": wire.encode(list(args)), "kwargs": wire.encode(dict(kwargs))}
-        except wire.Uncarriable as err:
-            raise NeedsSandbox(f"the check passed {err} to `{self._target}`") from None
-        timeout = max(1.0, self._deadline - time.monotonic())
-        try:
-            reply = self._channel.request("call", timeout, target=self._target, **payload)
-        except SandboxError as err:
-            raise KernelLost(str(err)) from None
-        if not reply.get("ok"):
-            error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
-            if error.get("type") in ("KernelDied", "NotReady"):
-                raise KernelLost(cap(error.get("message", "the kernel died"), 200))
-            if error.get("type") == "Timeout":
-                raise KernelLost("the kernel hung")
-            raise remote_exception(error)
-        try:
-            value = wire.decode(reply.get("value"), handle=self._returned)
-            changed = reply.get("changed") or {}
-            for index, data in (changed.items() if isinstance(changed, dict) else ()):
-                if str(index).isdigit() and int(index) < len(args):
-                    _write_back(args[int(index)], wire.decode(data))
-        except (ValueError, TypeError) as err:
-            raise remote_exception({"type": "UnreadableResult", "message": f"the result was not plain data "
-                                    f"({cap(err, 100)})"}) from None
-        return value
-
-
-def judge_exercise(channel: AgentLink, exercise_id: str, check_timeout: float,
-                   in_sandbox: bool | None = None) -> ExerciseResult:
-    """The verdict on one exercise, reached here or, for a check registered with
-    ``plain_data=False`` (or ``in_sandbox``), in the sandbox. Raises :class:`NeedsSandbox` when
-    the check needs the sandbox after all."""
+def judge_exercise(link: AgentLink, exercise_id: str, check_timeout: float) -> ExerciseResult:
+    """The verdict on one exercise, reached here. Raises :class:`KernelLost` when the sandbox
+    is lost, :class:`CheckTimeUp` when the check runs out of time."""
     from course_utils.checks import REGISTRY, CheckFailed
 
     chk = REGISTRY[exercise_id]
-    sandboxed = not chk.plain_data if in_sandbox is None else in_sandbox
     start = time.perf_counter()
-    deadline = time.monotonic() + check_timeout
-    result = ExerciseResult(exercise_id, judged="sandbox" if sandboxed else "grader")
+    session = Session(link, time.monotonic() + check_timeout)
+    result = ExerciseResult(exercise_id, judged="grader")
     try:
-        if sandboxed:
-            reply = channel.request("check", check_timeout, exercise=exercise_id, target=chk.target)
-            if not reply.get("ok"):
-                error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
-                raise KernelLost(cap(error.get("message") or error.get("type", "no answer"), 200))
-            status = reply.get("status") if reply.get("status") in ("pass", "fail", "error") else "error"
-            result.status, result.message = status, cap(reply.get("message", ""))
-            return result
-        described = channel.request("describe", min(check_timeout, 30), target=chk.target)
-        kind = described.get("kind") if described.get("ok") else None
-        if kind is None:
-            raise KernelLost(cap((described.get("error") or {}).get("message", "no answer"), 200))
-        if kind == "missing":
+        found, answer = describe_answer(session, chk.target)
+        if not found:
             result.status = "fail"
             result.message = (f"`{chk.target}` is not defined in the notebook: did the cell that defines it "
                               "fail, or was it renamed?")
             return result
-        if kind == "callable":
-            answer = Proxy(channel, chk.target, deadline)
-        elif kind == "value":
-            answer = wire.decode(described.get("value"))
-        else:
-            answer = _opaque(described.get("type", "object"))
         result.message = _run_check(chk, answer, check_timeout)
         result.status = "pass"
     except CheckFailed as err:
         text = str(err)
         prefix = exercise_id + ": "
         result.status, result.message = "fail", text[len(prefix):] if text.startswith(prefix) else text
+    except Untrue as err:
+        result.status, result.message = "fail", f"{err}."
+    except CannotSend as err:
+        result.message = f"not graded: {cap(err, 300)} (a gap in the grader, not in your answer)"
+    except CheckTimeUp:
+        result.status = "fail"
+        result.message = (f"judging did not finish within {check_timeout:g} s: your answers take far longer "
+                          "than they should (a loop that never ends, or a very slow one?)")
     except KernelLost as err:
         result.message = f"not graded: {err} while grading {exercise_id}"
         raise KernelLost(result.message) from None
@@ -179,6 +84,7 @@ def judge_exercise(channel: AgentLink, exercise_id: str, check_timeout: float,
         result.message = f"not graded: {cap(err, 200)} while grading {exercise_id}"
         raise KernelLost(result.message) from None
     finally:
+        session.cancelled = True  # a call the check gave up on may not go on
         result.seconds = round(time.perf_counter() - start, 3)
         result.message = cap(result.message)
     return result
@@ -190,57 +96,41 @@ def _run_check(chk, answer, timeout: float) -> str:
     from course_utils.checks.core import TimeUp, run_limited
 
     try:
-        return run_limited(chk.verdict, (answer,), seconds=timeout + 10, thread=True)
+        return run_limited(chk.verdict, (answer,), seconds=timeout, thread=True)
     except TimeUp:
-        raise KernelLost(f"the check did not finish within {timeout:g} s") from None
+        raise CheckTimeUp() from None
 
 
-def _send_checks(channel: AgentLink, exercise_id: str, timeout: float) -> None:
-    """Give the sandbox the source of the chapter's checks (the weaker path only)."""
-    import inspect
-    import sys
-
-    from course_utils.checks import REGISTRY
-
-    chk = REGISTRY[exercise_id]
-    module = sys.modules[chk.func.__module__]
-    reply = channel.request("load", timeout, module=module.__name__, chapter=chk.chapter,
-                            source=inspect.getsource(module))
-    if not reply.get("ok"):
-        error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
-        raise KernelLost(cap(f"the checks could not be loaded in the kernel ({error.get('type', '')}: "
-                             f"{error.get('message', '')})", 300))
-
-
-def judge_all(channel: AgentLink, exercises, check_timeout: float) -> list[ExerciseResult]:
-    """Every exercise of a notebook: first those judged here, then (their checks sent only
-    now) those judged in the sandbox; once the kernel is lost the rest are errors."""
+def judge_all(link: AgentLink, exercises, check_timeout: float, notebook_budget: float | None = None,
+              reference: dict | None = None) -> list[ExerciseResult]:
+    """Every exercise of a notebook, within ``notebook_budget`` seconds in all; once the
+    kernel is lost the rest are errors, once the budget is spent they fail unjudged."""
     results = {}
     lost = ""
-    loaded = False
-    from course_utils.checks import REGISTRY
-
-    in_sandbox = {ex: not REGISTRY[ex].plain_data for ex in exercises}
-    queue = [(ex, in_sandbox[ex]) for ex in sorted(exercises, key=in_sandbox.get)]
-    while queue:
-        exercise_id, sandboxed = queue.pop(0)
+    spent = 0.0
+    reference = reference or {}
+    for exercise_id in exercises:
         if lost:
-            results[exercise_id] = ExerciseResult(exercise_id, message=lost)
+            results[exercise_id] = ExerciseResult(exercise_id, message=lost, judged="grader")
+            continue
+        left = (notebook_budget - spent) if notebook_budget is not None else check_timeout
+        if left < 1.0:
+            results[exercise_id] = ExerciseResult(
+                exercise_id, status="fail", judged="grader",
+                message=f"not judged: judging this notebook may take {notebook_budget:.0f} s in all (a multiple of "
+                        "the reference solution's time), and the answers above used it up")
             continue
         try:
-            if sandboxed and not loaded:
-                _send_checks(channel, exercise_id, check_timeout)
-                loaded = True
-            results[exercise_id] = judge_exercise(channel, exercise_id, check_timeout, in_sandbox=sandboxed)
-        except NeedsSandbox:
-            queue.append((exercise_id, True))  # judged in the sandbox, after the others
-            continue
+            result = judge_exercise(link, exercise_id, min(check_timeout, left))
         except KernelLost as err:
             lost = str(err)
-            results[exercise_id] = ExerciseResult(exercise_id, message=lost)
+            results[exercise_id] = ExerciseResult(exercise_id, message=lost, judged="grader")
             continue
-        if channel.busy():  # a call the check gave up on (a time-out) is still running
-            channel.send({"op": "interrupt"})
-            if not channel.wait_idle(5):
+        spent += result.seconds
+        result.slow = slow_note(result.seconds, reference.get(exercise_id))
+        results[exercise_id] = result
+        if link.busy():  # a call the check gave up on (a time-out) is still running
+            link.send({"op": "interrupt"})
+            if not link.wait_idle(5):
                 lost = f"not graded: the kernel hung while grading {exercise_id}"
     return [results[ex] for ex in exercises]

@@ -32,7 +32,8 @@ from pathlib import Path
 from course_utils.grading.agent.job import cap
 from course_utils.grading.contracts import STATUSES, NotebookResult
 
-CSV_COLUMNS = ("learner", "notebook", "chapter", "exercise", "status", "message", "seconds", "judged", "notes")
+CSV_COLUMNS = ("learner", "notebook", "chapter", "exercise", "status", "message", "seconds", "judged", "slow",
+               "notes")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
@@ -159,7 +160,7 @@ def rows(report: dict) -> list[dict]:
             table.append({"learner": result["learner"], "notebook": result["notebook"],
                           "chapter": result["chapter"], "exercise": entry["exercise"], "status": entry["status"],
                           "message": entry["message"], "seconds": entry["seconds"],
-                          "judged": entry.get("judged", ""), "notes": notes})
+                          "judged": entry.get("judged", ""), "slow": entry.get("slow", ""), "notes": notes})
     return table
 
 
@@ -191,6 +192,7 @@ def gradebook(results: list[NotebookResult]) -> tuple[list[str], list[dict]]:
             best[key] = result
     learners = collections.defaultdict(dict)
     for (learner, _), result in sorted(best.items()):
+        learners.setdefault(learner, {})  # a row even for a hand-in that could not be graded
         for entry in result.results:
             if entry.exercise:
                 learners[learner][entry.exercise] = 1 if entry.status == "pass" else 0
@@ -212,13 +214,15 @@ def feedback(learner: str, results: list[NotebookResult]) -> str:
         lines += [f"## Chapter {result.chapter}: {Path(result.notebook).name}", ""]
         for entry in result.results:
             mark = {"pass": "passed", "fail": "not yet", "error": "not graded"}[entry.status]
-            lines.append(f"- **{entry.exercise or 'notebook'}**: {mark}. {entry.message}")
+            slow = f" (Slow: {entry.slow}; make it faster.)" if entry.slow else ""
+            lines.append(f"- **{entry.exercise or 'notebook'}**: {mark}. {entry.message}{slow}")
         lines += ["", f"{result.passed} of {len(result.results)} exercises passed.", ""]
     return "\n".join(lines)
 
 
-def summarize(results: list[NotebookResult], wall: float) -> dict:
-    """Counts per status and per exercise, and the throughput."""
+def summarize(results: list[NotebookResult], wall: float, kept: int = 0) -> dict:
+    """Counts per status and per exercise, and the throughput of this run (``kept`` results
+    were saved by an earlier run: counted, but not as graded now)."""
     statuses = collections.Counter()
     exercises: dict = {}
     for result in results:
@@ -232,16 +236,19 @@ def summarize(results: list[NotebookResult], wall: float) -> dict:
         "all_passed": sum(bool(res.results) and all(r.status == "pass" for r in res.results) for res in results),
         "statuses": {s: statuses.get(s, 0) for s in STATUSES},
         "exercises": {ex: {s: c.get(s, 0) for s in STATUSES} for ex, c in sorted(exercises.items())},
+        "slow": sum(bool(r.slow) for res in results for r in res.results),
+        "graded": len(results) - kept,
+        "kept": kept,
         "seconds": round(wall, 2),
-        "notebooks_per_minute": round(60 * len(results) / wall, 2) if wall > 0 else None,
+        "notebooks_per_minute": round(60 * (len(results) - kept) / wall, 2) if wall > 0 else None,
     }
 
 
-def write_all(paths: OutputPaths, results: list[NotebookResult], header: dict, wall: float) -> dict:
+def write_all(paths: OutputPaths, results: list[NotebookResult], header: dict, wall: float, kept: int = 0) -> dict:
     """Write the CSV, JSON, gradebook and feedback files for ``results``; return the report."""
     results = sorted(results, key=lambda r: (r.learner, r.chapter, r.notebook))
     doubles = duplicates(results)
-    report = {**header, "summary": summarize(results, wall),
+    report = {**header, "summary": summarize(results, wall, kept),
               "duplicates": [{"learner": k[0], "chapter": k[1], "notebooks": v} for k, v in sorted(doubles.items())],
               "submissions": [r.to_dict() for r in results]}
     atomic_write(paths.csv, _csv_text(CSV_COLUMNS, rows(report)))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from course_utils.grading.agent.channel import Channel
 from course_utils.grading.agent.processes import MemoryWatchdog, kill_tree
-from course_utils.grading.bubblewrap import bwrap_argv, sandbox_env
+from course_utils.grading.bubblewrap import bwrap_argv, sandbox_env, seccomp_fd, seccomp_problem
 
 MARK_ENV = "COURSE_GRADER_MARK"
 SILENCE_LIMIT = 20.0  # seconds without a word (the agent says "alive" every 1.5 s): stopped or hung
@@ -44,6 +44,7 @@ class AgentLink:
         self.channel = Channel(proc.stdout, proc.stdin)
         self.cond = threading.Condition()
         self.replies: dict = {}
+        self.callbacks: dict = {}  # request id -> the sandbox's callbacks waiting to run
         self.events: list = []
         self.closed = False
         self.next_id = 0
@@ -61,14 +62,17 @@ class AgentLink:
                 if message.get("op") == "alive":
                     continue
                 with self.cond:
-                    if "id" in message and message["id"] in self.pending:
+                    if message.get("op") == "callback":
+                        if message.get("for") in self.pending and len(self.callbacks.get(message["for"], ())) < 2:
+                            self.callbacks.setdefault(message["for"], []).append(message)
+                    elif "id" in message and message["id"] in self.pending:
                         self.replies[message["id"]] = message
                         self.pending.discard(message["id"])
                     elif "op" in message and "id" not in message and len(self.events) < 10:
                         self.events.append(message)
                     self.cond.notify_all()
-        except (OSError, ValueError):
-            pass
+        except Exception as err:  # the reader never dies with a traceback: the notebook ends, with a reason
+            self.channel.why = f"the grader could not read the sandbox ({type(err).__name__})"
         with self.cond:
             self.closed = True
             self.cond.notify_all()
@@ -86,7 +90,8 @@ class AgentLink:
         while (message := take()) is None:
             left = deadline - time.monotonic()
             if self.closed:
-                raise SandboxError("the sandbox ended")
+                why = self.channel.why
+                raise SandboxError("the sandbox ended" + (f": {why}" if why and why != "the stream ended" else ""))
             if self._silent():
                 raise SandboxError("the sandbox stopped answering (stopped or hung)")
             if left <= 0:
@@ -106,15 +111,40 @@ class AgentLink:
         with self.cond:
             return self._wait(take, timeout, 0, "word")
 
-    def request(self, op: str, timeout: float, **fields) -> dict:
-        """Send a request and wait for its reply (at most ``timeout`` seconds, plus a margin)."""
+    def request(self, op: str, timeout: float, on_callback=None, **fields) -> dict:
+        """Send a request and wait for its reply (at most ``timeout`` seconds, plus a margin).
+        While it waits, the callbacks the sandbox makes for it run here: ``on_callback(message)``
+        returns the reply sent back (none given: the callback fails)."""
         with self.cond:
             self.next_id += 1
             request_id = self.next_id
             self.pending.add(request_id)
         self.send({"id": request_id, "op": op, "timeout": timeout, **fields})
-        with self.cond:
-            return self._wait(lambda: self.replies.pop(request_id, None), timeout, 5, "answer")
+        deadline = time.monotonic() + timeout
+
+        def take():
+            if request_id in self.replies:
+                return self.replies.pop(request_id)
+            waiting = self.callbacks.get(request_id)
+            return waiting.pop(0) if waiting else None
+
+        try:
+            while True:
+                with self.cond:
+                    message = self._wait(take, max(0.0, deadline - time.monotonic()), 5, "answer")
+                if message.get("op") != "callback":
+                    return message
+                try:
+                    reply = on_callback(message) if on_callback is not None else {
+                        "ok": False, "error": {"type": "RuntimeError", "message": "no callbacks here"}}
+                except BaseException:
+                    self.send({"op": "callback_reply", "ok": False,
+                               "error": {"type": "RuntimeError", "message": "the grader gave up"}})
+                    raise
+                self.send({"op": "callback_reply", **reply})
+        finally:
+            with self.cond:
+                self.callbacks.pop(request_id, None)
 
     def busy(self) -> bool:
         with self.cond:
@@ -143,8 +173,11 @@ class Sandbox:
         self.sandboxed = sandboxed
         self.workdir = None
         self.mark = secrets.token_hex(16)  # without a sandbox: finds what the notebook left running
+        fds: tuple = ()
         if sandboxed:
-            argv = bwrap_argv([sys.executable, *module], view=view, tmpfs_mb=tmpfs_mb, cache=cache)
+            fd = seccomp_fd() if not seccomp_problem() else None
+            fds = (fd,) if fd is not None else ()
+            argv = bwrap_argv([sys.executable, *module], view=view, tmpfs_mb=tmpfs_mb, cache=cache, seccomp_fd=fd)
             env = sandbox_env(view, cache)
             cwd = "/"
         else:
@@ -153,8 +186,13 @@ class Sandbox:
             env = {**sandbox_env(view, cache), "TMPDIR": str(self.workdir), "HOME": str(self.workdir / "home"),
                    "PYTHONPATH": str(view), MARK_ENV: self.mark}
             cwd = str(self.workdir)
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, cwd=cwd, env=env, start_new_session=True)
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, cwd=cwd, env=env, start_new_session=True,
+                                         pass_fds=fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
         self.link = AgentLink(self.proc)
         self.memory_killed = False
         self.watchdog = MemoryWatchdog(lambda: self.proc.pid, (1.5 * memory_mb + 1024) * 2**20,  # all of it

@@ -68,9 +68,59 @@ except ImportError as err:
     print("no check source:", err)
 try:
     judge = importlib.import_module("course_utils.grading.judge")
-    judge.REGISTRY["00.weighted_sum"].plain_data = False
+    judge.judge_exercise = lambda *args, **kwargs: "pass"
 except (ImportError, AttributeError, KeyError) as err:
     print("no grader:", err)
+"""
+# -- the grader's helper in the kernel rewritten: it answers every request from its own table
+AGENT_REWRITE = """
+import json
+import numpy as np
+import course_utils.grading.agent.answers as answers
+from course_utils.grading.agent import wire
+def reply(self, request):
+    if request.get("op") == "describe":
+        value = {"NAND": (np.array([-1.0, -1.0]), 1.5), "NOR": (np.array([-1.0, -1.0]), 0.5),
+                 "x1 AND NOT x2": (np.array([1.0, -1.0]), -0.5)} if request.get("target") == "gate_weights" else 0
+        return {"ok": True, "found": True, "value": wire.encode(value)}
+    return {"ok": True, "value": wire.encode(np.zeros(3)), "changed": {}, "states": [], "linked": [],
+            "synced": [], "observed": {"lines": 1, "calls_into": None, "globals": {}}}
+answers.Answers.reply = reply
+"""
+# -- a forged channel: the driver's pipes to the grader reopened through /proc (refused: the
+# driver is not dumpable), and the grader's helper replaced by one that sends a 200,000-deep
+# JSON line on the driver's socket
+REOPEN_PIPES = """
+import os
+parent = os.getppid()
+try:
+    fds = os.listdir(f"/proc/{parent}/fd")
+except OSError as err:
+    fds = []
+    print("refused:", err)
+for fd in fds:
+    try:
+        with open(f"/proc/{parent}/fd/{fd}", "wb", buffering=0) as pipe:
+            pipe.write(b"[" * 200_000 + b"]" * 200_000 + b"\\n")
+    except OSError as err:
+        print(fd, err)
+try:
+    with open(f"/proc/{parent}/mem", "wb") as memory:
+        print("opened the driver's memory")
+except OSError as err:
+    print("refused:", err)
+"""
+FORGE_CHANNEL = """
+import json, socket
+import course_utils.grading.agent.answers as answers
+def serve(path, token, namespace_name="_course_grader"):
+    connection = socket.socket(socket.AF_UNIX)
+    connection.connect(path)
+    connection.sendall(json.dumps({"op": "hello", "token": token}).encode() + b"\\n")
+    connection.recv(1 << 20)
+    connection.sendall(b"[" * 200_000 + b"]" * 200_000 + b"\\n")
+    connection.recv(1 << 20)
+answers.serve = serve
 """
 CLASSMATE = """
 import json
@@ -174,6 +224,9 @@ CASES = {
     "stack_peek": ("checks in the learner's process", "exercise", STACK_PEEK, FAIL_ALL),
     "after_reset": ("checks in the learner's process", "exercise", AFTER_RESET, FAIL_ALL),
     "check_source": ("checks in the learner's process", "exercise", CHECK_SOURCE, FAIL_ALL),
+    "agent_rewrite": ("the grader's helper rewritten", "exercise", AGENT_REWRITE, FAIL_ALL),
+    "reopen_pipes": ("a forged channel", "solution", REOPEN_PIPES, PASS_ALL),
+    "forge_channel": ("a forged channel", "solution", FORGE_CHANNEL, ERROR_ALL),
     "classmate": ("checks in the learner's process", "exercise", CLASSMATE, FAIL_ALL),
     "persist": ("state that outlives one notebook", "exercise", PERSIST, FAIL_ALL),
     "daemon": ("processes that escape", "solution", DAEMON, PASS_ALL),

@@ -32,4 +32,12 @@ def test_a_class_mixes_answers_and_stubs_and_ends_with_hostile_learners(tmp_path
 def test_the_class_is_graded_and_summarised(tmp_path, capsys):
     assert _script().main(["--out", str(tmp_path), "--n", "3", "--jobs", "2"]) == 0
     out = capsys.readouterr().out
-    assert "3 notebooks in" in out and f"report: {tmp_path / 'report.csv'}" in out and "throughput:" in out
+    assert "3 notebooks (3 graded in" in out and f"report: {tmp_path / 'report.csv'}" in out
+    assert "throughput:" in out and "load average" in out
+
+
+def test_a_class_of_solutions_has_no_stub_and_no_hostile_learner(tmp_path):
+    paths = _script().make_class("00-perceptron", tmp_path, n=6, seed=1, kind="solution")
+    solution = nbformat.read(ROOT / "solutions" / "00-perceptron.ipynb", as_version=4)
+    assert all(nbformat.read(p, as_version=4).cells == solution.cells for p in paths)
+    assert all(p.parent.name.startswith("learner") and "-" not in p.parent.name for p in paths)

@@ -1,10 +1,13 @@
 """The sandbox side of grading: runs ONE notebook, then answers the grader (book/grading.md).
 
 The grader starts ``python -m course_utils.grading.agent.driver`` inside the sandbox and talks
-to it in JSON lines: on stdin first a :class:`~.contracts.KernelJob`, then requests
-(``describe``, ``call``, ``check``, ``interrupt``, ``stop``); on stdout ``{"op": "ran", ...}``
-once the cells have run, then one reply per request. The notebook's kernel and this driver
-both live in the sandbox (the kernel's ZMQ sockets use the sandbox's own loopback).
+to it in JSON lines (:mod:`.channel`): on stdin first a :class:`~.job.KernelJob`, then
+requests (``describe``, ``call``, ``getattr``, ``op``, ``next``, ``vjp``, ``callback_reply``,
+``interrupt``, ``stop``); on stdout ``{"op": "ran", ...}`` once the cells have run,
+``{"op": "ready", ...}`` once the grader's helper runs in the kernel (:mod:`.answers`), then
+the replies and the helper's callbacks. The driver relays between the grader and the
+helper's Unix socket; the notebook's kernel and this driver both live in the sandbox (the
+kernel's ZMQ sockets use the sandbox's own loopback).
 
 This process shares the sandbox with the learner's code, so the grader trusts nothing it
 says: replies are plain data, checked and capped, and every verdict is reached outside.
@@ -15,7 +18,6 @@ keeps no cell output, so a notebook that prints gigabytes fills nothing.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import queue
@@ -31,9 +33,7 @@ from course_utils.grading.agent.job import KernelJob, cap
 from course_utils.grading.agent.processes import MemoryWatchdog, kill_tree
 
 HEARTBEAT = 1.5  # seconds between two "alive" messages
-GRADER_NAME = "_course_grader"
-INSTALL_CODE = ("import course_utils.grading.agent.answers as _course_grader_module\n"
-                "_course_grader_module.install()\ndel _course_grader_module")
+MAX_LINE = 256 * 2**20  # bytes of one message from the kernel
 
 
 def apply_limits(limits: dict) -> None:
@@ -193,38 +193,49 @@ class NotebookRun:
     def peak_mb(self) -> float:
         return self.watchdog.peak_mb
 
-    # -- the grader's own requests, through a blocking client of jupyter_client
-    def ask(self, code: str, timeout: float, expression: str | None = None, interrupted=None) -> dict:
-        """Run ``code`` silently (no hooks, no history); the reply content, or an error."""
+    # -- the grader's own code, through a blocking client of jupyter_client
+    def _blocking(self):
         from jupyter_client import BlockingKernelClient
 
         if self.blocking is None:
             self.blocking = BlockingKernelClient()
             self.blocking.load_connection_info(self.client.km.get_connection_info())
             self.blocking.start_channels()
-        kc = self.blocking
-        msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False,
-                            user_expressions={"r": expression} if expression else None)
+        return self.blocking
+
+    def execute(self, code: str) -> str:
+        """Start ``code`` silently (no hooks, no history) and return at once: its message id."""
+        return self._blocking().execute(code, silent=True, store_history=False, allow_stdin=False)
+
+    def reply_to(self, msg_id: str):
+        """The content of the reply to ``msg_id`` if it has come (and drop output); else None."""
+        kc = self._blocking()
+        try:
+            while True:
+                kc.get_iopub_msg(timeout=0)
+        except queue.Empty:
+            pass
+        try:
+            while True:
+                msg = kc.get_shell_msg(timeout=0)
+                if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                    return msg["content"]
+        except queue.Empty:
+            return None
+
+    def ask(self, code: str, timeout: float) -> dict:
+        """Run ``code`` silently and wait for its reply content (``dead`` or ``timeout`` else)."""
+        msg_id = self.execute(code)
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                while True:
-                    kc.get_iopub_msg(timeout=0)  # drop: output is never kept
-            except queue.Empty:
-                pass
-            if interrupted is not None and interrupted.is_set():
-                interrupted.clear()
-                self.interrupt()
-            try:
-                msg = kc.get_shell_msg(timeout=0.05)
-            except queue.Empty:
-                if not self.alive():
-                    return {"status": "dead"}
-                if time.monotonic() > deadline:
-                    return {"status": "timeout"}
-                continue
-            if msg.get("parent_header", {}).get("msg_id") == msg_id:
-                return msg["content"]
+            content = self.reply_to(msg_id)
+            if content is not None:
+                return content
+            if not self.alive():
+                return {"status": "dead"}
+            if time.monotonic() > deadline:
+                return {"status": "timeout"}
+            time.sleep(0.02)
 
 
 def run_cells(run: NotebookRun) -> dict:
@@ -232,7 +243,8 @@ def run_cells(run: NotebookRun) -> dict:
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     job = run.job
-    deadline = time.monotonic() + job.total_timeout
+    started = time.monotonic()
+    deadline = started + job.total_timeout
     stats = {"cells": 0, "errors": 0, "timeouts": 0, "not_run": 0}
     for index, cell in enumerate(run.nb.cells):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -267,55 +279,170 @@ def run_cells(run: NotebookRun) -> dict:
         if run.memory_tripped and not run.alive():
             run.restart(f"{run.why_dead()} in cell {index}")
     if stats["not_run"]:
-        run.notes.append(f"total time limit of {job.total_timeout:g} s reached: {stats['not_run']} cells not run")
+        run.notes.append(f"time limit of {job.total_timeout:g} s for all the cells reached: {stats['not_run']} "
+                         "cells not run")
+    stats["seconds"] = round(time.monotonic() - started, 3)
     return stats
 
 
 def serve(run: NotebookRun, channel: GraderLink) -> None:
-    """Answer the grader's requests until it says stop (or goes away)."""
-    installed = run.ask(INSTALL_CODE, 60) if run.alive() else {"status": "dead"}
-    ready = installed.get("status") == "ok"
-    why = "" if ready else (f"{run.why_dead()} before grading" if installed.get("status") == "dead" else
-                            "the grader's code could not start in the kernel: "
-                            + cap(f"{installed.get('ename', installed.get('status'))}: {installed.get('evalue', '')}",
-                                  200))
+    """Start the grader's helper in the kernel (:func:`.answers.serve`), then relay: the
+    grader's requests to the kernel's socket, the kernel's replies and callbacks to the
+    grader, until the grader says stop. A kernel that dies or closes its socket gets every
+    pending request answered ``KernelDied``; an ``interrupt`` interrupts the kernel."""
+    link = KernelLink(run, channel)
+    ready, why = link.start()
     channel.send({"op": "ready", "ok": ready, "why": why})
-    while True:
-        request = channel.requests.get()
-        if request.get("op") == "stop":
-            return
-        reply = {"id": request.get("id")}
-        if not ready:
-            reply.update(ok=False, error={"type": "NotReady", "message": why, "where": ""})
-        else:
-            reply.update(answer(run, channel, request))
-            if reply.get("dead"):
-                ready, why = False, f"{run.why_dead()}"
-        channel.send(reply)
+    if ready:
+        link.relay()
+    else:
+        while channel.requests.get().get("op") != "stop":
+            pass
+    link.close()
 
 
-def answer(run: NotebookRun, channel: GraderLink, request: dict) -> dict:
-    """One request run in the kernel by the :mod:`.answers` helper; its reply, as data."""
-    timeout = float(request.get("timeout", 60))
-    channel.interrupted.clear()
-    code = f"{GRADER_NAME}_reply = {GRADER_NAME}.handle({json.dumps(request)!r})"
-    content = run.ask(code, timeout, expression=f"{GRADER_NAME}_reply", interrupted=channel.interrupted)
-    if content.get("status") == "aborted":  # queued behind an interrupted request: once more
-        content = run.ask(code, timeout, expression=f"{GRADER_NAME}_reply", interrupted=channel.interrupted)
-    status = content.get("status")
-    if status == "dead":
-        return {"ok": False, "dead": True, "error": {"type": "KernelDied", "message": run.why_dead(), "where": ""}}
-    if status == "timeout":
-        return {"ok": False, "error": {"type": "Timeout", "message": f"no answer within {timeout:g} s", "where": ""}}
-    if status != "ok":
-        return {"ok": False, "error": {"type": cap(content.get("ename", "Error"), 100),
-                                       "message": cap(content.get("evalue", ""), 300), "where": ""}}
-    expression = (content.get("user_expressions") or {}).get("r", {})
-    try:
-        return json.loads(ast.literal_eval(expression["data"]["text/plain"]))
-    except Exception:
-        return {"ok": False, "error": {"type": "Unreadable", "message": "the kernel's reply was not readable",
-                                       "where": ""}}
+class KernelLink:
+    """The driver's end of the socket to the grader's helper in the kernel."""
+
+    def __init__(self, run: NotebookRun, channel: GraderLink):
+        import secrets
+        import socket
+
+        self.run, self.channel = run, channel
+        self.token = secrets.token_hex(16)
+        self.path = str(run.workdir.parent / f"grader-{secrets.token_hex(8)}.sock")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        os.chmod(self.path, 0o600)
+        self.listener.listen(1)
+        self.listener.settimeout(0.2)
+        self.connection = self.stream = None
+        self.pending: list = []  # ids of the grader's requests the kernel has not answered, in order
+        self.lock = threading.Lock()
+        self.dead = ""
+
+    def start(self) -> tuple[bool, str]:
+        if not self.run.alive():
+            return False, f"{self.run.why_dead()} before grading"
+        code = (f"import course_utils.grading.agent.answers as _course_grader_module\n"
+                f"_course_grader_module.serve({self.path!r}, {self.token!r})")
+        msg_id = self.run.execute(code)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                failed = self.run.reply_to(msg_id)
+                if failed is not None:
+                    return False, "the grader's code could not start in the kernel: " + cap(
+                        f"{failed.get('ename', failed.get('status'))}: {failed.get('evalue', '')}", 200)
+                if not self.run.alive():
+                    return False, f"{self.run.why_dead()} before grading"
+                continue
+            connection.settimeout(30)
+            stream = connection.makefile("rwb")
+            try:
+                hello = json.loads(stream.readline(4096))
+            except (OSError, ValueError, RecursionError):
+                hello = {}
+            if isinstance(hello, dict) and hello.get("token") == self.token:
+                connection.settimeout(None)
+                self.connection, self.stream = connection, stream
+                return True, ""
+            connection.close()
+        return False, "the grader's code did not start in the kernel within 120 s"
+
+    def relay(self) -> None:
+        threading.Thread(target=self._from_kernel, daemon=True, name="from kernel").start()
+        while True:
+            try:
+                request = self.channel.requests.get(timeout=0.2)
+            except queue.Empty:
+                request = None
+            if self.channel.interrupted.is_set():
+                self.channel.interrupted.clear()
+                self.run.interrupt()
+            if request is None:
+                continue
+            if request.get("op") == "stop":
+                self._to_kernel({"op": "stop"})
+                return
+            with self.lock:
+                if "id" in request and request.get("op") != "callback_reply":
+                    if self.dead:
+                        self.channel.send({"id": request["id"], "ok": False, "error": {
+                            "type": "KernelDied", "message": self.dead, "where": ""}})
+                        continue
+                    self.pending.append(request["id"])
+            self._to_kernel(request)
+
+    def _to_kernel(self, message: dict) -> None:
+        try:
+            self.stream.write(json.dumps(message).encode() + b"\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            self._died()
+
+    def _from_kernel(self) -> None:
+        while True:
+            try:
+                line = self.stream.readline(MAX_LINE)
+            except (OSError, ValueError):
+                line = b""
+            if not line or not line.endswith(b"\n"):
+                self._died()
+                return
+            try:
+                message = json.loads(line)
+            except Exception as err:  # ValueError, RecursionError, MemoryError...: the helper was replaced
+                self._died(f"the kernel sent an unreadable message ({type(err).__name__})")
+                return
+            if not isinstance(message, dict):
+                self._died("the kernel sent a message that is not a JSON object")
+                return
+            with self.lock:
+                if message.get("op") == "callback":
+                    message["for"] = self.pending[-1] if self.pending else None
+                elif "id" in message and message["id"] in self.pending:
+                    self.pending.remove(message["id"])
+                else:
+                    continue
+            self.channel.send(message)
+
+    def _died(self, why: str = "") -> None:
+        with self.lock:
+            if self.dead:
+                return
+            self.dead = why or (self.run.why_dead() if not self.run.alive() else "the kernel stopped answering")
+            pending, self.pending = self.pending, []
+        for request_id in pending:
+            self.channel.send({"id": request_id, "ok": False, "dead": True,
+                               "error": {"type": "KernelDied", "message": self.dead, "where": ""}})
+
+    def close(self) -> None:
+        import socket
+
+        for closer in (lambda: self.connection.shutdown(socket.SHUT_RDWR), lambda: self.stream.close(),
+                       self.listener.close, lambda: os.unlink(self.path)):
+            try:
+                closer()
+            except Exception:
+                pass
+
+
+def writable_cache(source: Path, dest: Path) -> Path:
+    """A writable stand-in for the read-only data cache: its folders made afresh under ``dest``
+    (the sandbox's private temporary folder), its files linked there. What a notebook saves in
+    the cache (a model it trained) stays in its sandbox; the cache itself no notebook changes."""
+    for folder, _dirs, files in os.walk(source):
+        relative = Path(folder).relative_to(source)
+        (dest / relative).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            try:
+                (dest / relative / name).symlink_to(Path(folder) / name)
+            except OSError:
+                pass
+    return dest
 
 
 def _kill_sandbox_rest() -> None:
@@ -328,7 +455,20 @@ def _kill_sandbox_rest() -> None:
                 pass
 
 
+def not_dumpable() -> None:
+    """Make this process non-dumpable: the notebook's processes, though they run as the same
+    user, can then neither open its file descriptors (its pipes to the grader) nor its memory
+    through /proc."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        pass
+
+
 def main() -> int:
+    not_dumpable()
     channel = GraderLink()
     data = channel.read_first()
     job = KernelJob.from_dict(data["job"])
@@ -343,6 +483,9 @@ def main() -> int:
     home.mkdir(parents=True, exist_ok=True)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / job.name).write_text(job.text, encoding="utf-8")
+    cache = os.environ.get("COURSE_CACHE_DIR")
+    if cache and Path(cache).is_dir() and not os.access(cache, os.W_OK):
+        os.environ["COURSE_CACHE_DIR"] = str(writable_cache(Path(cache), base / "cache"))
     nb = nbformat.reads(job.text, as_version=4)
     run = NotebookRun(nb, job, workdir, home, memory_mb)
     try:

@@ -3,12 +3,9 @@ check API without any chapter's checks, which the grader runs outside. A noteboo
 cells then only say so; the grader's view copies this module to ``checks/__init__.py``."""
 
 from course_utils.checks.core import *  # noqa: F403 - the API a notebook may import
-from course_utils.checks.core import REGISTRY
 
 
 def check(exercise_id, answer):
     """While grading, the grader checks the answers itself: this only says so."""
-    if exercise_id in REGISTRY:
-        return REGISTRY[exercise_id](answer)
     print(f"{exercise_id}: checked by the grader")
     return True

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from course_utils.grading import judge, sandbox
+from course_utils.grading import remote, sandbox
 from course_utils.grading.agent import wire
 from course_utils.grading.agent.driver import apply_limits, notebook_env
 from tests.conftest import ROOT
@@ -59,11 +59,11 @@ def test_the_driver_runs_a_notebook_and_answers_in_json_lines(tmp_path):
         ran = channel.event("ran", 120)
         assert ran["ok"] and ran["cells"]["errors"] == 1 and len(ran["notes"][0]) < 200
         assert channel.event("ready", 60)["ok"]
-        assert channel.request("describe", 10, target="v")["kind"] == "value"
+        assert wire.decode(channel.request("describe", 10, target="v")["value"]) == {"a": 1}
         reply = channel.request("call", 10, target="f", args=wire.encode([np.ones(2)]), kwargs=wire.encode({}))
         assert np.array_equal(wire.decode(reply["value"]), [4, 4])
         assert np.array_equal(wire.decode(reply["changed"]["0"]), [2, 2])
-        proxy = judge.Proxy(channel, "f", deadline=float("inf"))
+        proxy = remote.Proxy(remote.Session(channel), "f")
         data = np.zeros(3)
         assert np.array_equal(proxy(data), [2, 2, 2]) and np.array_equal(data, [1, 1, 1])
     finally:
