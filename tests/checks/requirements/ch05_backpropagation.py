@@ -481,7 +481,8 @@ TABLE = {
                     r"bias b is missing"),
         requirement("the output and the cache", lambda X, W, b: affine_fwd(X, W, b, cache_first=True),
                     r"output first, then the cache"),
-        requirement("+ b, (X, W))`", lambda X, W, b: affine_fwd(X, W, b, swap_cache=True), r"cache is the pair \(X, W\)"),
+        requirement("+ b, (X, W))`", lambda X, W, b: affine_fwd(X, W, b, swap_cache=True),
+                    r"cache is the pair \(X, W\)"),
     ],
     "05.affine_backward": [
         requirement("`(dX, dW, db)`", lambda dout, cache: affine_answer(dout, cache, db_mean=True), r"not a mean"),
