@@ -67,7 +67,7 @@ class ExerciseResult:
     status: str = "error"
     message: str = "not graded"
     seconds: float = 0.0
-    judged: str = ""
+    judged: str = "grader"
     slow: str = ""  # set when judging took far longer than the reference solution's
 
     def __post_init__(self):
