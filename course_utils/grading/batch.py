@@ -243,7 +243,7 @@ def _failed(job: Job, message: str, **extra) -> NotebookResult:
 
 def grade_notebook(job: Job, options: Options, secret: int | None) -> NotebookResult:
     """Grade one notebook in its own sandbox, judging its answers here; always a result."""
-    from course_utils.checks.core import set_secret
+    from course_utils.checks.core import salted
     from course_utils.grading.bubblewrap import bwrap_problem
     from course_utils.grading.judge import judge_all
     from course_utils.grading.sandbox import Sandbox, SandboxError
@@ -255,7 +255,6 @@ def grade_notebook(job: Job, options: Options, secret: int | None) -> NotebookRe
     sandboxed = options.sandbox == "bwrap"
     if sandboxed and bwrap_problem():
         return _failed(job, f"not graded: no sandbox on this machine ({bwrap_problem()})")
-    set_secret(secret)
     view = package_view(job.chapter)
     limits = budgets(options, job)
     kernel_job = KernelJob(Path(job.notebook).name, job.text, options.cell_timeout, limits["cells"],
@@ -270,7 +269,8 @@ def grade_notebook(job: Job, options: Options, secret: int | None) -> NotebookRe
         for note in ran.get("notes", [])[:20] if isinstance(ran.get("notes"), list) else []:
             result.note(note)
         cells = ran.get("cells") if isinstance(ran.get("cells"), dict) else {}
-        result.cells = {k: v for k, v in cells.items() if k in ("cells", "errors", "timeouts", "not_run", "seconds")
+        result.cells = {k: v for k, v in cells.items() if k in ("cells", "errors", "timeouts", "not_run", "seconds",
+                                                                 "kernel_start")
                         and isinstance(v, (int, float)) and not isinstance(v, bool)}
         if not ran.get("ok"):
             raise SandboxError(cap(ran.get("why", "the notebook could not run"), 300))
@@ -278,7 +278,9 @@ def grade_notebook(job: Job, options: Options, secret: int | None) -> NotebookRe
         if not ready.get("ok"):
             raise SandboxError(cap(ready.get("why", "the grader could not start in the kernel"), 300))
         reference = job.budget.get("exercises") if isinstance(job.budget.get("exercises"), dict) else {}
-        result.results = judge_all(box.link, job.exercises, options.check_timeout, limits["judging"], reference)
+        with salted(secret):
+            result.results = judge_all(box.link, job.exercises, options.check_timeout, limits["judging"],
+                                       reference)
         for entry in result.results:
             if entry.slow:
                 result.note(f"slow: {entry.exercise}: {entry.slow}")

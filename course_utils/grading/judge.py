@@ -6,7 +6,7 @@ functions, classes and objects are called in the sandbox, models are rebuilt her
 compared with the notebook's, and what the check hands the answer (arrays, its models, its
 functions as callbacks) is sent there. The learner's code never sees the check, the reference
 or the comparison, and the random inputs are salted with a secret drawn for the batch
-(:func:`course_utils.checks.core.set_secret`). There is no other path.
+(:func:`course_utils.checks.core.salted`). There is no other path.
 
 Judging a notebook has a budget of time (:func:`budget`): a multiple of the time the
 reference solution's judging took, with a floor. An exercise whose judging takes much longer

@@ -338,3 +338,30 @@ def test_expect_ndarray_names_what_came_back():
     torch = pytest.importorskip("torch")
     with pytest.raises(CheckFailed, match=r"not a Tensor \(convert it with .numpy\(\)\)"):
         core.expect_ndarray(torch.zeros(2), "f")
+
+
+def test_salted_restores_the_secret_when_the_last_thread_leaves():
+    import threading
+
+    published = core.seeded_rng(5).random()
+    entered, release = threading.Barrier(3), threading.Event()
+    inside = []
+
+    def grade():
+        with core.salted(99):
+            entered.wait()
+            release.wait()
+            inside.append(core.seeded_rng(5).random())
+
+    threads = [threading.Thread(target=grade) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    entered.wait()
+    with pytest.raises(RuntimeError, match="two secrets"):
+        with core.salted(7):
+            pass
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert len(inside) == 2 and inside[0] == inside[1] != published
+    assert core.seeded_rng(5).random() == published
