@@ -24,6 +24,10 @@ system_packages() {
   local want=(dataset-fashion-mnist chromium chromium-driver bubblewrap nodejs npm)
   local missing=()
   for pkg in "${want[@]}"; do
+    case "$pkg" in  # a Node.js from elsewhere (NodeSource's package carries its own npm) will do
+      nodejs) command -v node >/dev/null && continue ;;
+      npm) command -v npm >/dev/null && continue ;;
+    esac
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
