@@ -5,9 +5,9 @@ JupyterLab on this repository (with the repository's settings, jupyter-config/),
     .venv/bin/python scripts/check_jupyterlab.py                       # book/00-perceptron.md
     .venv/bin/python scripts/check_jupyterlab.py --screenshot lab.png  # and keep a screenshot
 
-Needs JupyterLab and Jupytext in the environment (`.venv/bin/python -m pip install jupyterlab`)
+Needs JupyterLab and Jupytext in the environment (requirements.txt installs both)
 and Debian's chromium and chromium-driver. Exits 0 when the file opened as a notebook, 1 when
-it opened as text. tests/course/test_jupyterlab.py runs it where JupyterLab is installed.
+it opened as text. tests/course/test_jupyterlab.py runs it (scripts/course.sh installs JupyterLab).
 """
 
 from __future__ import annotations
@@ -55,6 +55,21 @@ def _browser():
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
 
 
+def _jupytext_serves(port: int, path: str) -> bool:
+    """Whether the server's contents API reads ``path`` as a notebook (Jupytext's contents
+    manager is active): true with or without the repository's settings."""
+    import json
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}/api/contents/{path}?type=notebook&content=1"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as reply:
+            model = json.load(reply)
+    except (OSError, ValueError):
+        return False
+    return model.get("type") == "notebook" and bool(model.get("content", {}).get("cells"))
+
+
 def open_in_jupyterlab(path: str, screenshot: Path | None = None, timeout: float = 120,
                        settings: bool = True) -> dict:
     """Open ``path`` (relative to the repository) in a fresh JupyterLab, with the repository's
@@ -62,11 +77,17 @@ def open_in_jupyterlab(path: str, screenshot: Path | None = None, timeout: float
     os.environ.setdefault("SE_AVOID_STATS", "true")
     port = _free_port()
     with tempfile.TemporaryDirectory() as home:
-        env = dict(os.environ, HOME=home, JUPYTER_CONFIG_DIR=str(Path(home) / ".jupyter"),
-                   JUPYTER_RUNTIME_DIR=str(Path(home) / "runtime"),
-                   JUPYTER_CONFIG_PATH=str(SETTINGS) if settings else "")
+        env = dict(os.environ, HOME=home, JUPYTER_RUNTIME_DIR=str(Path(home) / "runtime"))
+        if settings:
+            env.update(JUPYTER_CONFIG_DIR=str(Path(home) / ".jupyter"), JUPYTER_CONFIG_PATH=str(SETTINGS))
+        else:
+            # The control: no configuration folder at all (not even the environment's, where
+            # scripts/course.sh installs the settings), with Jupytext's server extension enabled
+            # on the command line, so the settings file is the only difference.
+            env.update(JUPYTER_NO_CONFIG="1", JUPYTER_CONFIG_PATH="")
+        extensions = ("--ServerApp.jpserver_extensions={'jupyterlab': True, 'jupyterlab_jupytext': True}",)
         server = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
+            [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", *extensions,
              "--IdentityProvider.token=",
              "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={ROOT}",
              "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
@@ -82,6 +103,7 @@ def open_in_jupyterlab(path: str, screenshot: Path | None = None, timeout: float
                     if server.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError("JupyterLab did not start:\n" + server.stderr.read()[-3000:]) from None
                     time.sleep(0.5)
+            state_jupytext = _jupytext_serves(port, path)
             driver = _browser()
             driver.get(f"http://127.0.0.1:{port}/lab/tree/{path}")
             state = None
@@ -94,7 +116,8 @@ def open_in_jupyterlab(path: str, screenshot: Path | None = None, timeout: float
                 time.sleep(0.5)
             if screenshot is not None:
                 driver.save_screenshot(str(screenshot))
-            return state or {"notebook": False, "code": 0, "markdown": 0, "title": None}
+            return {**(state or {"notebook": False, "code": 0, "markdown": 0, "title": None}),
+                    "jupytext": state_jupytext}
         finally:
             if driver is not None:
                 driver.quit()
