@@ -296,6 +296,15 @@ def _noop_check(*args, **kwargs):
     return True
 
 
+def run_cells(cells: list[str], namespace: dict, start: int, stop: int) -> int:
+    """Run a solution's cells ``start`` to ``stop - 1`` in ``namespace`` as mutation testing runs
+    them (in this process, magics skipped, the checks' calls answered ``True``); return ``stop``."""
+    for cell in range(start, stop):
+        _execute(cells[cell], namespace, f"solution cell {cell}")
+        namespace["check"] = _noop_check
+    return max(start, stop)
+
+
 # --------------------------------------------------------------------------- judging
 
 
@@ -407,10 +416,7 @@ def run_chapter(path: Path, *, exercise_ids=None, sample=None, log=None) -> dict
         for exercise in exercises:
             wanted = exercise_ids is None or exercise.exercise_id in exercise_ids
             first = min(exercise.answer_cells) if exercise.answer_cells else exercise.check_cell
-            while done < first:
-                _execute(cells[done], namespace, f"solution cell {done}")
-                namespace["check"] = _noop_check
-                done += 1
+            done = run_cells(cells, namespace, done, first)
             if wanted:
                 if log:
                     log(f"{exercise.exercise_id}:")
