@@ -11,6 +11,7 @@ that implements the answer under another name).
 from __future__ import annotations
 
 import atexit
+import compileall
 import os
 import shutil
 import tempfile
@@ -98,6 +99,9 @@ def package_view(chapter: str) -> Path:
         fonts = matplotlib_cache()
         if fonts is not None:
             shutil.copytree(fonts, root / SUPPORT / "matplotlib")
+        # compiled once here: the sandbox cannot write __pycache__, so every kernel and agent
+        # would otherwise compile the modules it imports from source
+        compileall.compile_dir(root / "course_utils", quiet=1, workers=1)
         for folder, dirs, files in os.walk(root):
             for name in dirs:
                 os.chmod(os.path.join(folder, name), 0o755)

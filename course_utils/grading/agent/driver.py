@@ -477,6 +477,10 @@ def main() -> int:
     in_sandbox = bool(data.get("in_sandbox"))
     apply_limits(job.limits)
     channel.start_reader()
+    # jsonschema (under nbformat) imports this IRI grammar where it is installed (JupyterLab's
+    # dependencies bring it) and builds it on import: a second of every notebook's grading, for
+    # a format nbformat's schema never checks.
+    sys.modules.setdefault("rfc3987_syntax", None)
     import nbformat
 
     base = Path(os.environ.get("TMPDIR") or "/tmp")
