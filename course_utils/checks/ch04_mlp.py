@@ -294,17 +294,25 @@ def _sawtooth(x, depth):
     return x
 
 
+def _one_layer(x, w, b, a, c):
+    return c.reshape(()) + np.maximum(np.outer(x, w) + b, 0) @ a
+
+
 @register("04.shallow_sawtooth")
 def check_shallow_sawtooth(shallow_sawtooth):
-    """shallow_sawtooth(depth) returns (w, b, a, c): one ReLU layer of <= 2**depth units equal to the sawtooth."""
+    """shallow_sawtooth(depth, lo, hi) returns (w, b, a, c): one ReLU layer of <= 2**depth units equal to the
+    sawtooth t composed depth times, stretched onto [lo, hi]."""
     rng = seeded_rng(41)
     for depth in rng.permutation(np.arange(1, 11)).tolist():  # every depth, in a salted order
-        case = f"depth {depth}"
-        out = call(shallow_sawtooth, depth, name="shallow_sawtooth")
+        # a random interval, its width kept away from 1/2 and 1 so that each mistake below has its own output
+        lo = round(float(rng.uniform(-3, 2)), 2)
+        hi = round(lo + float(rng.uniform(1.25, 4)), 2)
+        case = f"depth {depth} on [lo, hi] = [{lo}, {hi}]"
+        out = call(shallow_sawtooth, depth, lo, hi, name="shallow_sawtooth")
         if not isinstance(out, (tuple, list)) or len(out) != 4:
-            raise CheckFailed(f"shallow_sawtooth({depth}) should return the four parts (w, b, a, c), not "
-                              f"{type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list))
-                                                         else "") + ".")
+            raise CheckFailed(f"shallow_sawtooth({depth}, {lo}, {hi}) should return the four parts (w, b, a, c), "
+                              f"not {type(out).__name__}"
+                              + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "") + ".")
         w, b, a = (to_array(part, name).astype(float) for part, name in zip(out[:3], ("w", "b", "a"),
                                                                             strict=True))
         c = to_array(out[3], "c").astype(float)
@@ -314,20 +322,27 @@ def check_shallow_sawtooth(shallow_sawtooth):
         if w.ndim != 1 or w.shape != b.shape or w.shape != a.shape:
             raise CheckFailed(f"w, b and a should be 1-D arrays of one length, one entry per hidden unit; got "
                               f"shapes {w.shape}, {b.shape} and {a.shape} for {case}.")
-        if len(w) > 2**depth:
-            raise CheckFailed(f"for {case} your layer has {len(w)} units; at most 2**{depth} = {2**depth} are "
+        pieces = 2**depth
+        if len(w) > pieces:
+            raise CheckFailed(f"for {case} your layer has {len(w)} units; at most 2**{depth} = {pieces} are "
                               "allowed. The sawtooth has 2**depth straight pieces: one unit per bend, plus one "
                               "for the first slope, is enough.")
-        pieces = 2**depth
-        x = np.unique(np.r_[np.linspace(0, 1, 8 * pieces + 1), np.arange(pieces + 1) / pieces,
-                            (np.arange(pieces) + 0.5) / pieces, rng.uniform(0, 1, 200)])
-        got = c.reshape(()) + np.maximum(np.outer(x, w) + b, 0) @ a
-        expected = _sawtooth(x, depth)
-        deep_once = _sawtooth(x, 1)
-        mistakes = {"the slopes of the sawtooth are +-2**depth, not +-2**(depth-1): its teeth are "
-                    "2**(depth-1), each with an up and a down piece": 0.5 * expected,
-                    "that is the single tent, not the tent composed depth times": deep_once}
+        knots = np.arange(pieces + 1) / pieces  # the bends of the sawtooth on [0, 1], and its ends
+        u = np.unique(np.r_[np.linspace(0, 1, 8 * pieces + 1), knots, (knots[:-1] + knots[1:]) / 2,
+                            rng.uniform(0, 1, 200)])
+        x = lo + (hi - lo) * u
+        got = _one_layer(x, w, b, a, c)
+        expected = _sawtooth(u, depth)
+        if not np.allclose(got, expected, rtol=0, atol=1e-6) and np.allclose(
+                _one_layer(u, w, b, a, c), expected, rtol=0, atol=1e-6):
+            raise CheckFailed(f"for {case} your network computes the lecture's sawtooth on [0, 1], not s on "
+                              "[lo, hi]: stretch it, with its bends at lo + j (hi - lo) / 2**depth.")
+        mistakes = {"the teeth rise from 0 to 1 and fall back: the slopes are +-2**depth / (hi - lo), not half "
+                    "of that": 0.5 * expected,
+                    "(x - lo) / (hi - lo) runs from 0 to 1 over [lo, hi], so divide the slopes by hi - lo: "
+                    "they are +-2**depth / (hi - lo), not +-2**depth": (hi - lo) * expected,
+                    "that is the single tent, not the tent composed depth times": _sawtooth(u, 1)}
         mistakes = {k: v for k, v in mistakes.items() if not np.allclose(v, expected)}
-        expect_close(got, expected, f"your network's output on [0, 1] ({len(x)} points, dyadic points "
-                     "included)", case=case, rtol=1e-9, atol=1e-9, mistakes=mistakes)
-    return "depths 1 to 10 on [0, 1], within 2**depth units"
+        expect_close(got, expected, f"your network's output on [lo, hi] ({len(x)} points, the bends included)",
+                     case=case, rtol=0, atol=1e-6, mistakes=mistakes)
+    return "depths 1 to 10, each on a random interval [lo, hi], within 2**depth units"

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from course_utils.checks import CheckFailed, check, checks_for
+from course_utils.checks.core import salted
 from tests.checks.bad_answers import BAD_ANSWERS, assert_fails_cleanly
 
 OR_NAND_AND = {"W1": [[1, -1], [1, -1]], "b1": [-0.5, 1.5], "w2": [1, 1], "b2": -1.5}
@@ -221,40 +222,78 @@ def test_train_tanh_regressor_rejects(answer, hint):
 # ---------------------------------------------------------------- 04.shallow_sawtooth
 
 
-def sawtooth_knots(depth, slope_scale=1.0, units=None):
+def sawtooth_knots(depth, lo, hi, slope_scale=1.0, units=None):
+    """One hinge max(0, x - t_j) at the start of each piece; ``units`` pads with idle ones."""
     pieces = 2**depth
-    knots = np.arange(pieces) / pieces
-    slopes = slope_scale * pieces * (-1.0) ** np.arange(pieces)
+    knots = lo + (hi - lo) * np.arange(pieces) / pieces
+    slopes = slope_scale * pieces / (hi - lo) * (-1.0) ** np.arange(pieces)
     a = np.diff(slopes, prepend=0.0)
-    if units is not None:  # pad with useless units
+    if units is not None:
         extra = units - pieces
-        return (np.r_[np.ones(pieces), np.ones(extra)], np.r_[-knots, -2 * np.ones(extra)],
+        return (np.r_[np.ones(pieces), np.ones(extra)], np.r_[-knots, -(hi + 1) * np.ones(extra)],
                 np.r_[a, np.zeros(extra)], 0.0)
     return np.ones(pieces), -knots, a, 0.0
 
 
-def sawtooth_mirrored(depth):
-    """Another construction: the sawtooth is symmetric about 1/2, so hinges facing left,
-    relu(1 - t_j - x), with the same output weights; returned as lists and a float32."""
-    _, minus_knots, a, _ = sawtooth_knots(depth)
-    return list(-np.ones(2**depth)), list(1 + minus_knots), list(a), np.float32(0.0)
+def sawtooth_mirrored(depth, lo, hi):
+    """The sawtooth is symmetric about the middle of [lo, hi], so hinges facing left,
+    max(0, (hi + lo - t_j) - x), with the same output weights; returned as lists and a float32."""
+    _, minus_knots, a, _ = sawtooth_knots(depth, lo, hi)
+    return list(-np.ones(2**depth)), list(hi + lo + minus_knots), list(a), np.float32(0.0)
 
 
-@pytest.mark.parametrize("answer", [sawtooth_knots, sawtooth_mirrored])
+def sawtooth_rescaled(depth, lo, hi):
+    """The lecture's hinges on u = (x - lo) / (hi - lo): w = 1 / (hi - lo), slopes +-2**depth."""
+    pieces = 2**depth
+    a = np.diff(pieces * (-1.0) ** np.arange(pieces), prepend=0.0)
+    return np.full(pieces, 1 / (hi - lo)), -(lo / (hi - lo) + np.arange(pieces) / pieces), a, 0.0
+
+
+def sawtooth_interpolated(depth, lo, hi):
+    """Exercise 4's route: interpolate 0, 1, 0, 1, ... at 2**depth + 1 evenly spaced points."""
+    t = np.linspace(lo, hi, 2**depth + 1)
+    v = np.arange(2**depth + 1) % 2.0
+    a = np.diff(np.r_[0.0, np.diff(v) / np.diff(t)])
+    return np.ones(2**depth), -t[:-1], a, v[0]
+
+
+@pytest.mark.parametrize("answer", [sawtooth_knots, sawtooth_mirrored, sawtooth_rescaled, sawtooth_interpolated])
 def test_shallow_sawtooth_accepts(answer):
     assert check("04.shallow_sawtooth", answer)
 
 
 @pytest.mark.parametrize("answer,hint", [
-    (lambda depth: sawtooth_knots(depth, slope_scale=0.5), "not \\+-2\\*\\*\\(depth-1\\)"),
-    (lambda depth: sawtooth_knots(1), "single tent"),
-    (lambda depth: sawtooth_knots(depth, units=2**depth + 2), "at most 2\\*\\*"),
-    (lambda depth: sawtooth_knots(depth)[:3], "four parts"),
-    (lambda depth: (*sawtooth_knots(depth)[:3], np.zeros(2)), "c should be one number"),
+    (lambda depth, lo, hi: sawtooth_knots(depth, lo, hi, slope_scale=0.5), "not half of that"),
+    (lambda depth, lo, hi: sawtooth_knots(depth, lo, hi, slope_scale=hi - lo), "divide the slopes by hi - lo"),
+    (lambda depth, lo, hi: sawtooth_knots(depth, 0.0, 1.0), "sawtooth on \\[0, 1\\], not s on \\[lo, hi\\]"),
+    (lambda depth, lo, hi: sawtooth_knots(1, lo, hi), "single tent"),
+    (lambda depth, lo, hi: sawtooth_knots(min(depth, 6), lo, hi), "for depth (7|8|9|10) on"),
+    (lambda depth, lo, hi: sawtooth_knots(depth, abs(lo), hi), "on \\[lo, hi\\] = \\[-"),
+    (lambda depth, lo, hi: sawtooth_knots(depth, lo, hi, units=2**depth + 2), "at most 2\\*\\*"),
+    (lambda depth, lo, hi: sawtooth_knots(depth, lo, hi)[:3], "four parts"),
+    (lambda depth, lo, hi: (*sawtooth_knots(depth, lo, hi)[:3], np.zeros(2)), "c should be one number"),
+    (lambda depth, lo, hi: (*sawtooth_knots(depth, lo, hi)[:2], [1.0], 0.0), "one length"),
 ])
 def test_shallow_sawtooth_rejects(answer, hint):
     with pytest.raises(CheckFailed, match=hint):
         check("04.shallow_sawtooth", answer)
+
+
+def test_shallow_sawtooth_answers_recorded_without_the_salt_fail_with_it():
+    """The intervals are drawn from the salted generator: a table of the answers to the
+    published inputs passes without a secret and fails under one."""
+    table = {}
+
+    def recording(depth, lo, hi):
+        table[depth, lo, hi] = sawtooth_knots(depth, lo, hi)
+        return table[depth, lo, hi]
+
+    def replaying(depth, lo, hi):
+        return table.get((depth, lo, hi), sawtooth_knots(depth, 0.0, 1.0))
+
+    assert check("04.shallow_sawtooth", recording) and check("04.shallow_sawtooth", replaying)
+    with salted(271828), pytest.raises(CheckFailed):
+        check("04.shallow_sawtooth", replaying)
 
 
 @pytest.mark.parametrize("kind", BAD_ANSWERS)

@@ -105,12 +105,14 @@ def tanh_regressor(x, y, n_hidden, seed=0, *, steps=4000, lr=0.02, derivative=Tr
 # --------------------------------------------------------------------------- 04.shallow_sawtooth
 
 
-def sawtooth(depth, *, slope_scale=1.0, extra_units=0, parts=4, c_array=False, uneven=False, depth_cap=None):
+def sawtooth(depth, lo, hi, *, slope_scale=1.0, extra_units=0, parts=4, c_array=False, uneven=False,
+             depth_cap=None, unit_interval=False, lo_abs=False):
     """The solution's answer; the keywords make it break one requirement."""
     depth = min(depth, depth_cap) if depth_cap else depth
+    lo, hi = (0.0, 1.0) if unit_interval else (abs(lo) if lo_abs else lo, hi)
     pieces = 2**depth
-    knots = np.arange(pieces) / pieces
-    a = np.diff(slope_scale * pieces * (-1.0) ** np.arange(pieces), prepend=0.0)
+    knots = lo + (hi - lo) * np.arange(pieces) / pieces
+    a = np.diff(slope_scale * pieces / (hi - lo) * (-1.0) ** np.arange(pieces), prepend=0.0)
     w, b = np.ones(pieces), -knots
     if extra_units:
         w, b, a = np.r_[w, np.ones(extra_units)], np.r_[b, -2 * np.ones(extra_units)], np.r_[a, np.zeros(extra_units)]
@@ -205,19 +207,31 @@ TABLE = {
     ],
     "04.shallow_sawtooth": [
         free("The lecture's deep network computes the sawtooth", "what the lecture did"),
+        requirement("it computes the same sawtooth stretched onto any interval",
+                    lambda depth, lo, hi: sawtooth(depth, lo, hi, unit_interval=True),
+                    r"sawtooth on \[0, 1\], not s on \[lo, hi\]"),
+        requirement("s(x) = t^{(\\text{depth})}", lambda depth, lo, hi: sawtooth(depth, lo, hi, slope_scale=0.5),
+                    r"not half of that"),
+        requirement("\\frac{x - \\text{lo}}{\\text{hi} - \\text{lo}}",
+                    lambda depth, lo, hi: sawtooth(depth, lo, hi, slope_scale=hi - lo),
+                    r"divide the slopes by hi - lo"),
         free("Build a network with one hidden layer",
              "the format (w, b, a, c) is one hidden layer; the rows of the format hold it"),
-        requirement("returns `(w, b, a, c)`", lambda depth: sawtooth(depth, parts=3), r"four parts"),
-        requirement("three 1-D arrays of the same length $m$", lambda depth: sawtooth(depth, uneven=True),
-                    r"one length"),
-        requirement("and a number", lambda depth: sawtooth(depth, c_array=True), r"c should be one number"),
-        requirement("= t^{(\\text{depth})}(x)", lambda depth: sawtooth(depth, slope_scale=0.5),
-                    r"not \+-2\*\*\(depth-1\)"),
-        requirement("with at most $2^{\\text{depth}}$ units", lambda depth: sawtooth(depth, extra_units=2),
-                    r"at most 2\*\*"),
-        requirement("for every depth from 1 to 10", lambda depth: sawtooth(depth, depth_cap=6),
+        requirement("returns `(w, b, a, c)`", lambda depth, lo, hi: sawtooth(depth, lo, hi, parts=3),
+                    r"four parts"),
+        requirement("three 1-D arrays of the same length $m$",
+                    lambda depth, lo, hi: sawtooth(depth, lo, hi, uneven=True), r"one length"),
+        requirement("and a number", lambda depth, lo, hi: sawtooth(depth, lo, hi, c_array=True),
+                    r"c should be one number"),
+        requirement("= s(x) \\quad", lambda depth, lo, hi: sawtooth(1, lo, hi), r"single tent"),
+        requirement("with at most $2^{\\text{depth}}$ units",
+                    lambda depth, lo, hi: sawtooth(depth, lo, hi, extra_units=2), r"at most 2\*\*"),
+        requirement("for every depth from 1 to 10", lambda depth, lo, hi: sawtooth(depth, lo, hi, depth_cap=6),
                     r"for depth (7|8|9|10)\b"),
-        free("Work out where the sawtooth bends", "a hint"),
+        requirement("every interval with $\\text{lo} < \\text{hi}$",
+                    lambda depth, lo, hi: sawtooth(depth, lo, hi, lo_abs=True), r"on \[lo, hi\] = \[-"),
+        free("(the check draws the intervals at random)", "says how the check works"),
+        free("Work out where $s$ bends", "a hint"),
         free("Exercise 4's interpolant is one way", "a hint"),
     ],
 }
