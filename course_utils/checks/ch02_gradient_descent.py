@@ -30,8 +30,7 @@ def check_mse(mse):
     y_true, y_pred = np.array([1.0, 3.0]), np.array([1.5, 2.0])
     watch = calls_into(mse, NOT_NUMPY)
     value = call(watch.func, y_true, y_pred, name="mse")
-    if watch.seen:
-        raise CheckFailed(f"mse calls {watch.seen}: use NumPy only.")
+    watch.refuse("mse calls {seen}: use NumPy only.")
     if np.ndim(value) != 0:
         raise CheckFailed(f"mse returned an array of shape {np.shape(value)}: return the mean as one number.")
     expect_close(value, 0.625, "mse", case="y_true = [1, 3], y_pred = [1.5, 2]",

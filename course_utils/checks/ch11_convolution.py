@@ -21,9 +21,8 @@ NOT_NUMPY = ("torch", "scipy", "tensorflow", "keras", "jax")  # exercises 1 to 3
 
 
 def _numpy_only(watch, name):
-    if watch.seen:
-        raise CheckFailed(f"`{name}` called {watch.seen}: exercises 1 to 3 use NumPy only (no scipy.signal, "
-                          "no deep-learning library).")
+    watch.refuse(f"`{name}` called {{seen}}: exercises 1 to 3 use NumPy only (no scipy.signal, "
+                 "no deep-learning library).")
 
 
 def _defaults_work(func, args, name, signature):

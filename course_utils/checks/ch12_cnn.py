@@ -22,8 +22,7 @@ NOT_NUMPY = ("torch", "scipy", "tensorflow", "keras", "jax")  # exercises 2 to 4
 
 
 def _numpy_only(watch, name):
-    if watch.seen:
-        raise CheckFailed(f"`{name}` called {watch.seen}: exercise 1 uses PyTorch, the others NumPy only.")
+    watch.refuse(f"`{name}` called {{seen}}: exercise 1 uses PyTorch, the others NumPy only.")
 
 
 def _draws_from(rng_state, rng, name):

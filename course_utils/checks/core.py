@@ -743,6 +743,11 @@ class calls_into:
 
         self.func = watched if self.observed else func
 
+    def refuse(self, message: str) -> None:
+        """Fail with ``message`` (its ``{seen}`` filled in) when the answer called a watched module."""
+        if self.seen:
+            raise CheckFailed(message.format(seen=self.seen))
+
     def _seen_remotely(self, observed: dict) -> None:
         seen = observed.get("calls_into")
         if self.seen is None and isinstance(seen, str) and seen:
