@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.authoring.notebooks import course_variables
+from tests import executed_book
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.update(course_variables(profile=os.environ.get("COURSE_PROFILE", "smoke")))
@@ -30,13 +31,22 @@ def root() -> Path:
 SHARED_BUILDS = ("built_book",)
 
 
+def pytest_configure(config):
+    executed_book.register(config, ROOT / "book")
+
+
 def pytest_collection_modifyitems(config, items):
-    """nbval's notebook cells run a kernel: they are slow. Slow tests run first, in collection
-    order (a stable sort keeps each notebook's cells in order): with ``-n 2 --dist loadscope
-    --no-loadscope-reorder`` (scripts/course.sh) the long pieces (the book build, the grading
-    batch, every notebook) start early and the quick ones fill in around them, instead of a
-    long one starting last. The other modules that use a shared build go last, when it is
-    done, rather than wait for it while the first module makes it."""
+    """nbval's notebook cells run a kernel: they are slow. With ``-n 2 --dist loadscope
+    --no-loadscope-reorder`` (scripts/course.sh) modules go to the workers in the order given
+    here (a stable sort keeps each notebook's cells in order), so that the long pieces start
+    early and the quick ones fill in at the end:
+
+    1. the book's notebooks under nbval, whose outputs the book build takes
+       (tests/executed_book.py);
+    2. the other slow tests (grading, the solutions' notebooks ...);
+    3. the first module that uses a shared build, which makes it;
+    4. the fast tests, run by one worker while the other makes the build;
+    5. the other modules that use a shared build, once it is made."""
     for item in items:
         if type(item).__module__.startswith("nbval"):
             item.add_marker(pytest.mark.slow)
@@ -49,11 +59,17 @@ def pytest_collection_modifyitems(config, items):
         for name in SHARED_BUILDS:
             if name in getattr(item, "fixturenames", ()):
                 users.setdefault(name, []).append(module(item))
-    reusers = {m for modules in users.values() for m in dict.fromkeys(modules) if m != modules[0]}
+    makers = {modules[0] for modules in users.values()}
+    reusers = {m for modules in users.values() for m in modules} - makers
+    book = (ROOT / "book").resolve()
 
     def rank(item):
         if module(item) in reusers:
+            return 4
+        if module(item) in makers:
             return 2
-        return 0 if item.get_closest_marker("slow") else 1
+        if type(item).__module__.startswith("nbval") and Path(item.path).resolve().parent == book:
+            return 0
+        return 1 if item.get_closest_marker("slow") else 3
 
     items.sort(key=rank)

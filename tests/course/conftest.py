@@ -16,13 +16,16 @@ from pathlib import Path
 import pytest
 
 from course_utils.authoring.site import serve
+from tests import executed_book
 from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="session")
-def built_book(tmp_path_factory) -> Path:
+def built_book(tmp_path_factory, request) -> Path:
     """The book built strictly in the smoke profile, once a test run: the workers of a parallel
-    run (pytest-xdist) share one build, the first to get there builds and the others wait."""
+    run (pytest-xdist) share one build, the first to get there builds and the others wait. The
+    build executes only the chapters nbval has not already run in this session
+    (tests/executed_book.py keeps their outputs in the build's cache, ``<out>/_build``)."""
     if os.environ.get("COURSE_BUILT_BOOK"):
         html = Path(os.environ["COURSE_BUILT_BOOK"])
         assert (html / "index.html").exists(), f"COURSE_BUILT_BOOK={html} holds no built book"
@@ -35,6 +38,9 @@ def built_book(tmp_path_factory) -> Path:
     with open(shared / "book.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not log.exists():
+            nbval = executed_book.plugin(request.config)
+            if nbval is not None:  # take what nbval executed in this run, once it is done
+                nbval.wait()
             jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
             env = dict(os.environ, COURSE_PROFILE="smoke")
             result = subprocess.run([jb, "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
