@@ -34,6 +34,12 @@ from course_utils.grading.agent.job import KernelJob, cap
 from course_utils.grading.agent.processes import MemoryWatchdog, kill_tree
 
 HEARTBEAT = 1.5  # seconds between two "alive" messages
+#: What jsonschema (under nbformat) imports, where installed, only to check string formats
+#: (IRIs, dates, durations, colours) that nbformat's schema never uses; JupyterLab's
+#: dependencies install them. The IRI grammar alone is built on import, a second of every
+#: notebook's grading; the others a twentieth. Blocked, jsonschema goes on without them.
+FORMAT_CHECKERS = ("rfc3987_syntax", "rfc3987", "rfc3986_validator", "rfc3339_validator", "isoduration", "arrow",
+                   "webcolors", "uri_template", "fqdn", "jsonpointer")
 MAX_LINE = 256 * 2**20  # bytes of one message from the kernel
 
 
@@ -115,6 +121,54 @@ def _client_class():
     return QuietClient
 
 
+def _ready_client_class():
+    from jupyter_client import protocol_version_info
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class ReadyClient(AsyncKernelClient):
+        """A kernel client that is ready as soon as the kernel has answered ``kernel_info`` on
+        both channels. jupyter_client's own wait ends with 0.2 s of silence on IOPub, a fifth of
+        the time a short notebook's kernel takes to start."""
+
+        async def wait_for_ready(self, timeout=None):
+            deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+            while time.monotonic() < deadline:
+                if await self._answered_kernel_info():
+                    return
+                if not await self.is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+            raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+        async def _answered_kernel_info(self) -> bool:
+            """Ask once; True when the reply came on the shell channel and the kernel's "idle"
+            after it on IOPub (IOPub subscribes late: a miss means ask again)."""
+            msg_id = self.kernel_info()
+            reply = await self._message(self.shell_channel, msg_id, 1.0, "kernel_info_reply")
+            if reply is None:
+                return False
+            if await self._message(self.iopub_channel, msg_id, 0.5, "status", "idle") is None:
+                return False
+            version = int(reply["content"]["protocol_version"].split(".")[0])
+            if version != protocol_version_info[0]:  # an older kernel: translate its messages
+                self.session.adapt_version = version
+            return True
+
+        @staticmethod
+        async def _message(channel, msg_id: str, timeout: float, msg_type: str, state: str | None = None):
+            end = time.monotonic() + timeout
+            while (left := end - time.monotonic()) > 0:
+                try:
+                    msg = await channel.get_msg(timeout=left)
+                except queue.Empty:
+                    return None
+                if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == msg_type
+                        and (state is None or msg["content"].get("execution_state") == state)):
+                    return msg
+            return None
+
+    return ReadyClient
+
+
 class NotebookRun:
     """One notebook in one kernel, restarted as often as needed (nbclient, public API)."""
 
@@ -137,8 +191,11 @@ class NotebookRun:
         self.client = _client_class()(self.nb, timeout=self.job.cell_timeout, kernel_name="python3",
                                       allow_errors=False, interrupt_on_timeout=False, startup_timeout=120,
                                       shutdown_kernel="immediate",
+                                      # IPython's history database: nothing reads it back
+                                      extra_arguments=["--HistoryManager.enabled=False"],
                                       resources={"metadata": {"path": str(self.workdir)}})
         self.client.km = self.client.create_kernel_manager()
+        self.client.km.client_factory = _ready_client_class()
         self.client.start_new_kernel(cwd=str(self.workdir), env=self.env)
         self.client.start_new_kernel_client()
         self.memory_tripped = False
@@ -477,10 +534,8 @@ def main() -> int:
     in_sandbox = bool(data.get("in_sandbox"))
     apply_limits(job.limits)
     channel.start_reader()
-    # jsonschema (under nbformat) imports this IRI grammar where it is installed (JupyterLab's
-    # dependencies bring it) and builds it on import: a second of every notebook's grading, for
-    # a format nbformat's schema never checks.
-    sys.modules.setdefault("rfc3987_syntax", None)
+    for name in FORMAT_CHECKERS:
+        sys.modules.setdefault(name, None)
     import nbformat
 
     base = Path(os.environ.get("TMPDIR") or "/tmp")
