@@ -287,6 +287,17 @@ def describe_page(app, pagename, templatename, context, doctree) -> None:
     context["page_description"] = page_description(context.get("body", "")) or app.config.project
 
 
+#: MyST-NB names every "Show code cell source" toggle "Toggle hidden content" for screen readers,
+#: which then hear a name that is not the one on the screen (WCAG 2.5.3); without the label the
+#: toggle is named by the text it shows.
+HIDDEN_CELL_TOGGLE = '<summary aria-label="Toggle hidden content">'
+
+
+def name_toggles_by_their_text(app, pagename, templatename, context, doctree) -> None:
+    if "body" in context:
+        context["body"] = context["body"].replace(HIDDEN_CELL_TOGGLE, "<summary>")
+
+
 def rewrite_figures(app, pagename, templatename, context, doctree) -> None:
     """Figures as WebP with their size, lazy loading and legible width (``figures``)."""
     from course_utils.authoring.figures import FigureWriter
@@ -368,6 +379,7 @@ def setup(app):
     app.connect("html-page-context", drop_duplicate_scripts, priority=100)
     app.connect("html-page-context", rewrite_figures)
     app.connect("html-page-context", describe_page)
+    app.connect("html-page-context", name_toggles_by_their_text)
     app.connect("html-page-context", search_page_scripts)
     app.connect("html-page-context", defer_scripts, priority=900)
     app.connect("build-finished", finish_site)

@@ -224,13 +224,14 @@ def test_dark_mode_and_icons_work_without_font_awesome_javascript(browser, serve
 @pytest.mark.slow
 @pytest.mark.browser
 def test_buttons_and_images_have_accessible_names(browser, server):
-    """axe-core (from the repository's node_modules, `npm ci`): the theme's search and
-    colour-mode buttons are named by what they show, and nothing lacks a name."""
+    """axe-core (from the repository's node_modules, `npm ci`), on every chapter: the theme's
+    search and colour-mode buttons and the code-cell toggles are named by what they show, and
+    nothing lacks a name."""
     axe = ROOT / "node_modules" / "axe-core" / "axe.min.js"
     if not axe.exists():
         pytest.skip("axe-core not installed: run `npm ci` (bash scripts/course.sh setup)")
     rules = ["label-content-name-mismatch", "button-name", "image-alt", "link-name", "html-has-lang"]
-    for page in ["book/index.html", f"book/{LECTURES[0].stem}.html", "search.html"]:
+    for page in ["book/index.html", *(f"book/{lecture.stem}.html" for lecture in LECTURES), "search.html"]:
         browser.get(f"{server}/{page}")
         browser.execute_script(axe.read_text())
         violations = browser.execute_async_script(
