@@ -36,17 +36,17 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """nbval's notebook cells run a kernel: they are slow. With ``-n 2 --dist loadscope
+    """nbval's notebook cells run a kernel: they are slow. With ``-n N --dist loadscope
     --no-loadscope-reorder`` (scripts/course.sh) modules go to the workers in the order given
     here (a stable sort keeps each notebook's cells in order), so that the long pieces start
     early and the quick ones fill in at the end:
 
     1. the book's notebooks under nbval, whose outputs the book build takes
        (tests/executed_book.py);
-    2. the other slow tests (grading, the solutions' notebooks ...);
-    3. the first module that uses a shared build, which makes it;
-    4. the fast tests, run by one worker while the other makes the build;
-    5. the other modules that use a shared build, once it is made."""
+    2. the first module that uses a shared build, which makes it as soon as they are done;
+    3. the other slow tests (grading, the solutions' notebooks ...);
+    4. the other modules that use a shared build, made by then;
+    5. the fast tests."""
     for item in items:
         if type(item).__module__.startswith("nbval"):
             item.add_marker(pytest.mark.slow)
@@ -64,12 +64,12 @@ def pytest_collection_modifyitems(config, items):
     book = (ROOT / "book").resolve()
 
     def rank(item):
-        if module(item) in reusers:
-            return 4
-        if module(item) in makers:
-            return 2
         if type(item).__module__.startswith("nbval") and Path(item.path).resolve().parent == book:
             return 0
-        return 1 if item.get_closest_marker("slow") else 3
+        if module(item) in makers:
+            return 1
+        if module(item) in reusers:
+            return 3
+        return 2 if item.get_closest_marker("slow") else 4
 
     items.sort(key=rank)
