@@ -36,9 +36,14 @@ def shared_folder(config) -> Path | None:
     return Path(basetemp).resolve().parent
 
 
+def build_folder(shared: Path) -> Path:
+    """Where the test run builds the book (``jupyter-book build --path-output``)."""
+    return shared / "book"
+
+
 def cache_folder(shared: Path) -> Path:
-    """Where ``jupyter-book build --path-output <shared>/book`` keeps its execution cache."""
-    return shared / "book" / "_build" / ".jupyter_cache"
+    """Where that build keeps its execution cache."""
+    return build_folder(shared) / "_build" / ".jupyter_cache"
 
 
 @contextlib.contextmanager

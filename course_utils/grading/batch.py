@@ -293,13 +293,12 @@ def grade_notebook(job: Job, options: Options, secret: int | None, close=None) -
         result.note(f"sandbox ended: {why}")
     finally:
         result.peak_memory_mb = round(box.peak_mb, 1)
-        (close or _now)(box.close)
+        if close is None:
+            box.close()
+        else:
+            close(box.close)
         result.seconds = round(time.perf_counter() - start, 3)
     return result
-
-
-def _now(action) -> None:
-    action()
 
 
 #: Seconds the parts of grading around the cells and the checks may take at most: the kernel's

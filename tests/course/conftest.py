@@ -34,7 +34,7 @@ def built_book(tmp_path_factory, request) -> Path:
 
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # this run's folder
-    out, log = shared / "book", shared / "book-build.log"
+    out, log = executed_book.build_folder(shared), shared / "book-build.log"
     with open(shared / "book.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not log.exists():

@@ -18,6 +18,7 @@ keeps no cell output, so a notebook that prints gigabytes fills nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -109,6 +110,7 @@ class GraderLink:
         self.channel.send(message)
 
 
+@functools.cache
 def _client_class():
     from nbclient import NotebookClient
 
@@ -121,6 +123,7 @@ def _client_class():
     return QuietClient
 
 
+@functools.cache
 def _ready_client_class():
     from jupyter_client import protocol_version_info
     from jupyter_client.asynchronous import AsyncKernelClient
