@@ -17,17 +17,19 @@ import collections
 import dataclasses
 import hashlib
 import os
+import queue
 import secrets
 import stat
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from course_utils.authoring import chapters
-from course_utils.grading.agent.job import KernelJob, cap
+from course_utils.grading.agent.job import KernelJob, KernelSetup, cap
 from course_utils.grading.contracts import ExerciseResult, Job, NotebookResult, Options
 from course_utils.grading.report import OutputError, OutputPaths, ResultStore, write_all
 
@@ -241,32 +243,45 @@ def _failed(job: Job, message: str, **extra) -> NotebookResult:
     return result
 
 
-def grade_notebook(job: Job, options: Options, secret: int | None, close=None) -> NotebookResult:
-    """Grade one notebook in its own sandbox, judging its answers here; always a result. The
-    sandbox is ended by ``close(box.close)`` when given (a batch ends it in the background and
-    moves on), else before returning."""
+def open_sandbox(job: Job, options: Options):
+    """The sandbox ``job`` will run in, started: its agent starts the kernel at once, with no
+    notebook in it yet (:class:`~.agent.job.KernelSetup`). None where the job cannot run
+    (a refused notebook, no sandbox on this machine)."""
+    from course_utils.grading.bubblewrap import bwrap_problem
+    from course_utils.grading.sandbox import Sandbox
+    from course_utils.grading.view import package_view
+
+    sandboxed = options.sandbox == "bwrap"
+    if job.problem or (sandboxed and bwrap_problem()):
+        return None
+    limits = budgets(options, job)
+    setup = KernelSetup(options.profile, _limits(options, len(job.exercises), limits), options.memory_mb, sandboxed)
+    box = Sandbox(package_view(job.chapter), sandboxed=sandboxed, memory_mb=options.memory_mb,
+                  tmpfs_mb=min(options.disk_mb, options.memory_mb))
+    box.send({"setup": setup.to_dict()})
+    return box
+
+
+def grade_notebook(job: Job, options: Options, secret: int | None, close=None, box=None) -> NotebookResult:
+    """Grade one notebook in its own sandbox (``box``, from :func:`open_sandbox`, or opened
+    here), judging its answers here; always a result. The sandbox is ended by
+    ``close(box.close)`` when given (a batch ends it in the background and moves on), else
+    before returning."""
     from course_utils.checks.core import salted
     from course_utils.grading.bubblewrap import bwrap_problem
     from course_utils.grading.judge import judge_all
-    from course_utils.grading.sandbox import Sandbox, SandboxError
-    from course_utils.grading.view import package_view
+    from course_utils.grading.sandbox import SandboxError
 
     start = time.perf_counter()
-    if job.problem:
-        return _failed(job, job.problem)
-    sandboxed = options.sandbox == "bwrap"
-    if sandboxed and bwrap_problem():
-        return _failed(job, f"not graded: no sandbox on this machine ({bwrap_problem()})")
-    view = package_view(job.chapter)
+    box = box or open_sandbox(job, options)
+    if box is None:
+        return _failed(job, job.problem or f"not graded: no sandbox on this machine ({bwrap_problem()})")
     limits = budgets(options, job)
-    kernel_job = KernelJob(Path(job.notebook).name, job.text, options.cell_timeout, limits["cells"],
-                           options.profile, _limits(options, len(job.exercises), limits))
     result = NotebookResult(job.learner, job.notebook, job.chapter, digest=job.digest,
-                            sandbox="bubblewrap" if sandboxed else "none", budget=limits)
-    box = Sandbox(view, sandboxed=sandboxed, memory_mb=options.memory_mb,
-                  tmpfs_mb=min(options.disk_mb, options.memory_mb))
+                            sandbox="bubblewrap" if box.sandboxed else "none", budget=limits)
     try:
-        box.start({"job": kernel_job.to_dict(), "memory_mb": options.memory_mb, "in_sandbox": sandboxed})
+        box.send({"job": KernelJob(Path(job.notebook).name, job.text, options.cell_timeout,
+                                    limits["cells"]).to_dict()})
         ran = box.link.event("ran", limits["cells"] + STARTUP_SECONDS + 2 * RESTART_SECONDS)
         for note in ran.get("notes", [])[:20] if isinstance(ran.get("notes"), list) else []:
             result.note(note)
@@ -338,17 +353,68 @@ def worst_case_seconds(limits: dict) -> float:
 # --------------------------------------------------------------------------- the batch
 
 
+class _Queue:
+    """The jobs of a local batch in order, each handed out with its sandbox, and the sandboxes
+    of the next ``ahead`` jobs started meanwhile: their agents and kernels come up (no notebook
+    in them) while the jobs before them run, so a notebook's turn begins with its kernel ready.
+    At most ``workers`` notebooks run at once."""
+
+    def __init__(self, jobs: list[Job], options: Options, ahead: int):
+        self.jobs, self.options, self.ahead = jobs, options, ahead
+        self.boxes: dict = {}
+        self.taken = 0
+        self.lock = threading.Lock()
+
+    def take(self):
+        """The next job and its sandbox (None when the job cannot run); None when none is left."""
+        with self.lock:
+            index = self.taken
+            if index >= len(self.jobs):
+                return None
+            self.taken += 1
+            box = self.boxes.pop(index) if index in self.boxes else self._open(self.jobs[index])
+            for later in range(index + 1, min(index + 1 + self.ahead, len(self.jobs))):
+                if later not in self.boxes:
+                    self.boxes[later] = self._open(self.jobs[later])
+        return self.jobs[index], box
+
+    def _open(self, job: Job):
+        try:
+            return open_sandbox(job, self.options)
+        except Exception:  # the job's own turn says why
+            return None
+
+    def close(self) -> None:
+        with self.lock:
+            boxes, self.boxes = list(self.boxes.values()), {}
+        for box in boxes:
+            if box is not None:
+                box.close()
+
+
 def _run_local(jobs: list[Job], options: Options, secret: int, workers: int):
-    # a graded notebook's sandbox ends in the background while its job starts the next one;
-    # the batch returns once every sandbox has ended
-    with ThreadPoolExecutor(max_workers=workers) as closers, ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(grade_notebook, job, options, secret, closers.submit): job for job in jobs}
-        for future in as_completed(futures):
-            job = futures[future]
+    # each job's sandbox starts while the job before it runs; a graded notebook's sandbox ends
+    # in the background while its worker starts the next; the batch returns once every sandbox
+    # has ended
+    line = _Queue(jobs, options, ahead=workers)
+    results: queue.Queue = queue.Queue()
+
+    def work(closer):
+        while (taken := line.take()) is not None:
+            job, box = taken
             try:
-                yield future.result()
+                results.put(grade_notebook(job, options, secret, closer, box))
             except Exception as err:  # a bug in the grader must not lose the batch
-                yield _failed(job, f"not graded: the grader failed ({type(err).__name__}: {cap(err, 200)})")
+                results.put(_failed(job, f"not graded: the grader failed ({type(err).__name__}: {cap(err, 200)})"))
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as closers, ThreadPoolExecutor(max_workers=workers) as pool:
+            for _ in range(min(workers, len(jobs))):
+                pool.submit(work, closers.submit)
+            for _ in jobs:
+                yield results.get()
+    finally:
+        line.close()
 
 
 def _run_dask(jobs: list[Job], options: Options, secret: int, address: str):

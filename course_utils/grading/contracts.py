@@ -1,9 +1,10 @@
 """What crosses a process boundary in grading (book/grading.md), as dataclasses.
 
 ``Options`` and ``Job`` go from the batch to a grading process (a thread here or a Dask
-worker elsewhere); ``KernelJob`` (:mod:`.agent.job`) goes from the grading process into the sandbox, as JSON;
-``ExerciseResult`` and ``NotebookResult`` come back. ``from_dict`` validates what it reads:
-a result read from disk or a message from the sandbox is data, never trusted code.
+worker elsewhere); ``KernelSetup`` and ``KernelJob`` (:mod:`.agent.job`) go from the grading
+process into the sandbox, as JSON; ``ExerciseResult`` and ``NotebookResult`` come back.
+``from_dict`` validates what it reads: a result read from disk or a message from the sandbox is
+data, never trusted code.
 """
 
 from __future__ import annotations

@@ -206,8 +206,9 @@ class Sandbox:
     def peak_mb(self) -> float:
         return self.watchdog.peak_mb
 
-    def start(self, job_message: dict) -> None:
-        self.link.send(job_message)
+    def send(self, message: dict) -> None:
+        """Tell the agent what to run: its :class:`~.agent.job.KernelSetup`, then its :class:`~.agent.job.KernelJob`."""
+        self.link.send(message)
 
     def kill(self) -> None:
         """End the sandbox: every process in it (its first process holds its process namespace,

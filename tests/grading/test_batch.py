@@ -315,6 +315,33 @@ def test_learner_and_chapter_names(tmp_path):
         assert (paths.csv, paths.json) == (tmp_path / "r.csv", tmp_path / "r.json")
 
 
+def test_each_sandbox_starts_while_the_jobs_before_it_run_and_none_is_left_open(monkeypatch):
+    from course_utils.grading import batch
+
+    opened, closed = [], []
+
+    class Box:
+        def __init__(self, job):
+            self.job = job
+            opened.append(job)
+
+        def close(self):
+            closed.append(self.job)
+
+    monkeypatch.setattr(batch, "open_sandbox", lambda job, options: Box(job))
+    jobs = ["a", "b", "c", "d"]
+    line = batch._Queue(jobs, options=None, ahead=2)
+    job, box = line.take()
+    assert (job, box.job) == ("a", "a") and opened == ["a", "b", "c"]  # a now, b and c ahead
+    assert line.take()[1].job == "b" and opened == ["a", "b", "c", "d"]
+    assert line.take()[1].job == "c" and line.take()[1].job == "d" and line.take() is None
+    assert len(opened) == 4 and not closed  # each opened once, and every one taken
+    line = batch._Queue(jobs, options=None, ahead=2)
+    line.take()
+    line.close()  # the batch ends early: the sandboxes started ahead are closed
+    assert closed == ["b", "c"]
+
+
 def test_misuse_exits_2(tmp_path, capsys):
     assert cli(["grade", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
     assert cli(["grade", str(tmp_path), "--out", str(tmp_path / "r")]) == 2

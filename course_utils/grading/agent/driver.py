@@ -1,13 +1,14 @@
 """The sandbox side of grading: runs ONE notebook, then answers the grader (book/grading.md).
 
 The grader starts ``python -m course_utils.grading.agent.driver`` inside the sandbox and talks
-to it in JSON lines (:mod:`.channel`): on stdin first a :class:`~.job.KernelJob`, then
-requests (``describe``, ``call``, ``getattr``, ``op``, ``next``, ``vjp``, ``callback_reply``,
-``interrupt``, ``stop``); on stdout ``{"op": "ran", ...}`` once the cells have run,
-``{"op": "ready", ...}`` once the grader's helper runs in the kernel (:mod:`.answers`), then
-the replies and the helper's callbacks. The driver relays between the grader and the
-helper's Unix socket; the notebook's kernel and this driver both live in the sandbox (the
-kernel's ZMQ sockets use the sandbox's own loopback).
+to it in JSON lines (:mod:`.channel`): on stdin first a :class:`~.job.KernelSetup` (the
+driver starts the kernel, no notebook in it yet: a batch starts sandboxes ahead of their turn),
+then a :class:`~.job.KernelJob` (the notebook), then requests (``describe``, ``call``,
+``getattr``, ``op``, ``next``, ``vjp``, ``callback_reply``, ``interrupt``, ``stop``); on stdout
+``{"op": "ran", ...}`` once the cells have run, ``{"op": "ready", ...}`` once the grader's
+helper runs in the kernel (:mod:`.answers`), then the replies and the helper's callbacks. The
+driver relays between the grader and the helper's Unix socket; the notebook's kernel and this
+driver both live in the sandbox (the kernel's ZMQ sockets use the sandbox's own loopback).
 
 This process shares the sandbox with the learner's code, so the grader trusts nothing it
 says: replies are plain data, checked and capped, and every verdict is reached outside.
@@ -31,7 +32,7 @@ import time
 from pathlib import Path
 
 from course_utils.grading.agent.channel import Channel
-from course_utils.grading.agent.job import KernelJob, cap
+from course_utils.grading.agent.job import KernelJob, KernelSetup, cap
 from course_utils.grading.agent.processes import MemoryWatchdog, kill_tree
 
 HEARTBEAT = 1.5  # seconds between two "alive" messages
@@ -55,7 +56,7 @@ def apply_limits(limits: dict) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def notebook_env(job: KernelJob, home: Path) -> dict:
+def notebook_env(setup: KernelSetup, home: Path) -> dict:
     """The environment of the notebook's kernel: every kernel's (:func:`course_utils.authoring.
     notebooks.kernel_env`, with a private home) on a base that keeps nothing of the grader's but
     the paths."""
@@ -63,7 +64,7 @@ def notebook_env(job: KernelJob, home: Path) -> dict:
 
     base = {k: os.environ[k] for k in ("PATH", "PYTHONPATH", "LANG", "COURSE_CACHE_DIR", "COURSE_GRADER_MARK")
             if k in os.environ}
-    return kernel_env(base=base, profile=job.profile, threads=1, home=home, USER="learner", MPLBACKEND="Agg",
+    return kernel_env(base=base, profile=setup.profile, threads=1, home=home, USER="learner", MPLBACKEND="Agg",
                       PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1", PYTHONUNBUFFERED="1",
                       PYDEVD_DISABLE_FILE_VALIDATION="1")
 
@@ -82,12 +83,16 @@ class GraderLink:
         self.interrupted = threading.Event()
         self._messages = self.channel.receive()
 
-    def read_first(self) -> dict:
-        return next(self._messages)
+    def read_next(self) -> dict:
+        """The grader's next message, read here (before :meth:`start_reader`); {} once it is gone."""
+        message = next(self._messages, {})
+        return message if isinstance(message, dict) else {}
+
+    def start_heartbeat(self) -> None:
+        threading.Thread(target=self._heartbeat, daemon=True).start()
 
     def start_reader(self) -> None:
         threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._heartbeat, daemon=True).start()
 
     def _heartbeat(self):
         """Say "alive" every second or two: a driver that stops (SIGSTOP) is noticed at once."""
@@ -175,23 +180,31 @@ def _ready_client_class():
 class NotebookRun:
     """One notebook in one kernel, restarted as often as needed (nbclient, public API)."""
 
-    def __init__(self, nb, job: KernelJob, workdir: Path, home: Path, memory_mb: float):
-        self.nb = nb
-        self.job = job
+    def __init__(self, setup: KernelSetup, workdir: Path, home: Path):
+        import nbformat
+
+        self.nb = nbformat.v4.new_notebook()  # until the job comes: the kernel starts first
+        self.job: KernelJob | None = None
         self.workdir = workdir
-        self.env = notebook_env(job, home)
+        self.env = notebook_env(setup, home)
         self.notes: list[str] = []
-        self.memory_mb = memory_mb
+        self.memory_mb = setup.memory_mb
         self.client = None
         self.blocking = None
         self.memory_tripped = False
         self._watch = threading.Event()
         self.watchdog = MemoryWatchdog(lambda: self.pid if self._watch.is_set() else None,
-                                       memory_mb * 2**20, self._memory_exceeded, interval=0.1)
+                                       setup.memory_mb * 2**20, self._memory_exceeded, interval=0.1)
+
+    def load(self, nb, job: KernelJob) -> None:
+        """The notebook to run, in the kernel already started."""
+        self.nb, self.job = nb, job
+        self.client.nb = nb
 
     # -- kernel life
     def start(self):
-        self.client = _client_class()(self.nb, timeout=self.job.cell_timeout, kernel_name="python3",
+        self.client = _client_class()(self.nb, timeout=self.job.cell_timeout if self.job else 60,
+                                      kernel_name="python3",
                                       allow_errors=False, interrupt_on_timeout=False, startup_timeout=120,
                                       shutdown_kernel="immediate",
                                       # IPython's history database: nothing reads it back
@@ -531,12 +544,9 @@ def not_dumpable() -> None:
 def main() -> int:
     not_dumpable()
     channel = GraderLink()
-    data = channel.read_first()
-    job = KernelJob.from_dict(data["job"])
-    memory_mb = float(data.get("memory_mb", 4096))
-    in_sandbox = bool(data.get("in_sandbox"))
-    apply_limits(job.limits)
-    channel.start_reader()
+    setup = KernelSetup.from_dict(channel.read_next().get("setup"))
+    apply_limits(setup.limits)
+    channel.start_heartbeat()
     for name in FORMAT_CHECKERS:
         sys.modules.setdefault(name, None)
     import nbformat
@@ -545,24 +555,27 @@ def main() -> int:
     home, workdir = base / "home", base / "work"
     home.mkdir(parents=True, exist_ok=True)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / job.name).write_text(job.text, encoding="utf-8")
     fonts = Path(__file__).resolve().parents[3] / ".support" / "matplotlib"  # from the grader's view
     if fonts.is_dir():
         shutil.copytree(fonts, home / ".matplotlib", dirs_exist_ok=True)
     cache = os.environ.get("COURSE_CACHE_DIR")
     if cache and Path(cache).is_dir() and not os.access(cache, os.W_OK):
         os.environ["COURSE_CACHE_DIR"] = str(writable_cache(Path(cache), base / "cache"))
-    nb = nbformat.reads(job.text, as_version=4)
-    run = NotebookRun(nb, job, workdir, home, memory_mb)
+    run = NotebookRun(setup, workdir, home)
     try:
-        started = time.monotonic()
+        started, failed = time.monotonic(), ""
         try:
             run.start()
         except Exception as err:
-            channel.send({"op": "ran", "ok": False, "why": cap(f"the kernel did not start ({type(err).__name__}: "
-                                                               f"{err})", 300), "cells": {}, "notes": []})
-            return 0
+            failed = cap(f"the kernel did not start ({type(err).__name__}: {err})", 300)
         kernel_start = round(time.monotonic() - started, 3)
+        job = KernelJob.from_dict(channel.read_next().get("job"))  # the notebook, once its turn comes
+        channel.start_reader()
+        if failed:
+            channel.send({"op": "ran", "ok": False, "why": failed, "cells": {}, "notes": []})
+            return 0
+        (workdir / job.name).write_text(job.text, encoding="utf-8")
+        run.load(nbformat.reads(job.text, as_version=4), job)
         stats = run_cells(run)
         stats["kernel_start"] = kernel_start
         channel.send({"op": "ran", "ok": True, "cells": stats, "notes": run.notes[:20],
@@ -570,7 +583,7 @@ def main() -> int:
         serve(run, channel)
     finally:
         run.stop()
-        if in_sandbox:
+        if setup.in_sandbox:
             _kill_sandbox_rest()
     return 0
 

@@ -1,6 +1,7 @@
-"""What the grader tells the sandbox (grading, book/grading.md): the notebook and how to run
-it, as one JSON line; and :func:`cap`, which bounds every text that crosses the boundary.
-``from_dict`` validates what it reads: a message is data, never trusted code.
+"""What the grader tells the sandbox (grading, book/grading.md): how to start the kernel, then
+the notebook and how to run it, each as one JSON line; and :func:`cap`, which bounds every text
+that crosses the boundary. ``from_dict`` validates what it reads: a message is data, never
+trusted code.
 """
 
 from __future__ import annotations
@@ -25,15 +26,34 @@ def from_mapping(cls, data: dict):
 
 
 @dataclass(frozen=True)
+class KernelSetup:
+    """What the sandbox is told first, before any notebook (one JSON line): how to start the
+    kernel. A batch starts sandboxes ahead of their notebooks with it."""
+
+    profile: str
+    limits: dict = field(default_factory=dict)  # resource name -> soft and hard limit
+    memory_mb: float = 4096.0
+    in_sandbox: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> KernelSetup:
+        setup = from_mapping(cls, data)
+        if not isinstance(setup.profile, str) or not isinstance(setup.limits, dict):
+            raise ValueError("KernelSetup: bad profile or limits")
+        return setup
+
+
+@dataclass(frozen=True)
 class KernelJob:
-    """What the sandbox is told: the notebook and how to run it (sent as one JSON line)."""
+    """What the sandbox is told next: the notebook and how long its cells may run (one JSON line)."""
 
     name: str
     text: str
     cell_timeout: float
     total_timeout: float
-    profile: str
-    limits: dict = field(default_factory=dict)  # resource name -> soft and hard limit
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -17,11 +17,11 @@ from tests.conftest import ROOT
 
 
 def test_kernel_env_keeps_nothing_of_the_grader(monkeypatch, tmp_path):
-    from course_utils.grading.agent.job import KernelJob
+    from course_utils.grading.agent.job import KernelSetup
 
     monkeypatch.setenv("SOME_TOKEN", "secret")
     monkeypatch.setenv("COURSE_CHECK_SECRET", "123")
-    env = notebook_env(KernelJob("n.ipynb", "", 1, 1, "smoke"), tmp_path)
+    env = notebook_env(KernelSetup("smoke"), tmp_path)
     assert "SOME_TOKEN" not in env and "COURSE_CHECK_SECRET" not in env
     assert env["HOME"] == str(tmp_path) and env["IPYTHONDIR"].startswith(str(tmp_path))
 
@@ -43,19 +43,21 @@ def test_limits_are_set_and_cannot_be_raised_again():
 def test_the_driver_runs_a_notebook_and_answers_in_json_lines(tmp_path):
     import nbformat
 
-    from course_utils.grading.agent.job import KernelJob
+    from course_utils.grading.agent.job import KernelJob, KernelSetup
 
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import numpy as np\ndef f(x):\n    x += 1\n    return x * 2\nv = {'a': 1}"),
         nbformat.v4.new_code_cell("print('x' * 10**6)\nraise ValueError('E' * 10**5)"),
     ])
-    job = KernelJob("n.ipynb", nbformat.writes(nb), 30, 60, "smoke", {"RLIMIT_CORE": 0})
+    setup = KernelSetup("smoke", {"RLIMIT_CORE": 0}, memory_mb=1000)
+    job = KernelJob("n.ipynb", nbformat.writes(nb), 30, 60)
     proc = subprocess.Popen([sys.executable, "-m", "course_utils.grading.agent.driver"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, cwd=tmp_path,
                             env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)})
     channel = sandbox.AgentLink(proc)
     try:
-        channel.send({"job": job.to_dict(), "memory_mb": 1000, "in_sandbox": False})
+        channel.send({"setup": setup.to_dict()})
+        channel.send({"job": job.to_dict()})
         ran = channel.event("ran", 120)
         assert ran["ok"] and ran["cells"]["errors"] == 1 and len(ran["notes"][0]) < 200
         assert channel.event("ready", 60)["ok"]
