@@ -109,8 +109,10 @@ def open_in_jupyterlab(path: str, screenshot: Path | None = None, timeout: float
             state = None
             while time.monotonic() < deadline:
                 state = driver.execute_script(STATE)
-                if state and (not state["notebook"] or state["code"] + state["markdown"] > 0):
-                    time.sleep(2)  # let the cells render for the screenshot
+                # a notebook renders its cells in steps (the first Markdown cell can come seconds
+                # before the first code cell on a busy machine): wait for code
+                if state and (not state["notebook"] or state["code"] > 0):
+                    time.sleep(1)  # let the cells settle for the screenshot
                     state = driver.execute_script(STATE)
                     break
                 time.sleep(0.5)
