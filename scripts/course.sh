@@ -105,12 +105,14 @@ case "${1:-}" in
     # what every kernel gets: one thread. Three test workers on two cores: much of the suite
     # waits (sandboxes and kernels starting, time limits running out), and a third worker fills
     # those gaps (8.9 min against 9.4 with two). Modules are handed out in the order
-    # tests/conftest.py gives them, the slow ones first
+    # tests/conftest.py gives them, the slow ones first. nbval runs the lectures; the solution
+    # and exercise notebooks run in tests/grading/test_every_chapter.py (in the grader's sandbox)
+    # and tests/course/test_exercise_notebooks.py
     eval "$(python -m course_utils env --shell --profile smoke --threads 1)"
     ruff check course_utils tests scripts
     python -m course_utils sync --check
     python -m pytest -n 3 --dist loadscope --no-loadscope-reorder --nbval --nbval-current-env \
-      --nbval-cell-timeout=900 tests book solutions "${@:2}" ;;
+      --nbval-cell-timeout=900 tests book "${@:2}" ;;
   publish)
     # Publishes what `book` built, with the environment it built it in: no set-up here.
     if [ ! -x "$VENV/bin/python" ]; then

@@ -44,7 +44,7 @@ def pytest_collection_modifyitems(config, items):
     1. the book's notebooks under nbval, whose outputs the book build takes
        (tests/executed_book.py);
     2. the first module that uses a shared build, which makes it as soon as they are done;
-    3. the other slow tests (grading, the solutions' notebooks ...);
+    3. the other slow tests (grading every chapter's notebooks, the exercise notebooks ...);
     4. the other modules that use a shared build, made by then;
     5. the fast tests."""
     for item in items:

@@ -114,7 +114,11 @@ def _by_chapter(submissions):
 
 @pytest.mark.parametrize("chapter", [c.id for c in CHAPTERS])
 def test_the_solution_passes_every_exercise_with_no_error_note(graded, chapter):
+    """The solution notebooks' one run in the suite (nbval runs the lectures): every cell runs,
+    without an error or a time-out, and every exercise passes."""
     submission = _by_chapter(graded[0]["solution"])[chapter]
+    cells = submission["cells"]
+    assert cells["cells"] > 0 and cells["errors"] == cells["timeouts"] == cells["not_run"] == 0, cells
     failed = {r["exercise"]: r["message"] for r in submission["results"] if r["status"] != "pass"}
     assert not failed, failed
     assert {r["exercise"] for r in submission["results"]} == set(checks_for(chapter))
