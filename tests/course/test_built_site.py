@@ -9,6 +9,7 @@ The build and the browser come from conftest.py (``COURSE_BUILT_BOOK`` reuses a 
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -29,15 +30,18 @@ LECTURES = chapters.files("lecture", ROOT)
 TEX_SOURCE = re.compile(r"\\[A-Za-z]{2,}|\$[^$\s][^$\n]{0,200}\$|\\[()\[\]]|[\^_]\{")
 
 
-def _soup(path: Path):
+def _parse(path: Path):
     from bs4 import BeautifulSoup
 
     return BeautifulSoup(path.read_text(), "html.parser")
 
 
+_soup = functools.cache(_parse)  # a page parsed once for the tests that only read it
+
+
 def visible_tex(html_path: Path) -> list[str]:
     """Bits of TeX source in a page's article text outside equations and code."""
-    soup = _soup(html_path)
+    soup = _parse(html_path)  # its own copy: the equations and code are cut out of it
     article = soup.find("article") or soup
     for hidden in article.select("script, style, pre, code, .math, .katex, math, .highlight"):
         hidden.decompose()
