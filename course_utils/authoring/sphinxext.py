@@ -349,9 +349,35 @@ def search_page_scripts(app, pagename, templatename, context, doctree) -> None:
         app.add_js_file(None, body=SEARCH_SNIPPETS_JS)  # in this handler: the search page only
 
 
+#: pydata-sphinx-theme's (0.15-0.17) pass over every code block and output, made on page load:
+#: it asks each one whether it scrolls (a tab stop then, for keyboard readers). Asked of every
+#: block at once, that lays out the whole page at load, off-screen sections included (a third of
+#: a second on a phone, Lighthouse's main long task on the long chapters).
+THEME_TAB_STOPS = ('document.querySelectorAll(["pre",".nboutput > .output_area",".cell_output > .output",'
+                   '".jp-RenderedHTMLCommon",".pst-scrollable-table-container"].join(", ")).forEach(e=>{'
+                   'e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1})')
+#: The same answers for the same blocks, eight at a time while the browser is idle.
+IDLE_TAB_STOPS = ('(()=>{const q=Array.from(document.querySelectorAll(["pre",".nboutput > .output_area",'
+                  '".cell_output > .output",".jp-RenderedHTMLCommon",".pst-scrollable-table-container"]'
+                  '.join(", ")));const idle=window.requestIdleCallback||(f=>setTimeout(f,50));const step=()=>{'
+                  'q.splice(0,8).forEach(e=>{e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight'
+                  '?0:-1});q.length&&idle(step)};idle(step)})()')
+
+
+def idle_tab_stops(script: str) -> str | None:
+    """The theme's script with its tab-stop pass spread over idle time; None if the theme's
+    code is not there (a theme upgrade: the build warns)."""
+    if IDLE_TAB_STOPS in script:
+        return script
+    return script.replace(THEME_TAB_STOPS, IDLE_TAB_STOPS, 1) if THEME_TAB_STOPS in script else None
+
+
 def finish_site(app, exception) -> None:
-    """After a successful HTML build: cut the icon fonts to the glyphs in use and drop the
-    theme's Font Awesome script, which no page loads."""
+    """After a successful HTML build: cut the icon fonts to the glyphs in use, drop the
+    theme's Font Awesome script, which no page loads, and move the theme's tab-stop pass to
+    idle time."""
+    from sphinx.util import logging
+
     from course_utils.authoring import icons
 
     if exception is not None or app.builder.format != "html":
@@ -360,6 +386,15 @@ def finish_site(app, exception) -> None:
     icons.write_icon_fonts(outdir)
     for leftover in (outdir / "_static" / "scripts").glob("fontawesome.js*"):
         leftover.unlink()
+    theme = outdir / "_static" / "scripts" / "pydata-sphinx-theme.js"
+    if theme.exists():
+        patched = idle_tab_stops(theme.read_text(encoding="utf-8"))
+        if patched is None:
+            logging.getLogger(__name__).warning(
+                "pydata-sphinx-theme's tab-stop pass was not found in %s: the theme changed; update "
+                "course_utils.authoring.sphinxext.THEME_TAB_STOPS (pages load slower without it)", theme)
+        else:
+            theme.write_text(patched, encoding="utf-8")
 
 
 def setup(app):

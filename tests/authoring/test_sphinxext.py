@@ -1,5 +1,6 @@
 """The book's Sphinx extension: framework-tagged cells become synced tabs (course_utils.authoring.sphinxext)."""
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -66,6 +67,21 @@ def test_the_theme_head_loses_only_its_font_awesome_script():
     lighter = sphinxext.without_fontawesome_script(head)
     assert "fontawesome" not in lighter
     assert "theme.css" in lighter and "bootstrap.js" in lighter
+
+
+def test_the_theme_asks_every_block_whether_it_scrolls_only_in_idle_time():
+    import pydata_sphinx_theme
+
+    script = "function I(){const e=()=>{" + sphinxext.THEME_TAB_STOPS + "},t=_(e,300);e()}"
+    patched = sphinxext.idle_tab_stops(script)
+    assert sphinxext.THEME_TAB_STOPS not in patched and sphinxext.IDLE_TAB_STOPS in patched
+    assert patched.startswith("function I(){const e=()=>{") and patched.endswith("},t=_(e,300);e()}")
+    assert sphinxext.idle_tab_stops(patched) == patched  # a rebuild over a patched file
+    assert sphinxext.idle_tab_stops("function I(){}") is None  # another theme: the build warns
+    installed = (Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static" / "scripts"
+                 / "pydata-sphinx-theme.js")  # what the build copies
+    assert sphinxext.idle_tab_stops(installed.read_text(encoding="utf-8")) is not None, \
+        "the installed pydata-sphinx-theme no longer has the tab-stop pass THEME_TAB_STOPS names"
 
 
 def test_a_page_is_described_by_its_first_real_paragraph():

@@ -227,6 +227,25 @@ def test_dark_mode_and_icons_work_without_font_awesome_javascript(browser, serve
 
 @pytest.mark.slow
 @pytest.mark.browser
+def test_every_block_that_scrolls_becomes_a_tab_stop_after_load(browser, server, built_book):
+    """The theme's tab stops (code and outputs that scroll sideways are reachable by keyboard),
+    set in idle time after load (sphinxext.idle_tab_stops), not in one pass over the page."""
+    from course_utils.authoring.sphinxext import IDLE_TAB_STOPS
+
+    assert IDLE_TAB_STOPS in (built_book / "_static" / "scripts" / "pydata-sphinx-theme.js").read_text()
+    emulate_phone(browser)
+    try:
+        browser.get(f"{server}/book/{LECTURES[-1].stem}.html")
+        _wait(browser, "return Array.from(document.querySelectorAll('pre, .cell_output > .output')).every(e =>"
+                       " e.tabIndex === (e.scrollWidth > e.clientWidth || e.scrollHeight > e.clientHeight ? 0 : -1))",
+              timeout=30)
+        assert browser.execute_script("return document.querySelectorAll('pre[tabindex=\"0\"]').length") > 0
+    finally:
+        emulate_desktop(browser)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
 def test_buttons_and_images_have_accessible_names(browser, server):
     """axe-core (from the repository's node_modules, `npm ci`), on every chapter: the theme's
     search and colour-mode buttons and the code-cell toggles are named by what they show, and
