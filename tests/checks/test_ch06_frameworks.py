@@ -189,9 +189,8 @@ def test_torch_mlp_rejects(answer, hint):
 
 
 def keras_sequential(hidden_activation="relu", out_activation=None, hidden=None):
-    keras = _keras()
-
     def build(n_in, n_hidden, n_out):
+        keras = _keras()  # imported by the test that runs, not when the tests are collected
         return keras.Sequential([keras.Input(shape=(n_in,)),
                                  keras.layers.Dense(hidden or n_hidden, activation=hidden_activation),
                                  keras.layers.Dense(n_out, activation=out_activation)])
