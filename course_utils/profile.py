@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # NumPy is imported where it is used: the grader's sandbox agent imports this module
+    import numpy as np
 
 PROFILES = ("smoke", "full", "gpu")
 ENV_VAR = "COURSE_PROFILE"
@@ -70,6 +72,8 @@ def get_profile() -> Profile:
 def seed_everything(seed: int = 0) -> np.random.Generator:
     """Seed Python, NumPy and (when already imported) PyTorch and Keras; return a NumPy Generator."""
     import sys
+
+    import numpy as np
 
     random.seed(seed)
     np.random.seed(seed)

@@ -36,3 +36,11 @@ def test_import_loads_no_framework():
             "print('torch' in sys.modules, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "False"]
+
+
+def test_the_graders_sandbox_agent_loads_no_numpy():
+    """The agent starts once per graded notebook: NumPy (a tenth of a CPU-second) waits for the
+    kernel that needs it."""
+    code = "import sys, course_utils.grading.agent.driver; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]
