@@ -106,16 +106,18 @@ def open_in_jupyterlab(path: str, screenshot: Path | None = None, timeout: float
             state_jupytext = _jupytext_serves(port, path)
             driver = _browser()
             driver.get(f"http://127.0.0.1:{port}/lab/tree/{path}")
-            state = None
+            # A notebook renders its cells in steps, and re-renders them (the first Markdown cell
+            # alone for a moment) when the document reloads: on a busy machine a first look can
+            # catch either. The answer is a view with code cells (or a text editor) that holds
+            # for a second, within the time limit, counted from the page's load.
+            state, settled, deadline = None, None, time.monotonic() + timeout
             while time.monotonic() < deadline:
                 state = driver.execute_script(STATE)
-                # a notebook renders its cells in steps (the first Markdown cell can come seconds
-                # before the first code cell on a busy machine): wait for code
-                if state and (not state["notebook"] or state["code"] > 0):
-                    time.sleep(1)  # let the cells settle for the screenshot
-                    state = driver.execute_script(STATE)
+                shown = bool(state) and (not state["notebook"] or state["code"] > 0)
+                if shown and state == settled:
                     break
-                time.sleep(0.5)
+                settled = state if shown else None
+                time.sleep(1 if shown else 0.5)
             if screenshot is not None:
                 driver.save_screenshot(str(screenshot))
             return {**(state or {"notebook": False, "code": 0, "markdown": 0, "title": None}),
