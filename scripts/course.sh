@@ -102,9 +102,9 @@ case "${1:-}" in
   test)
     setup
     log "running the tests (profile smoke)"
-    # what every kernel gets: one thread. Three test workers on two cores: much of the suite
-    # waits (sandboxes and kernels starting, time limits running out), and a third worker fills
-    # those gaps (8.9 min against 9.4 with two). Modules are handed out in the order
+    # what every kernel gets: one thread. Three test workers on two cores: parts of the suite
+    # wait (sandboxes and kernels starting, time limits running out), and a third worker fills
+    # those gaps (both cores 96-97 % busy; a fourth gained nothing). Modules are handed out in the order
     # tests/conftest.py gives them, the slow ones first. nbval runs the lectures; the solution
     # and exercise notebooks run in tests/grading/test_every_chapter.py (in the grader's sandbox)
     # and tests/course/test_exercise_notebooks.py
