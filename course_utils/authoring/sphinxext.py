@@ -353,15 +353,13 @@ def search_page_scripts(app, pagename, templatename, context, doctree) -> None:
 #: it asks each one whether it scrolls (a tab stop then, for keyboard readers). Asked of every
 #: block at once, that lays out the whole page at load, off-screen sections included (a third of
 #: a second on a phone, Lighthouse's main long task on the long chapters).
-THEME_TAB_STOPS = ('document.querySelectorAll(["pre",".nboutput > .output_area",".cell_output > .output",'
-                   '".jp-RenderedHTMLCommon",".pst-scrollable-table-container"].join(", ")).forEach(e=>{'
-                   'e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1})')
+_BLOCKS = ('document.querySelectorAll(["pre",".nboutput > .output_area",".cell_output > .output",'
+           '".jp-RenderedHTMLCommon",".pst-scrollable-table-container"].join(", "))')
+_TAB_STOP = "e=>{e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1}"
+THEME_TAB_STOPS = f"{_BLOCKS}.forEach({_TAB_STOP})"
 #: The same answers for the same blocks, eight at a time while the browser is idle.
-IDLE_TAB_STOPS = ('(()=>{const q=Array.from(document.querySelectorAll(["pre",".nboutput > .output_area",'
-                  '".cell_output > .output",".jp-RenderedHTMLCommon",".pst-scrollable-table-container"]'
-                  '.join(", ")));const idle=window.requestIdleCallback||(f=>setTimeout(f,50));const step=()=>{'
-                  'q.splice(0,8).forEach(e=>{e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight'
-                  '?0:-1});q.length&&idle(step)};idle(step)})()')
+IDLE_TAB_STOPS = (f"(()=>{{const q=Array.from({_BLOCKS});const idle=window.requestIdleCallback||(f=>setTimeout(f,50));"
+                  f"const step=()=>{{q.splice(0,8).forEach({_TAB_STOP});q.length&&idle(step)}};idle(step)}})()")
 
 
 def idle_tab_stops(script: str) -> str | None:

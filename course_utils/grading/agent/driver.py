@@ -203,10 +203,9 @@ class NotebookRun:
 
     # -- kernel life
     def start(self):
-        self.client = _client_class()(self.nb, timeout=self.job.cell_timeout if self.job else 60,
-                                      kernel_name="python3",
-                                      allow_errors=False, interrupt_on_timeout=False, startup_timeout=120,
-                                      shutdown_kernel="immediate",
+        # no time limit here: run_cells sets each cell's
+        self.client = _client_class()(self.nb, kernel_name="python3", allow_errors=False,
+                                      interrupt_on_timeout=False, startup_timeout=120, shutdown_kernel="immediate",
                                       # IPython's history database: nothing reads it back
                                       extra_arguments=["--HistoryManager.enabled=False"],
                                       resources={"metadata": {"path": str(self.workdir)}})
